@@ -1,0 +1,36 @@
+"""calfeed: ACCME's reporting deadlines as calendar feeds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+_HERE = Path(__file__).resolve().parent
+
+
+def bundled(name: str) -> Path:
+    """A file shipped with calfeed: inside the installed wheel, or at the checkout's top."""
+    inside = _HERE / name
+    return inside if inside.exists() else _HERE.parent / name
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The Flask application: settings from CALFEED_* variables or test_config."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder=str(bundled("templates")), static_folder=str(bundled("static")))
+    app.config.from_mapping(
+        CALFEED_RULES=os.environ.get("CALFEED_RULES") or str(bundled("rules.toml")),
+        CALFEED_PROVIDERS=os.environ.get("CALFEED_PROVIDERS") or None,
+        CALFEED_SECRET_KEY=os.environ.get("CALFEED_SECRET_KEY") or None,
+        CALFEED_BASE_URL=os.environ.get("CALFEED_BASE_URL") or None,
+        CALFEED_TODAY=os.environ.get("CALFEED_TODAY") or None,
+    )
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    from . import cli
+
+    cli.register(app)
+    return app

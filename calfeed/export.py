@@ -1,0 +1,56 @@
+"""The JSON and CSV twins of a feed: the engine's events as plain data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from typing import Any
+
+from .model import Calendar, Event
+
+CSV_COLUMNS = ("start", "end", "precision", "status", "track", "cycle", "milestone", "title",
+               "actor", "when", "url", "uid", "description")
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    """ISO 8601: a date, or a date-time with its UTC offset."""
+    return value.isoformat() if value is not None else None
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    """One event as the JSON contract lays it out."""
+    return {
+        "uid": event.uid, "track": event.track, "track_name": event.track_name,
+        "cycle": event.cycle, "milestone": event.milestone, "title": event.title,
+        "start": _iso(event.start), "end": _iso(event.end), "precision": event.precision,
+        "status": event.status, "actor": event.actor, "description": event.description,
+        "url": event.url, "when": event.when,
+        "links": [{"title": link.title, "url": link.url} for link in event.links],
+    }
+
+
+def calendar_dict(calendar: Calendar) -> dict[str, Any]:
+    """A calendar's header as JSON."""
+    return {"uid": calendar.uid, "name": calendar.name, "description": calendar.description,
+            "revised": calendar.revised.isoformat().replace("+00:00", "Z"),
+            "sequence": calendar.sequence, "url": calendar.url}
+
+
+def to_json(calendar: Calendar, events: list[Event]) -> str:
+    """The JSON twin: {"calendar": {...}, "events": [...]}."""
+    return json.dumps({"calendar": calendar_dict(calendar),
+                       "events": [event_dict(e) for e in events]},
+                      ensure_ascii=False, indent=2) + "\n"
+
+
+def to_csv(events: list[Event]) -> str:
+    """The CSV twin: a header row, then one line per event, for spreadsheets."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for event in events:
+        row = event_dict(event)
+        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+    return out.getvalue()

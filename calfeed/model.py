@@ -1,0 +1,199 @@
+"""The domain: what rules.toml and the roster describe, and what the engine returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+Precision = Literal["day", "month", "time", "undated"]
+Status = Literal["published", "estimated"]
+Actor = Literal["provider", "accme", "accreditor"]
+
+ACTORS: tuple[str, ...] = ("provider", "accme", "accreditor")
+FLAGS: tuple[str, ...] = ("enduring_materials",)
+WEEKDAYS: tuple[str, ...] = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+)
+# `move` values: a weekday name moves forward to that day; "off-weekend" moves
+# a Saturday or Sunday forward to Monday.
+MOVES: tuple[str, ...] = WEEKDAYS + ("off-weekend",)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A titled link shown with a milestone (PARS, the Guide, an FAQ)."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Day:
+    """A whole day: an all-day event."""
+
+    day: date
+
+
+@dataclass(frozen=True)
+class Month:
+    """A month only ("July 2024"): never given an invented day."""
+
+    year: int
+    month: int
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A wall-clock moment in a named zone (11:59 p.m. America/Chicago)."""
+
+    at: datetime  # naive local time; `tz` says where
+    tz: str
+
+
+@dataclass(frozen=True)
+class Undated:
+    """No date at all ("Due upon receipt of invoice")."""
+
+    when: str
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A number of days after another milestone, optionally moved (estimated schedules)."""
+
+    after: str
+    days: int
+    move: str | None = None
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The yearly track's deadline for the cycle (data year) being expanded."""
+
+
+When = Day | Month | Timed | Undated | Relative | Deadline
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """One row of an ACCME table: ACCME's words, who acts, and exactly one date form."""
+
+    id: str
+    title: str
+    description: str
+    actor: str
+    when: When
+    links: tuple[Link, ...] = ()
+    only_if: str | None = None
+    estimated: bool = False
+
+
+@dataclass(frozen=True)
+class YearlyRule:
+    """Data year Y is due on month/day of Y + year_offset at a local time, moved off weekends."""
+
+    month: int
+    day: int
+    time: str  # "HH:MM"
+    tz: str
+    year_offset: int = 1
+    move: str | None = "off-weekend"
+
+
+@dataclass(frozen=True)
+class Track:
+    """One published schedule: a finite cohort table, or a yearly rule with published dates."""
+
+    id: str
+    name: str
+    source: str
+    milestones: tuple[Milestone, ...]
+    links: tuple[Link, ...] = ()
+    cycle: str = ""  # the cohort of a finite track ("2023-11")
+    next_decision_date: date | None = None  # selects progress-report tracks
+    estimated: bool = False
+    yearly: YearlyRule | None = None
+    first_cycle: int | None = None  # first data year of a yearly track
+    published: dict[int, datetime] = field(default_factory=dict)  # data year -> local deadline
+
+
+@dataclass(frozen=True)
+class Accreditor:
+    """A Recognized Accreditor (state medical society) with its own, earlier deadlines."""
+
+    id: str
+    name: str
+    url: str | None
+    deadlines: dict[int, date]  # data year -> the accreditor's deadline
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Whose calendar: a roster provider, a public track, or the builder's answers."""
+
+    id: str
+    name: str
+    next_decision_date: date | None = None
+    enduring_materials: bool | None = False  # None: unknown, show the step as conditional
+    accreditor: str | None = None  # None: accredited by ACCME directly
+    tracks: tuple[str, ...] | None = None  # None: every track that applies
+    rotation: int = 0  # bump to give the provider a new private URL
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything loaded and validated: tracks, accreditors, the roster, the revision."""
+
+    path: str
+    revised: datetime  # aware, UTC
+    tracks: dict[str, Track]
+    accreditors: dict[str, Accreditor]
+    providers: dict[str, Profile]
+    providers_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One dated (or undated) step of one provider's calendar."""
+
+    uid: str
+    track: str
+    track_name: str
+    cycle: str
+    milestone: str
+    title: str
+    start: date | datetime | None  # date for day/month, aware datetime for time
+    end: date | datetime | None
+    precision: Precision
+    status: Status
+    actor: str
+    description: str
+    url: str | None
+    links: tuple[Link, ...] = ()
+    when: str | None = None  # the wording of an undated step
+
+    @property
+    def sort_key(self) -> tuple:
+        """Dated events by start (all-day ones before timed ones that day), undated last.
+
+        Events at the same moment keep the order of rules.toml (the sort is stable),
+        which is the order of ACCME's own checklist.
+        """
+        if self.start is None:
+            return (1, date.max, 0, "")
+        if isinstance(self.start, datetime):
+            return (0, self.start.date(), 1, self.start.timetz().isoformat())
+        return (0, self.start, 0, "")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The feed's own header: its identity, name and revision."""
+
+    uid: str
+    name: str
+    description: str
+    revised: datetime
+    sequence: int
+    url: str | None = None

@@ -1,0 +1,644 @@
+"""Load and validate rules.toml and the roster: every problem at once, one line each.
+
+The only module that reads files. A message reads `FILE: WHERE: what is wrong
+(what was expected)`, so a coordinator can find the line without a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import string
+import tomllib
+from collections.abc import Callable
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .model import (
+    ACTORS,
+    FLAGS,
+    MOVES,
+    Accreditor,
+    Day,
+    Deadline,
+    Link,
+    Milestone,
+    Month,
+    Profile,
+    Relative,
+    Rules,
+    Timed,
+    Track,
+    Undated,
+    When,
+    YearlyRule,
+)
+
+# Big enough for any real schedule and for a roster of every ACCME provider many
+# times over; small enough that a wrong file (a log, a database dump) is refused
+# before it is parsed.
+MAX_RULES_BYTES = 1 << 20
+MAX_ROSTER_BYTES = 64 << 20
+
+# Ids appear in URL paths, file names of `calfeed build` and UIDs: keep them to
+# characters that need no escaping anywhere and cannot climb out of a folder.
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+MONTH = re.compile(r"(\d{4})-(\d{2})\Z")
+HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)\Z")
+# Placeholders a yearly track's texts may use; see engine.cycle_fields.
+FIELDS = ("data_year", "next_year", "deadline")
+
+TOP_KEYS = {"revised": True, "roster": False, "tracks": True, "accreditors": False}
+TRACK_KEYS = {
+    "name": True, "source": True, "milestones": True, "links": False, "cycle": False,
+    "next_decision_date": False, "estimated": False, "yearly": False,
+    "first_cycle": False, "published": False,
+}
+MILESTONE_KEYS = {
+    "id": True, "title": True, "description": False, "actor": True, "links": False,
+    "only_if": False, "estimated": False,
+    "date": False, "month": False, "at": False, "tz": False, "when": False,
+    "after": False, "days": False, "move": False, "deadline": False,
+}
+DATE_FORMS = ("date", "month", "at", "when", "after", "deadline")
+YEARLY_KEYS = {"month": True, "day": True, "time": True, "tz": True,
+               "year_offset": False, "move": False}
+ACCREDITOR_KEYS = {"name": True, "url": False, "deadlines": False}
+LINK_KEYS = {"title": True, "url": True}
+ROSTER_COLUMNS = ("id", "name", "next_decision_date", "enduring_materials", "accreditor",
+                  "rotation")
+REQUIRED_COLUMNS = ("id", "name")
+YES = {"yes", "y", "true", "1", "x"}
+NO = {"no", "n", "false", "0", ""}
+
+
+class RulesError(Exception):
+    """Rules or roster that do not validate; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Report:
+    """Collects problems for one file, so all of them are reported at once."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[str] = []
+
+    def add(self, where: str, what: str, expected: str) -> None:
+        """Record one problem as `FILE: WHERE: what (expected)`."""
+        self.problems.append(f"{self.file}: {where}: {what} (expected {expected})")
+
+
+def _show(value: Any) -> str:
+    """A bad value as the user wrote it, quoted and cut short."""
+    text = value if isinstance(value, str) else repr(value)
+    if isinstance(value, (date, datetime, time)):
+        text = value.isoformat()
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return f'"{text}"'
+
+
+def _kind(value: Any) -> str:
+    """The TOML name of a value's type, for messages."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "an array", dict: "a table", datetime: "a date-time", date: "a date",
+             time: "a time"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _table(report: _Report, where: str, value: Any, keys: dict[str, bool]) -> dict | None:
+    """Check a TOML table's keys: unknown ones and missing required ones are problems."""
+    if not isinstance(value, dict):
+        report.add(where, f"{_kind(value)} {_show(value)}", "a table")
+        return None
+    for key in value:
+        if key not in keys:
+            report.add(f"{where}.{key}" if where else key, f"unknown key {_show(key)}",
+                       "one of: " + ", ".join(keys))
+    for key, required in keys.items():
+        if required and key not in value:
+            report.add(where or "(top level)", f"missing key {_show(key)}",
+                       f"{key} to be set")
+    return value
+
+
+def _typed(report: _Report, where: str, value: Any, kind: type | tuple, expected: str) -> Any:
+    """Return value if it has the type, else record a problem and return None."""
+    # bool is an int in Python, never in TOML.
+    if isinstance(value, kind) and not (isinstance(value, bool) and kind is int):
+        return value
+    report.add(where, f"{_kind(value)} {_show(value)}", expected)
+    return None
+
+
+def _text(report: _Report, where: str, value: Any) -> str | None:
+    """A non-empty string."""
+    text = _typed(report, where, value, str, "a non-empty string")
+    if text is not None and not text.strip():
+        report.add(where, "empty string", "a non-empty string")
+        return None
+    return text
+
+
+def _plain_date(report: _Report, where: str, value: Any) -> date | None:
+    """A TOML local date (not a date-time)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    report.add(where, f"{_kind(value)} {_show(value)}", "a date like 2024-01-24, unquoted")
+    return None
+
+
+def _safe_id(report: _Report, where: str, value: Any) -> str | None:
+    """An id that is safe in a URL path, a file name and a UID."""
+    ident = _typed(report, where, value, str, "a string")
+    if ident is not None and not SAFE_ID.match(ident):
+        report.add(where, f"id {_show(ident)} is not safe in a URL path",
+                   "1-64 letters, digits, '-' or '_', starting with a letter or digit")
+        return None
+    return ident
+
+
+def _links(report: _Report, where: str, value: Any) -> tuple[Link, ...]:
+    """An array of {title, url} tables."""
+    if _typed(report, where, value, list, "an array of { title, url } tables") is None:
+        return ()
+    links = []
+    for n, item in enumerate(value, 1):
+        here = f"{where}[{n}]"
+        table = _table(report, here, item, LINK_KEYS)
+        if table is None:
+            continue
+        title = _text(report, f"{here}.title", table.get("title", "?"))
+        url = _typed(report, f"{here}.url", table.get("url"), str, "a string")
+        if url is not None and not url.startswith(("https://", "http://")):
+            report.add(f"{here}.url", f"{_show(url)} is not a web address",
+                       "an address starting with https://")
+            url = None
+        if title and url:
+            links.append(Link(title, url))
+    return tuple(links)
+
+
+def _zone(report: _Report, where: str, value: Any) -> str | None:
+    """An IANA time zone name."""
+    name = _typed(report, where, value, str, "an IANA time zone such as America/Chicago")
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        report.add(where, f"unknown time zone {_show(name)}",
+                   "an IANA time zone such as America/Chicago")
+        return None
+    return name
+
+
+def _placeholders(report: _Report, where: str, text: str, allowed: tuple[str, ...]) -> None:
+    """Check {placeholders}: only the allowed names, in well-formed braces."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as err:
+        report.add(where, f"broken braces in {_show(text)}: {err}",
+                   "{name} placeholders, or {{ and }} for literal braces")
+        return
+    for name in names:
+        if name not in allowed:
+            report.add(where, f"unknown placeholder {_show('{' + name + '}')}",
+                       "one of: " + ", ".join("{%s}" % a for a in allowed) if allowed
+                       else "no placeholders in a track that is not yearly")
+
+
+def _when(report: _Report, where: str, table: dict, yearly: bool) -> When | None:
+    """Exactly one date form of a milestone."""
+    forms = [key for key in DATE_FORMS if key in table]
+    if len(forms) != 1:
+        what = ("no date form" if not forms
+                else "two date forms: " + ", ".join(forms))
+        report.add(where, what, "exactly one of: " + ", ".join(DATE_FORMS))
+        return None
+    form = forms[0]
+    extras = {"at": ("tz",), "after": ("days", "move")}.get(form, ())
+    for key in ("tz", "days", "move"):
+        if key in table and key not in extras:
+            report.add(f"{where}.{key}", f"{key} given with {form}",
+                       f"{key} only with " + ("at" if key == "tz" else "after"))
+    value = table[form]
+    here = f"{where}.{form}"
+    if form == "deadline":
+        if value is not True:
+            report.add(here, f"{_show(value)}", "deadline = true")
+            return None
+        if not yearly:
+            report.add(here, "deadline = true in a track that is not yearly",
+                       "a date form of its own, or a [yearly] rule on the track")
+            return None
+        return Deadline()
+    if form == "date":
+        day = _plain_date(report, here, value)
+        return Day(day) if day else None
+    if form == "month":
+        text = _typed(report, here, value, str, 'a quoted month like "2024-07"')
+        match = MONTH.match(text) if text is not None else None
+        if text is not None and (match is None or not 1 <= int(match[2]) <= 12):
+            report.add(here, f"{_show(text)} is not a month", 'a quoted month like "2024-07"')
+            return None
+        return Month(int(match[1]), int(match[2])) if match else None
+    if form == "at":
+        zone = _zone(report, f"{where}.tz", table.get("tz"))
+        if not isinstance(value, datetime) or value.tzinfo is not None:
+            report.add(here, f"{_kind(value)} {_show(value)}",
+                       "a local date-time like 2024-04-01T23:59:00, with tz naming its zone")
+            return None
+        return Timed(value, zone) if zone else None
+    if form == "when":
+        text = _text(report, here, value)
+        return Undated(text) if text else None
+    # after: relative to another milestone of the same track
+    after = _typed(report, here, value, str, "the id of another milestone in this track")
+    days = _typed(report, f"{where}.days", table.get("days", 0), int, "a whole number of days")
+    if days is not None and not -3660 <= days <= 3660:
+        report.add(f"{where}.days", f"{days} days", "at most ten years either way")
+        days = None
+    move = table.get("move")
+    if move is not None and move not in MOVES:
+        report.add(f"{where}.move", f"unknown move {_show(move)}", "one of: " + ", ".join(MOVES))
+        return None
+    if after is None or days is None:
+        return None
+    return Relative(after, days, move)
+
+
+def _milestone(report: _Report, where: str, value: Any, yearly: bool) -> Milestone | None:
+    """One milestone table."""
+    table = _table(report, where, value, MILESTONE_KEYS)
+    if table is None:
+        return None
+    ident = _safe_id(report, f"{where}.id", table.get("id"))
+    title = _text(report, f"{where}.title", table.get("title", "?"))
+    description = table.get("description", title or "")
+    description = _typed(report, f"{where}.description", description, str, "a string")
+    allowed = FIELDS if yearly else ()
+    for key, text in (("title", title), ("description", description)):
+        if text:
+            _placeholders(report, f"{where}.{key}", text, allowed)
+    actor = table.get("actor")
+    if actor is not None and actor not in ACTORS:
+        report.add(f"{where}.actor", f"unknown actor {_show(actor)}", "one of: " + ", ".join(ACTORS))
+        actor = None
+    only_if = table.get("only_if")
+    if only_if is not None and only_if not in FLAGS:
+        report.add(f"{where}.only_if", f"unknown flag {_show(only_if)}", "one of: " + ", ".join(FLAGS))
+        only_if = None
+    estimated = _typed(report, f"{where}.estimated", table.get("estimated", False), bool,
+                       "true or false")
+    links = _links(report, f"{where}.links", table.get("links", []))
+    when = _when(report, where, table, yearly)
+    if None in (ident, title, description, actor, when, estimated) or (
+        "only_if" in table and only_if is None
+    ):
+        return None
+    return Milestone(ident, title, description, actor, when, links, only_if, estimated)
+
+
+def _relative_order(report: _Report, where: str, milestones: list[Milestone]) -> None:
+    """Relative dates must point at a dated milestone of the track, without cycles."""
+    by_id = {m.id: m for m in milestones}
+    for n, milestone in enumerate(milestones, 1):
+        if not isinstance(milestone.when, Relative):
+            continue
+        target = by_id.get(milestone.when.after)
+        if target is None:
+            report.add(f"{where}.milestones[{n}].after",
+                       f"unknown milestone {_show(milestone.when.after)}",
+                       "one of: " + ", ".join(by_id))
+        elif isinstance(target.when, (Month, Undated)):
+            report.add(f"{where}.milestones[{n}].after",
+                       f"milestone {_show(target.id)} has no day to count from",
+                       "a milestone with a date, a time, a deadline or a relative date")
+    for n, milestone in enumerate(milestones, 1):
+        seen = [milestone.id]
+        step = milestone
+        while isinstance(step.when, Relative) and step.when.after in by_id:
+            step = by_id[step.when.after]
+            if step.id in seen:
+                report.add(f"{where}.milestones[{n}].after",
+                           "relative dates form a cycle: " + " -> ".join(seen + [step.id]),
+                           "each relative date to lead back to a fixed date")
+                break
+            seen.append(step.id)
+
+
+def _year_keys(report: _Report, where: str, value: Any, parse: Callable) -> dict[int, Any]:
+    """A table keyed by data year ("2024" = ...)."""
+    if _typed(report, where, value, dict, "a table of data year = date") is None:
+        return {}
+    years = {}
+    for key, item in value.items():
+        here = f"{where}.{key}"
+        if not (key.isdigit() and len(key) == 4):
+            report.add(here, f"{_show(key)} is not a year", "a data year such as 2024")
+            continue
+        parsed = parse(report, here, item)
+        if parsed is not None:
+            years[int(key)] = parsed
+    return years
+
+
+def _local_datetime(report: _Report, where: str, value: Any) -> datetime | None:
+    """A TOML local date-time (the zone comes from the track)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value
+    report.add(where, f"{_kind(value)} {_show(value)}",
+               "a local date-time like 2025-03-31T23:59:00, in the [yearly] tz")
+    return None
+
+
+def _yearly(report: _Report, where: str, value: Any) -> YearlyRule | None:
+    """The [yearly] rule of a recurring track."""
+    table = _table(report, where, value, YEARLY_KEYS)
+    if table is None:
+        return None
+    month = _typed(report, f"{where}.month", table.get("month"), int, "a month number 1-12")
+    day = _typed(report, f"{where}.day", table.get("day"), int, "a day of the month")
+    if month is not None and day is not None:
+        try:
+            date(2001 if (month, day) != (2, 29) else 2000, month, day)
+        except ValueError:
+            report.add(where, f"month {month}, day {day} is not a day of the year",
+                       "a real month and day")
+            month = None
+    hhmm = _typed(report, f"{where}.time", table.get("time"), str, 'a quoted time like "23:59"')
+    if hhmm is not None and not HHMM.match(hhmm):
+        report.add(f"{where}.time", f"{_show(hhmm)} is not a time", 'a quoted time like "23:59"')
+        hhmm = None
+    zone = _zone(report, f"{where}.tz", table.get("tz"))
+    offset = _typed(report, f"{where}.year_offset", table.get("year_offset", 1), int,
+                    "a whole number of years, usually 1")
+    move = table.get("move", "off-weekend")
+    if move not in MOVES:
+        report.add(f"{where}.move", f"unknown move {_show(move)}", "one of: " + ", ".join(MOVES))
+        return None
+    if None in (month, day, hhmm, zone, offset):
+        return None
+    return YearlyRule(month, day, hhmm, zone, offset, move)
+
+
+def _track(report: _Report, ident: str, value: Any) -> Track | None:
+    """One [tracks.ID] table with its milestones."""
+    where = f"tracks.{ident}"
+    if _safe_id(report, where, ident) is None:
+        return None
+    table = _table(report, where, value, TRACK_KEYS)
+    if table is None:
+        return None
+    name = _text(report, f"{where}.name", table.get("name", "?"))
+    source = _text(report, f"{where}.source", table.get("source", "?"))
+    links = _links(report, f"{where}.links", table.get("links", []))
+    estimated = _typed(report, f"{where}.estimated", table.get("estimated", False), bool,
+                       "true or false")
+    yearly = _yearly(report, f"{where}.yearly", table["yearly"]) if "yearly" in table else None
+    is_yearly = "yearly" in table
+    cycle = table.get("cycle", "")
+    ndd = None
+    first_cycle = None
+    published: dict[int, datetime] = {}
+    if is_yearly:
+        for key in ("cycle", "next_decision_date"):
+            if key in table:
+                report.add(f"{where}.{key}", f"{key} in a yearly track",
+                           "cycles of a yearly track to be data years from first_cycle")
+        first_cycle = _typed(report, f"{where}.first_cycle", table.get("first_cycle"), int,
+                             "the first data year to show, such as 2023")
+        if first_cycle is not None and not 1900 <= first_cycle <= 2200:
+            report.add(f"{where}.first_cycle", f"{first_cycle}", "a year between 1900 and 2200")
+            first_cycle = None
+        published = _year_keys(report, f"{where}.published", table.get("published", {}),
+                               _local_datetime)
+    else:
+        for key in ("first_cycle", "published"):
+            if key in table:
+                report.add(f"{where}.{key}", f"{key} in a track without [yearly]",
+                           f"{key} only with a [tracks.{ident}.yearly] rule")
+        cycle = _safe_id(report, f"{where}.cycle", cycle) if "cycle" in table else ident
+        if "next_decision_date" in table:
+            ndd = _plain_date(report, f"{where}.next_decision_date", table["next_decision_date"])
+    raw = _typed(report, f"{where}.milestones", table.get("milestones", []), list,
+                 "an array of [[milestones]] tables")
+    milestones = [
+        _milestone(report, f"{where}.milestones[{n}]", item, is_yearly)
+        for n, item in enumerate(raw or [], 1)
+    ]
+    if raw == []:
+        report.add(f"{where}.milestones", "no milestones", "at least one [[milestones]] table")
+    ids = [m.id for m in milestones if m]
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        report.add(f"{where}.milestones", f"duplicate milestone id {_show(dup)}",
+                   "each id once per track")
+    if None in milestones or not raw:
+        return None
+    _relative_order(report, where, milestones)
+    if None in (name, source, estimated, cycle) or (is_yearly and None in (yearly, first_cycle)):
+        return None
+    return Track(ident, name, source, tuple(milestones), links, cycle or "", ndd, estimated,
+                 yearly, first_cycle, published)
+
+
+def _accreditor(report: _Report, ident: str, value: Any) -> Accreditor | None:
+    """One [accreditors.ID] table."""
+    where = f"accreditors.{ident}"
+    if _safe_id(report, where, ident) is None:
+        return None
+    table = _table(report, where, value, ACCREDITOR_KEYS)
+    if table is None:
+        return None
+    name = _text(report, f"{where}.name", table.get("name", "?"))
+    url = table.get("url")
+    if url is not None and _typed(report, f"{where}.url", url, str, "a string") is None:
+        url = None
+    deadlines = _year_keys(report, f"{where}.deadlines", table.get("deadlines", {}), _plain_date)
+    return Accreditor(ident, name, url, deadlines) if name else None
+
+
+def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:
+    """Parse and validate rules.toml text; return its parts and the problems found."""
+    report = _Report(file)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        # tomllib's message ends "(at line L, column C)": move the place to the front.
+        match = re.search(r"\(at line (\d+), column (\d+)\)$", str(err))
+        where = f"line {match[1]}, column {match[2]}" if match else "TOML syntax"
+        message = str(err)[: match.start()].strip() if match else str(err)
+        report.add(where, f"TOML syntax error: {message}", "valid TOML")
+        return {}, report.problems
+    _table(report, "", data, TOP_KEYS)
+    revised = data.get("revised")
+    if revised is not None and (not isinstance(revised, datetime) or revised.tzinfo is None):
+        report.add("revised", f"{_kind(revised)} {_show(revised)}",
+                   "a date-time with its offset, like 2026-11-21T00:00:00Z")
+        revised = None
+    roster = data.get("roster")
+    if roster is not None and _text(report, "roster", roster) is None:
+        roster = None
+    tracks: dict[str, Track] = {}
+    raw_tracks = _typed(report, "tracks", data.get("tracks", {}), dict,
+                        "a table of [tracks.ID] tables")
+    for ident, value in (raw_tracks or {}).items():
+        track = _track(report, ident, value)
+        if track:
+            tracks[ident] = track
+    accreditors: dict[str, Accreditor] = {}
+    raw_accreditors = _typed(report, "accreditors", data.get("accreditors", {}), dict,
+                             "a table of [accreditors.ID] tables")
+    for ident, value in (raw_accreditors or {}).items():
+        accreditor = _accreditor(report, ident, value)
+        if accreditor:
+            accreditors[ident] = accreditor
+    ndds = [t.next_decision_date for t in tracks.values() if t.next_decision_date]
+    for dup in sorted({d for d in ndds if ndds.count(d) > 1}):
+        report.add("tracks", f"two tracks for Next Decision Date {dup.isoformat()}",
+                   "one progress-report track per Next Decision Date")
+    parts = {"revised": revised and revised.astimezone(timezone.utc), "roster": roster,
+             "tracks": tracks, "accreditors": accreditors}
+    return parts, report.problems
+
+
+def _flag(value: str) -> bool | None:
+    """A spreadsheet's yes/no."""
+    lowered = value.strip().lower()
+    return True if lowered in YES else False if lowered in NO else None
+
+
+def parse_roster(text: str, file: str, tracks: dict[str, Track],
+                 accreditors: dict[str, Accreditor]) -> tuple[dict[str, Profile], list[str]]:
+    """Parse and validate a roster CSV against the tracks and accreditors it names."""
+    report = _Report(file)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader, [])]
+    except csv.Error as err:
+        report.add("row 1", f"unreadable CSV: {err}", "a comma-separated header row")
+        return {}, report.problems
+    if not header:
+        report.add("row 1", "empty file", "a header row: " + ",".join(ROSTER_COLUMNS[:5]))
+        return {}, report.problems
+    for name in header:
+        if name not in ROSTER_COLUMNS:
+            report.add("row 1", f"unknown column {_show(name)}",
+                       "columns among: " + ", ".join(ROSTER_COLUMNS))
+    for name in REQUIRED_COLUMNS:
+        if name not in header:
+            report.add("row 1", f"missing column {_show(name)}",
+                       "a header row: " + ",".join(ROSTER_COLUMNS[:5]))
+    if len(set(header)) != len(header):
+        report.add("row 1", "a column named twice", "each column once")
+    if report.problems:
+        return {}, report.problems
+    ndds = {t.next_decision_date: t.id for t in tracks.values() if t.next_decision_date}
+    known_ndds = ", ".join(d.isoformat() for d in sorted(ndds)) or "none in the rules"
+    providers: dict[str, Profile] = {}
+    first_row: dict[str, int] = {}
+    row_no = 1
+    try:
+        for row_no, cells in enumerate(reader, 2):
+            if not any(c.strip() for c in cells):
+                continue  # spreadsheets leave blank lines at the end
+            if len(cells) != len(header):
+                report.add(f"row {row_no}", f"{len(cells)} cells",
+                           f"{len(header)} cells, one per column of the header")
+                continue
+            row = dict(zip(header, (c.strip() for c in cells)))
+            problems_before = len(report.problems)
+            ident = _safe_id(report, f"row {row_no}, column id", row["id"])
+            place = f"row {row_no} (id {_show(row['id'])})"
+            if ident in first_row:
+                report.add(f"{place}, column id", f"duplicate provider id {_show(ident)}",
+                           f"each id once; first seen in row {first_row[ident]}")
+            elif ident:
+                first_row[ident] = row_no
+            if not row["name"]:
+                report.add(f"{place}, column name", "empty name", "the provider's name")
+            ndd = None
+            raw_ndd = row.get("next_decision_date", "")
+            if raw_ndd:
+                try:
+                    ndd = date.fromisoformat(raw_ndd)
+                    if len(raw_ndd) != 10:
+                        raise ValueError
+                except ValueError:
+                    report.add(f"{place}, column next_decision_date",
+                               f"{_show(raw_ndd)} is not a date",
+                               "YYYY-MM-DD, or empty for no progress report")
+                else:
+                    if ndd not in ndds:
+                        report.add(f"{place}, column next_decision_date",
+                                   f"no track for Next Decision Date {ndd.isoformat()}",
+                                   f"one of: {known_ndds}, or empty")
+            flag = _flag(row.get("enduring_materials", ""))
+            if flag is None:
+                report.add(f"{place}, column enduring_materials",
+                           f"{_show(row['enduring_materials'])}", "yes or no")
+            accreditor = row.get("accreditor", "") or None
+            if accreditor is not None and accreditor not in accreditors:
+                report.add(f"{place}, column accreditor", f"unknown accreditor {_show(accreditor)}",
+                           "one of: " + ", ".join(accreditors) + ", or empty for ACCME")
+            rotation = row.get("rotation", "") or "0"
+            if not (rotation.isdigit() and len(rotation) < 7):
+                report.add(f"{place}, column rotation", f"{_show(rotation)}",
+                           "a whole number 0-999999, raised by one to replace the private URL")
+            if len(report.problems) == problems_before:
+                providers[ident] = Profile(ident, row["name"], ndd, bool(flag), accreditor,
+                                           None, int(rotation))
+    except csv.Error as err:
+        report.add(f"row {row_no + 1}", f"unreadable CSV: {err}", "well-formed CSV")
+    return providers, report.problems
+
+
+def _read(path: Path, limit: int, report: _Report) -> str | None:
+    """Read a UTF-8 file (a byte-order mark allowed) no larger than limit."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as err:
+        report.add("file", f"cannot read: {err.strerror or err}", "a readable file")
+        return None
+    if len(data) > limit:
+        report.add("file", f"larger than {limit // 1024} KiB", f"at most {limit // 1024} KiB")
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        report.add(f"byte {err.start}", "not UTF-8 text",
+                   "a UTF-8 file (save the spreadsheet as CSV UTF-8)")
+        return None
+
+
+def load(rules_path: str | Path, providers_path: str | Path | None = None) -> Rules:
+    """Load rules.toml and its roster, or raise RulesError listing every problem."""
+    rules_path = Path(rules_path)
+    report = _Report(str(rules_path))
+    text = _read(rules_path, MAX_RULES_BYTES, report)
+    if text is None:
+        raise RulesError(report.problems)
+    parts, problems = parse_rules(text, str(rules_path))
+    if providers_path is None and parts.get("roster"):
+        providers_path = rules_path.parent / parts["roster"]
+    providers: dict[str, Profile] = {}
+    if providers_path is not None and parts:
+        roster_report = _Report(str(providers_path))
+        roster_text = _read(Path(providers_path), MAX_ROSTER_BYTES, roster_report)
+        problems += roster_report.problems
+        if roster_text is not None:
+            providers, roster_problems = parse_roster(
+                roster_text, str(providers_path), parts["tracks"], parts["accreditors"])
+            problems += roster_problems
+    if problems:
+        raise RulesError(problems)
+    return Rules(str(rules_path), parts["revised"], parts["tracks"], parts["accreditors"],
+                 providers, str(providers_path) if providers_path else None)
