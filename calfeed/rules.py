@@ -7,6 +7,7 @@ The only module that reads files. A message reads `FILE: WHERE: what is wrong
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
 import string
@@ -119,7 +120,9 @@ def _table(report: _Report, where: str, value: Any, keys: dict[str, bool]) -> di
         return None
     for key in value:
         if key not in keys:
-            report.add(f"{where}.{key}" if where else key, f"unknown key {_show(key)}",
+            close = difflib.get_close_matches(str(key), keys, n=1)
+            hint = f', did you mean "{close[0]}"?' if close else ""
+            report.add(f"{where}.{key}" if where else key, f"unknown key {_show(key)}{hint}",
                        "one of: " + ", ".join(keys))
     for key, required in keys.items():
         if required and key not in value:
@@ -504,8 +507,14 @@ def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:
     for dup in sorted({d for d in ndds if ndds.count(d) > 1}):
         report.add("tracks", f"two tracks for Next Decision Date {dup.isoformat()}",
                    "one progress-report track per Next Decision Date")
+    # What the roster may name, taken from the raw tables too, so that one broken
+    # track does not also make every provider on it an error.
+    declared = {value.get("next_decision_date") for value in (raw_tracks or {}).values()
+                if isinstance(value, dict)}
     parts = {"revised": revised and revised.astimezone(timezone.utc), "roster": roster,
-             "tracks": tracks, "accreditors": accreditors}
+             "tracks": tracks, "accreditors": accreditors,
+             "ndds": {d for d in declared if isinstance(d, date)} | set(ndds),
+             "accreditor_ids": set(raw_accreditors or {})}
     return parts, report.problems
 
 
@@ -515,9 +524,9 @@ def _flag(value: str) -> bool | None:
     return True if lowered in YES else False if lowered in NO else None
 
 
-def parse_roster(text: str, file: str, tracks: dict[str, Track],
-                 accreditors: dict[str, Accreditor]) -> tuple[dict[str, Profile], list[str]]:
-    """Parse and validate a roster CSV against the tracks and accreditors it names."""
+def parse_roster(text: str, file: str, ndds: set[date],
+                 accreditors: set[str]) -> tuple[dict[str, Profile], list[str]]:
+    """Parse and validate a roster CSV against the Next Decision Dates and accreditors known."""
     report = _Report(file)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -540,7 +549,6 @@ def parse_roster(text: str, file: str, tracks: dict[str, Track],
         report.add("row 1", "a column named twice", "each column once")
     if report.problems:
         return {}, report.problems
-    ndds = {t.next_decision_date: t.id for t in tracks.values() if t.next_decision_date}
     known_ndds = ", ".join(d.isoformat() for d in sorted(ndds)) or "none in the rules"
     providers: dict[str, Profile] = {}
     first_row: dict[str, int] = {}
@@ -587,7 +595,7 @@ def parse_roster(text: str, file: str, tracks: dict[str, Track],
             accreditor = row.get("accreditor", "") or None
             if accreditor is not None and accreditor not in accreditors:
                 report.add(f"{place}, column accreditor", f"unknown accreditor {_show(accreditor)}",
-                           "one of: " + ", ".join(accreditors) + ", or empty for ACCME")
+                           "one of: " + ", ".join(sorted(accreditors)) + ", or empty for ACCME")
             rotation = row.get("rotation", "") or "0"
             if not (rotation.isdigit() and len(rotation) < 7):
                 report.add(f"{place}, column rotation", f"{_show(rotation)}",
@@ -636,7 +644,7 @@ def load(rules_path: str | Path, providers_path: str | Path | None = None) -> Ru
         problems += roster_report.problems
         if roster_text is not None:
             providers, roster_problems = parse_roster(
-                roster_text, str(providers_path), parts["tracks"], parts["accreditors"])
+                roster_text, str(providers_path), parts["ndds"], parts["accreditor_ids"])
             problems += roster_problems
     if problems:
         raise RulesError(problems)
