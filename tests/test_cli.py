@@ -1,0 +1,166 @@
+"""`calfeed check` and `calfeed events` as a coordinator runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from calfeed import bundled
+from calfeed.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cli():
+    """Run `calfeed ARGS` in-process; stdout and stderr kept apart."""
+    runner = CliRunner()
+    return lambda *args, **env: runner.invoke(main, list(args), env=env or None)
+
+
+@pytest.fixture
+def data(tmp_path):
+    """A private copy of the bundled rules.toml and roster to break."""
+    shutil.copy(bundled("rules.toml"), tmp_path / "rules.toml")
+    shutil.copy(bundled("providers.csv"), tmp_path / "providers.csv")
+    return tmp_path
+
+
+def test_check_ok(cli):
+    result = cli("check")
+    assert result.exit_code == 0
+    assert result.output.endswith(
+        ": OK: 3 tracks, 17 milestones, 1 accreditors, 4 providers (revised 2026-11-21T00:00:00Z)\n")
+
+
+def test_check_misspelt_key(cli, data):
+    text = (data / "rules.toml").read_text()
+    (data / "rules.toml").write_text(text.replace("date = 2024-01-24", "dat = 2024-01-24", 1))
+    result = cli("check", "--rules", str(data / "rules.toml"))
+    assert result.exit_code == 1
+    rules_file = str(data / "rules.toml")
+    assert result.stderr.splitlines() == [
+        f'{rules_file}: tracks.progress-8-month.milestones[2].dat: unknown key "dat", did you '
+        'mean "date"? (expected one of: id, title, description, actor, links, only_if, '
+        "estimated, date, month, at, tz, when, after, days, move, deadline)",
+        f"{rules_file}: tracks.progress-8-month.milestones[2]: no date form (expected exactly "
+        "one of: date, month, at, when, after, deadline)",
+    ]
+    assert "Traceback" not in result.output
+
+
+def test_check_roster_bad_date_names_row_column_and_value(cli, data):
+    roster = data / "providers.csv"
+    roster.write_text(roster.read_text().replace("demo-annual,Demo Institute (annual reporting only),,",
+                                                 "demo-annual,Demo Institute,2024-02-30,"))
+    result = cli("check", "--rules", str(data / "rules.toml"))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f'{roster}: row 4 (id "demo-annual"), column next_decision_date: "2024-02-30" is not a '
+        "date (expected YYYY-MM-DD, or empty for no progress report)\n")
+
+
+def test_check_roster_unknown_decision_date_lists_known(cli, data):
+    roster = data / "providers.csv"
+    roster.write_text(roster.read_text().replace("2024-07-31", "2024-03-31"))
+    result = cli("check", "--providers", str(roster), "--rules", str(data / "rules.toml"))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f'{roster}: row 2 (id "demo-8-month"), column next_decision_date: no track for Next '
+        "Decision Date 2024-03-31 (expected one of: 2024-07-31, 2024-11-30, or empty)\n")
+
+
+def test_env_chooses_files(cli, data):
+    roster = data / "providers.csv"
+    roster.write_text("id,name\nonly-one,Only One\n")
+    result = cli("check", CALFEED_RULES=str(data / "rules.toml"), CALFEED_PROVIDERS=str(roster))
+    assert result.exit_code == 0, result.output
+    assert "1 providers" in result.output
+
+
+def test_events_json_contract(cli):
+    result = cli("events", "demo-8-month", "--json", "--today", "2024-01-01")
+    assert result.exit_code == 0, result.output
+    feed = json.loads(result.output)
+    assert feed["calendar"]["uid"] == "demo-8-month@calfeed"
+    events = [e for e in feed["events"] if e["track"] == "progress-8-month"]
+    assert [(e["start"], e["end"], e["precision"]) for e in events] == [
+        ("2024-01-24", "2024-01-25", "day"),
+        ("2024-02-07", "2024-02-08", "day"),
+        ("2024-02-21", "2024-02-22", "day"),
+        ("2024-04-03", "2024-04-04", "day"),
+        ("2024-07-01", "2024-08-01", "month"),
+        (None, None, "undated"),
+    ]
+    assert set(events[0]) >= {"uid", "track", "cycle", "milestone", "title", "start", "end",
+                              "precision", "status", "actor", "description", "url"}
+    annual = [e for e in feed["events"] if e["milestone"] == "annual-agreement"]
+    assert [(e["start"], e["end"], e["status"]) for e in annual] == [
+        ("2024-04-01T23:59:00-05:00", "2024-04-02T00:00:00-05:00", "published"),
+        ("2025-03-31T23:59:00-05:00", "2025-04-01T00:00:00-05:00", "published"),
+    ]
+    # Sorted by start, undated last.
+    assert feed["events"][-1]["precision"] == "undated"
+
+
+def test_events_today_from_env(cli):
+    result = cli("events", "demo-annual", "--json", CALFEED_TODAY="2026-11-21")
+    starts = [e["start"][:10] for e in json.loads(result.output)["events"]
+              if e["milestone"] == "program-summary"]
+    assert starts[-2:] == ["2027-03-31", "2028-03-31"]
+
+
+def test_events_table(cli):
+    result = cli("events", "demo-state", "--today", "2026-11-21")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["when", "status", "actor", "track", "title"]
+    assert any(line.startswith("2025-03-14 ") and "California Medical Association deadline" in line
+               for line in lines)
+    assert any(line.startswith("2024-04-01 23:59 CDT") for line in lines)
+
+
+def test_events_unknown_provider(cli):
+    result = cli("events", "nobody")
+    assert result.exit_code == 1
+    assert "no provider 'nobody' (expected one of: demo-8-month, demo-12-month" in result.output
+
+
+def test_bad_today(cli):
+    result = cli("events", "demo-annual", "--today", "2026-13-01")
+    assert result.exit_code == 2
+    assert "'2026-13-01' is not a date (expected YYYY-MM-DD)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_flask_cli_has_the_commands():
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "calfeed", "check"],
+                          capture_output=True, text=True, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert ": OK: 3 tracks" in done.stdout
+
+
+def test_wheel_carries_rules_and_templates(tmp_path):
+    """`pip install .` (not -e) gives a calfeed that runs on its bundled data."""
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
+                    str(ROOT)], check=True, capture_output=True)
+    wheel = next(wheels.glob("calfeed-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"calfeed/rules.toml", "calfeed/providers.csv", "calfeed/static/style.css"} <= set(names)
+    assert any(n.startswith("calfeed/templates/") and n.endswith(".html") for n in names)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([venv / "bin" / "pip", "install", "-q", "--no-deps", str(wheel)], check=True,
+                   capture_output=True)
+    done = subprocess.run([venv / "bin" / "calfeed", "check"], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert str(venv) in done.stdout  # the installed copy of rules.toml, not the checkout's
