@@ -1,0 +1,345 @@
+"""Render events as an iCalendar feed: the only module that imports icalendar.
+
+What real clients need (DESIGN §4) decides every choice here: all-day markers from
+`date` objects, an RRULE-form VTIMEZONE that Outlook reads correctly, no VALARM
+unless asked, and output that depends on nothing but the inputs.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import re
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import icalendar
+from icalendar import vCategory, vDDDTypes, vDuration, vInt, vText
+
+from .model import Calendar, Event
+
+PRODID = "-//calfeed//calfeed//EN"
+# Clients poll twice a day at most; ACCME publishes a handful of times a year.
+REFRESH = timedelta(hours=12)
+WHO = {"provider": "the provider", "accme": "ACCME", "accreditor": "your accreditor"}
+ESTIMATED_NOTE = ("Estimated: ACCME has not yet published this date; "
+                  "it follows ACCME's usual rule.")
+REMIND_MAX = 3
+REMIND_LONGEST = timedelta(days=366)
+REMIND_EXPECTED = "expected up to 3 durations like P14D,P2D or PT12H"
+# ISO 8601 allows years and months; iCalendar durations (and TRIGGER) do not.
+CALENDAR_UNITS = re.compile(r"P(?=\d+[YM])(\d+Y)?(\d+M)?(\d+[WD])?(T.*)?\Z")
+# Outlook and older clients expect a VTIMEZONE rule to start no earlier than this.
+TZ_EPOCH = 1970
+BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def render(events: Sequence[Event], calendar: Calendar,
+           remind: Sequence[timedelta] = ()) -> bytes:
+    """The .ics bytes of a calendar: the same inputs always give the same bytes."""
+    cal = icalendar.Calendar()
+    cal.add("version", "2.0")
+    cal.add("prodid", PRODID)
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("name", calendar.name)
+    cal.add("x-wr-calname", calendar.name)
+    description = _calendar_description(events, calendar)
+    cal.add("description", description)
+    cal.add("x-wr-caldesc", description)
+    # icalendar's own refresh_interval drops VALUE=DURATION, which RFC 7986 requires.
+    cal.add("refresh-interval", vDuration(REFRESH, params={"VALUE": "DURATION"}))
+    # An X- property has no known type: a bare timedelta would print "12:00:00".
+    cal.add("x-published-ttl", vDuration(REFRESH))
+    cal.add("uid", calendar.uid)
+    cal.add("last-modified", _utc(calendar.revised))
+
+    dated = [e for e in events if e.precision != "undated"]
+    # VTIMEZONEs before the events that name them: some clients read in one pass.
+    latest: dict[str, int] = {}
+    for event in dated:
+        if event.precision == "time":
+            key = _zone_key(event.start)  # type: ignore[arg-type]
+            latest[key] = max(latest.get(key, 0), event.start.year)  # type: ignore[union-attr]
+    for key, year in latest.items():
+        cal.add_component(vtimezone(key, year))
+
+    common = _Common(calendar, remind)
+    for event in dated:
+        cal.add_component(_vevent(event, common))
+    return cal.to_ical()
+
+
+# Values every VEVENT carries, encoded once: icalendar only reads them when it
+# serializes, so one object can stand in many events (issue 6: rendering cost).
+STATUS = {"estimated": vText("TENTATIVE"), "published": vText("CONFIRMED")}
+PUBLIC = vText("PUBLIC")
+TRANSPARENT = vText("TRANSPARENT")
+FREE = vText("FREE")
+DISPLAY = vText("DISPLAY")
+
+
+class _Common:
+    """What every VEVENT of one feed shares, converted once per render."""
+
+    def __init__(self, calendar: Calendar, remind: Sequence[timedelta]) -> None:
+        self.stamp = vDDDTypes(_utc(calendar.revised))
+        self.sequence = vInt(calendar.sequence)
+        self.footer = f"This calendar: {calendar.url}" if calendar.url else ""
+        self.triggers = [vDuration(-before) for before in remind]
+        self.categories: dict[str, vCategory] = {}
+
+    def category(self, name: str) -> vCategory:
+        """The CATEGORIES value of a track, made once per feed."""
+        if name not in self.categories:
+            self.categories[name] = vCategory([name])
+        return self.categories[name]
+
+
+def _vevent(event: Event, common: _Common) -> icalendar.Event:
+    """One dated event as a VEVENT; a VALARM per reminder, last."""
+    start = event.start
+    assert start is not None
+    vevent = icalendar.Event()
+    vevent.add("uid", event.uid)
+    vevent.add("dtstamp", common.stamp)
+    vevent.add("last-modified", common.stamp)
+    vevent.add("sequence", common.sequence)
+    if event.precision == "time":
+        assert isinstance(start, datetime)
+        vevent.add("dtstart", start)
+        vevent.add("dtend", event.end)
+        summary = f"{event.title} — due {clock_words(start)} {zone_words(start)}"
+    else:
+        # A month marker is one day long on the 1st: never the whole month, which
+        # would fill every day of it, and never an invented day.
+        day = start.date() if isinstance(start, datetime) else start
+        vevent.add("dtstart", day)
+        vevent.add("dtend", day + timedelta(days=1))
+        summary = event.title
+        if event.precision == "month":
+            summary += f" — expected during {day:%B} {day.year}"
+    vevent.add("summary", summary)
+    vevent.add("description", _event_description(event, common))
+    if event.url:
+        vevent.add("url", event.url)
+    vevent.add("categories", common.category(event.track_name))
+    vevent.add("status", STATUS[event.status])
+    vevent.add("class", PUBLIC)
+    # A deadline marker must not make anyone look busy.
+    vevent.add("transp", TRANSPARENT)
+    vevent.add("x-microsoft-cdo-busystatus", FREE)
+    if common.triggers:
+        text = vText(summary)
+        for trigger in common.triggers:
+            alarm = icalendar.Alarm()
+            alarm.add("action", DISPLAY)
+            alarm.add("description", text)
+            alarm.add("trigger", trigger)
+            vevent.add_component(alarm)
+    return vevent
+
+
+def _event_description(event: Event, common: _Common) -> str:
+    """ACCME's full text, who acts, whether it is estimated, then the links."""
+    lines = [event.description, "", f"Who acts: {WHO.get(event.actor, event.actor)}"]
+    if event.status == "estimated":
+        lines.append(ESTIMATED_NOTE)
+    # Google shows no URL property: the links must be in the text to be seen.
+    links = [f"{link.title}: {link.url}" for link in event.links]
+    if common.footer:
+        links.append(common.footer)
+    if links:
+        lines += [""] + links
+    return "\n".join(lines)
+
+
+def _calendar_description(events: Sequence[Event], calendar: Calendar) -> str:
+    """The calendar's description, naming the undated steps that are not events."""
+    undated = [f"{e.title} ({e.when})" if e.when else e.title
+               for e in events if e.precision == "undated"]
+    if not undated:
+        return calendar.description
+    return (f"{calendar.description} Not in this calendar because they have no date: "
+            + "; ".join(undated) + ".")
+
+
+def _utc(moment: datetime) -> datetime:
+    """An aware datetime in UTC, so it serializes with a Z."""
+    return moment.astimezone(timezone.utc)
+
+
+def _zone_key(moment: datetime) -> str:
+    """The IANA name of an aware datetime's zone."""
+    key = getattr(moment.tzinfo, "key", None)
+    if not key:
+        raise ValueError(f"timed event at {moment.isoformat()} has no IANA zone")
+    return key
+
+
+def clock_words(moment: datetime) -> str:
+    """A wall-clock time as ACCME writes it: "11:59 p.m.", "noon", "midnight"."""
+    if (moment.hour, moment.minute) == (12, 0):
+        return "noon"
+    if (moment.hour, moment.minute) == (0, 0):
+        return "midnight"
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment.minute:02d} {'a.m.' if moment.hour < 12 else 'p.m.'}"
+
+
+def zone_words(moment: datetime) -> str:
+    """The zone as people say it: "CT" for CST/CDT (all year), else the abbreviation."""
+    return _zone_words(_zone_key(moment), moment.year) or moment.tzname() or "UTC"
+
+
+@lru_cache(maxsize=None)
+def _zone_words(key: str, year: int) -> str | None:
+    """CST + CDT -> CT, EST + EDT -> ET; None where the names do not pair that way."""
+    transitions = _transitions(ZoneInfo(key), year)
+    names = {t.name: t.daylight for t in transitions}
+    standard = [n for n, d in names.items() if not d]
+    daylight = [n for n, d in names.items() if d]
+    if len(standard) != 1 or len(daylight) != 1:
+        return None
+    s, d = standard[0], daylight[0]
+    if len(s) == len(d) == 3 and s[0] == d[0] and s[2] == d[2] == "T" and (s[1], d[1]) == ("S", "D"):
+        return s[0] + "T"
+    return None
+
+
+class _Transition:
+    """One change of UTC offset: when (UTC), the offsets around it, the new name."""
+
+    __slots__ = ("at", "before", "after", "name", "daylight")
+
+    def __init__(self, at: datetime, before: timedelta, after: timedelta, name: str,
+                 daylight: bool) -> None:
+        self.at, self.before, self.after, self.name, self.daylight = (
+            at, before, after, name, daylight)
+
+    @property
+    def wall(self) -> datetime:
+        """The local time the change happens at, on the clock before it (02:00)."""
+        return (self.at + self.before).replace(tzinfo=None)
+
+    def shape(self) -> tuple:
+        """What a yearly rule must keep the same: month, weekday, time, offsets, name."""
+        wall = self.wall
+        return (wall.month, wall.weekday(), wall.time(), self.before, self.after,
+                self.name, self.daylight)
+
+    def bydays(self) -> set[str]:
+        """The RRULE BYDAY values that name this day: "2SU", and "-1SU" if it is the last."""
+        wall = self.wall
+        weekday = BYDAY[wall.weekday()]
+        days = {f"{(wall.day - 1) // 7 + 1}{weekday}"}
+        if wall.day + 7 > _calendar.monthrange(wall.year, wall.month)[1]:
+            days.add(f"-1{weekday}")
+        return days
+
+
+def _offset(zone: ZoneInfo, moment: datetime) -> tuple[timedelta, str, bool]:
+    """The UTC offset, abbreviation and DST flag of a zone at a UTC instant."""
+    local = moment.astimezone(zone)
+    return local.utcoffset(), local.tzname(), bool(local.dst())  # type: ignore[return-value]
+
+
+def _transitions(zone: ZoneInfo, year: int) -> list[_Transition]:
+    """Every change of offset in a year, found day by day and then to the second."""
+    found = []
+    day = datetime(year, 1, 1, tzinfo=timezone.utc)
+    state = _offset(zone, day)
+    while day.year == year:
+        following = day + timedelta(days=1)
+        after = _offset(zone, following)
+        if after[:2] != state[:2]:
+            low, high = day, following  # the change is in (low, high]
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                if _offset(zone, middle)[:2] == state[:2]:
+                    low = middle
+                else:
+                    high = middle
+            found.append(_Transition(high, state[0], after[0], after[1], after[2]))
+        day, state = following, after
+    return found
+
+
+@lru_cache(maxsize=None)
+def vtimezone(key: str, year: int) -> icalendar.Timezone:
+    """The zone's rules in force in `year`, as the RRULE-form VTIMEZONE Outlook reads.
+
+    icalendar's Timezone.from_tzinfo writes RDATE lists instead, which Outlook
+    misreads. The yearly rule starts in the first year it held (2007 for
+    America/Chicago), or 1970. Built once per zone and year and shared: callers
+    only add it to calendars, never change it.
+    """
+    zone = ZoneInfo(key)
+    rules = _transitions(zone, year)
+    vtz = icalendar.Timezone()
+    vtz.add("tzid", key)
+    if not rules:
+        offset, name, _ = _offset(zone, datetime(year, 7, 1, tzinfo=timezone.utc))
+        standard = icalendar.TimezoneStandard()
+        standard.add("dtstart", datetime(TZ_EPOCH, 1, 1))
+        standard.add("tzoffsetfrom", offset)
+        standard.add("tzoffsetto", offset)
+        standard.add("tzname", name)
+        vtz.add_component(standard)
+        return vtz
+    bydays = [r.bydays() for r in rules]
+    first, starts = year, [r.wall for r in rules]
+    shapes = [r.shape() for r in rules]
+    while first > TZ_EPOCH:
+        earlier = _transitions(zone, first - 1)
+        if [r.shape() for r in earlier] != shapes:
+            break
+        narrowed = [days & r.bydays() for days, r in zip(bydays, earlier)]
+        if not all(narrowed):
+            break
+        bydays, first, starts = narrowed, first - 1, [r.wall for r in earlier]
+    # STANDARD before DAYLIGHT, as Outlook itself writes them.
+    for rule, days, start in sorted(zip(rules, bydays, starts), key=lambda x: x[0].daylight):
+        part = icalendar.TimezoneDaylight() if rule.daylight else icalendar.TimezoneStandard()
+        part.add("dtstart", start)
+        # "2SU" over "-1SU" when both fit every year: it is how the law reads in the US;
+        # a last-weekday rule (Europe) is left as the only one that fits.
+        byday = sorted(days, key=lambda d: (d.startswith("-"), d))[0]
+        part.add("rrule", {"freq": "yearly", "bymonth": start.month, "byday": byday})
+        part.add("tzoffsetfrom", rule.before)
+        part.add("tzoffsetto", rule.after)
+        part.add("tzname", rule.name)
+        vtz.add_component(part)
+    return vtz
+
+
+def parse_remind(text: str) -> tuple[timedelta, ...]:
+    """Reminders from `P14D,P2D`: distinct positive durations, longest first."""
+    found: set[timedelta] = set()
+    if not text.strip():
+        return ()
+    for part in text.split(","):
+        item = part.strip().upper()
+        if CALENDAR_UNITS.match(item):
+            raise ValueError(f"remind: {part.strip()!r} counts years or months, which have no "
+                             f"fixed length ({REMIND_EXPECTED})")
+        try:
+            # "P" and "PT" parse as zero in icalendar: a duration needs a number.
+            if not any(c.isdigit() for c in item):
+                raise ValueError(item)
+            duration = vDuration.from_ical(item)
+        except ValueError:
+            raise ValueError(
+                f"remind: {part.strip()!r} is not an ISO 8601 duration ({REMIND_EXPECTED})"
+            ) from None
+        if duration <= timedelta(0):
+            raise ValueError(f"remind: {part.strip()!r} is not a positive duration "
+                             f"({REMIND_EXPECTED})")
+        if duration > REMIND_LONGEST:
+            raise ValueError(f"remind: {part.strip()!r} is longer than a year "
+                             f"({REMIND_EXPECTED}, each at most P366D)")
+        found.add(duration)
+    if len(found) > REMIND_MAX:
+        raise ValueError(f"remind: {len(found)} durations are too many ({REMIND_EXPECTED})")
+    return tuple(sorted(found, reverse=True))
