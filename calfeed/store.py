@@ -1,0 +1,179 @@
+"""The data a running server answers from: the last good rules, reloaded when the files change.
+
+rules.load reads and validates; the store only stats the files, at most once per
+interval, and swaps a new immutable Snapshot in with one assignment, so a request
+sees either the old data or the new, never half of each. A reload that fails keeps
+the last good data and records why (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import rules as rules_module
+from . import tokens
+from .model import Profile, Rules
+
+log = logging.getLogger("calfeed")
+
+# (path, (mtime_ns, size, inode) or None when missing)
+Signature = tuple[tuple[str, tuple[int, int, int] | None], ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One load of the rules and roster, with everything derived from it once."""
+
+    rules: Rules | None  # None: no load has ever succeeded
+    tokens: tokens.TokenIndex = field(default_factory=dict)
+    generation: int = 0  # grows with every successful load; part of every cache key
+    loaded_at: datetime | None = None
+    modified: datetime | None = None  # the latest of `revised` and the files' mtimes
+    errors: tuple[str, ...] = ()  # the problems of the last failed load, if it failed
+    failed_at: datetime | None = None
+
+    def provider(self, token: str) -> Profile | None:
+        """The roster provider a private URL token belongs to, or None."""
+        if self.rules is None:
+            return None
+        ident = tokens.find(self.tokens, token)
+        return self.rules.providers.get(ident) if ident else None
+
+
+class Store:
+    """Holds the current Snapshot and replaces it when the watched files change."""
+
+    def __init__(self, rules_path: str | Path, providers_path: str | Path | None,
+                 secret: bytes, interval: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rules_path = str(rules_path)
+        self.providers_path = str(providers_path) if providers_path else None
+        self.secret = secret
+        self.interval = interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._watched: tuple[str, ...] = tuple(p for p in (self.rules_path, self.providers_path) if p)
+        self._signature: Signature = ()
+        self._checked = float("-inf")
+        self._snapshot = Snapshot(None)
+        self._reload()
+
+    def current(self) -> Snapshot:
+        """The data to answer from, after a cheap check (at most once per interval) for changes."""
+        now = self.clock()
+        if now - self._checked < self.interval:
+            return self._snapshot
+        # One thread checks; the others answer from the data they already have.
+        if self._lock.acquire(blocking=False):
+            try:
+                self._checked = now
+                if _stat(self._watched) != self._signature:
+                    self._reload()
+            finally:
+                self._lock.release()
+        return self._snapshot
+
+    def _reload(self) -> None:
+        """Load the files again; swap the result in, or keep the last good data and say why."""
+        # Stat before reading: a change made during the load shows as a new
+        # signature at the next check, never as data the signature claims to cover.
+        signature = _stat(self._watched)
+        old = self._snapshot
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        try:
+            loaded = rules_module.load(self.rules_path, self.providers_path)
+        except rules_module.RulesError as err:
+            problems = tuple(err.problems) or (f"{self.rules_path}: does not load",)
+        except Exception as err:  # a bug in the loader must not take the server down
+            log.exception("loading %s failed unexpectedly", self.rules_path)
+            problems = (f"{self.rules_path}: unexpected error while loading: {err!r}",)
+        else:
+            watched = tuple(dict.fromkeys(
+                p for p in (self.rules_path, self.providers_path, loaded.providers_path) if p))
+            self._signature = signature + _stat(p for p in watched if p not in self._watched)
+            self._watched = watched
+            self._snapshot = Snapshot(
+                rules=loaded,
+                tokens=tokens.index(self.secret, loaded.providers.values()),
+                generation=old.generation + 1,
+                loaded_at=now,
+                modified=max([loaded.revised] + _mtimes(self._signature)),
+            )
+            log.info("loaded %s (revised %s, %d providers)", loaded.path,
+                     loaded.revised.isoformat(), len(loaded.providers))
+            return
+        for problem in problems:
+            log.error("reload refused: %s", problem)
+        keeping = (f"keeping the data loaded at {old.loaded_at.isoformat()}"
+                   if old.rules else "no good data to serve yet")
+        log.error("reload of %s failed with %d problem(s); %s", self.rules_path,
+                  len(problems), keeping)
+        # The files the problems name are watched too, so that fixing a broken
+        # roster alone (the rules file unchanged) is noticed.
+        named = _named_files(problems)
+        watched = tuple(dict.fromkeys(self._watched + named))
+        self._signature = signature + _stat(p for p in watched if p not in self._watched)
+        self._watched = watched
+        self._snapshot = replace(old, errors=problems, failed_at=now)
+
+
+def _stat(paths) -> Signature:
+    """What identifies each file's current content cheaply: mtime, size and inode."""
+    found = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            found.append((path, None))
+        else:
+            found.append((path, (st.st_mtime_ns, st.st_size, st.st_ino)))
+    return tuple(found)
+
+
+def _mtimes(signature: Signature) -> list[datetime]:
+    """The files' modification times, to whole seconds as HTTP dates have them."""
+    return [datetime.fromtimestamp(stat[0] // 1_000_000_000, timezone.utc)
+            for _, stat in signature if stat is not None]
+
+
+def _named_files(problems: tuple[str, ...]) -> tuple[str, ...]:
+    """The existing files that problem lines (`FILE: WHERE: …`) start with."""
+    named = []
+    for problem in problems:
+        head = problem.split(": ", 1)[0]
+        if head and os.path.isfile(head):
+            named.append(head)
+    return tuple(dict.fromkeys(named))
+
+
+class FeedCache:
+    """A bounded least-recently-used map from what determines a feed to its rendered bytes."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> object | None:
+        """The cached value, marked as recently used, or None."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: object) -> None:
+        """Remember a value, forgetting the least recently used beyond the size."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
