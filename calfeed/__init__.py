@@ -20,6 +20,7 @@ def bundled(name: str) -> Path:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The Flask application: settings from CALFEED_* variables or test_config."""
     app = Flask(__name__, instance_relative_config=True,
+                instance_path=(test_config or {}).get("INSTANCE_PATH"),
                 template_folder=str(bundled("templates")), static_folder=str(bundled("static")))
     app.config.from_mapping(
         CALFEED_RULES=os.environ.get("CALFEED_RULES") or str(bundled("rules.toml")),
@@ -30,7 +31,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
-    from . import cli
+    from . import cli, web
 
     cli.register(app)
+    web.init_app(app)
     return app

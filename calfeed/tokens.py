@@ -79,7 +79,12 @@ def secret_key(configured: str | None, folder: str | Path) -> bytes:
         return configured.encode("utf-8")
     path = Path(folder) / SECRET_FILE
     if not path.exists():
-        _create(path)
+        try:
+            _create(path)
+        except OSError as err:
+            raise SecretError(f"{path}: cannot write a new secret key: {err.strerror or err} "
+                              f"(expected a writable instance folder, or CALFEED_SECRET_KEY "
+                              f"set)") from None
     try:
         text = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as err:
