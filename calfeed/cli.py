@@ -7,8 +7,8 @@ import sys
 from datetime import date, datetime
 
 import click
-from flask import Flask
-from flask.cli import FlaskGroup
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
 
 from . import bundled, create_app, engine, export, rules
 from .model import Event, Profile, Rules
@@ -104,7 +104,34 @@ def events(provider: str, today: str | None, as_json: bool, rules_path: str | No
         click.echo(table(found))
 
 
-COMMANDS = [check, events]
+@click.command("links")
+@click.argument("provider", required=False)
+@click.option("--base-url", help="The site's address (default: CALFEED_BASE_URL, else "
+              "http://127.0.0.1:5000, where `calfeed run` serves).")
+@with_appcontext
+def links(provider: str | None, base_url: str | None) -> None:
+    """Print each provider's private page and feed URLs (they need the server's secret key)."""
+    from . import web  # the app knows the secret key; `check` need not import the web layer
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        snap = web.snapshot(app)
+    except web.Unavailable as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    assert snap.rules is not None
+    chosen = [find_provider(snap.rules, provider)] if provider else list(snap.rules.providers.values())
+    site = (base_url or app.config.get("CALFEED_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    for n, profile in enumerate(chosen):
+        if n:
+            click.echo()
+        click.echo(f"{profile.id}: {profile.name}")
+        for label, url in web.provider_urls(app, profile, site).items():
+            click.echo(f"  {label:<7}{url}")
+
+
+COMMANDS = [check, events, links]
 
 
 def register(app: Flask) -> None:
