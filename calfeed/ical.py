@@ -43,11 +43,13 @@ def render(events: Sequence[Event], calendar: Calendar,
     cal.add("prodid", PRODID)
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
+    # X- properties have no known type: icalendar would write them unescaped, and a
+    # comma, semicolon or newline in a name would then break the line.
     cal.add("name", calendar.name)
-    cal.add("x-wr-calname", calendar.name)
+    cal.add("x-wr-calname", vText(calendar.name))
     description = _calendar_description(events, calendar)
     cal.add("description", description)
-    cal.add("x-wr-caldesc", description)
+    cal.add("x-wr-caldesc", vText(description))
     # icalendar's own refresh_interval drops VALUE=DURATION, which RFC 7986 requires.
     cal.add("refresh-interval", vDuration(REFRESH, params={"VALUE": "DURATION"}))
     # An X- property has no known type: a bare timedelta would print "12:00:00".
