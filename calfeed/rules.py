@@ -480,6 +480,15 @@ def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:
         message = str(err)[: match.start()].strip() if match else str(err)
         report.add(where, f"TOML syntax error: {message}", "valid TOML")
         return {}, report.problems
+    except RecursionError:
+        # tomllib recurses once per level of nested arrays and inline tables.
+        report.add("TOML syntax", "arrays or inline tables nested too deeply to read",
+                   "valid TOML nested a few levels deep")
+        return {}, report.problems
+    except ValueError as err:
+        # An integer of thousands of digits: Python refuses to convert it.
+        report.add("TOML syntax", f"unreadable value: {str(err).split(';')[0]}", "valid TOML")
+        return {}, report.problems
     _table(report, "", data, TOP_KEYS)
     revised = data.get("revised")
     if revised is not None and (not isinstance(revised, datetime) or revised.tzinfo is None):
