@@ -195,7 +195,8 @@ def _zone(report: _Report, where: str, value: Any) -> str | None:
         return None
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a name that is a folder of the zone database ("America") or too long.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         report.add(where, f"unknown time zone {_show(name)}",
                    "an IANA time zone such as America/Chicago")
         return None
