@@ -372,10 +372,11 @@ def _yearly(report: _Report, where: str, value: Any) -> YearlyRule | None:
     day = _typed(report, f"{where}.day", table.get("day"), int, "a day of the month")
     if month is not None and day is not None:
         try:
-            date(2001 if (month, day) != (2, 29) else 2000, month, day)
-        except ValueError:
-            report.add(where, f"month {month}, day {day} is not a day of the year",
-                       "a real month and day")
+            # 2001 is not a leap year: February 29 would crash the engine three years in four.
+            date(2001, month, day)
+        except (ValueError, OverflowError):
+            report.add(where, f"month {month}, day {day} is not a day of every year",
+                       "a real month and day, February 29 excepted")
             month = None
     hhmm = _typed(report, f"{where}.time", table.get("time"), str, 'a quoted time like "23:59"')
     if hhmm is not None and not HHMM.match(hhmm):
@@ -384,6 +385,9 @@ def _yearly(report: _Report, where: str, value: Any) -> YearlyRule | None:
     zone = _zone(report, f"{where}.tz", table.get("tz"))
     offset = _typed(report, f"{where}.year_offset", table.get("year_offset", 1), int,
                     "a whole number of years, usually 1")
+    if offset is not None and not 0 <= offset <= 5:
+        report.add(f"{where}.year_offset", f"{offset} years", "0 to 5 years, usually 1")
+        offset = None
     move = table.get("move", "off-weekend")
     if move not in MOVES:
         report.add(f"{where}.move", f"unknown move {_show(move)}", "one of: " + ", ".join(MOVES))
