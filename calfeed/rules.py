@@ -44,6 +44,11 @@ from .model import (
 MAX_RULES_BYTES = 1 << 20
 MAX_ROSTER_BYTES = 64 << 20
 
+# Dates of real reporting years: far enough either way for any schedule, and far
+# from the ends of Python's calendar (years 1 and 9999), where the engine's next
+# day, or a conversion to UTC, overflows.
+YEARS = range(1900, 2201)
+
 # Ids appear in URL paths, file names of `calfeed build` and UIDs: keep them to
 # characters that need no escaping anywhere and cannot climb out of a folder.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
@@ -149,10 +154,19 @@ def _text(report: _Report, where: str, value: Any) -> str | None:
     return text
 
 
+def _in_years(report: _Report, where: str, value: date) -> date | None:
+    """A date or date-time within YEARS, else a problem."""
+    if value.year in YEARS:
+        return value
+    report.add(where, f"{_show(value)} is out of range",
+               f"a date in the years {YEARS[0]}-{YEARS[-1]}")
+    return None
+
+
 def _plain_date(report: _Report, where: str, value: Any) -> date | None:
     """A TOML local date (not a date-time)."""
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
+        return _in_years(report, where, value)
     report.add(where, f"{_kind(value)} {_show(value)}", "a date like 2024-01-24, unquoted")
     return None
 
@@ -252,12 +266,18 @@ def _when(report: _Report, where: str, table: dict, yearly: bool) -> When | None
         if text is not None and (match is None or not 1 <= int(match[2]) <= 12):
             report.add(here, f"{_show(text)} is not a month", 'a quoted month like "2024-07"')
             return None
+        if match and int(match[1]) not in YEARS:
+            report.add(here, f"{_show(text)} is out of range",
+                       f"a month in the years {YEARS[0]}-{YEARS[-1]}")
+            return None
         return Month(int(match[1]), int(match[2])) if match else None
     if form == "at":
         zone = _zone(report, f"{where}.tz", table.get("tz"))
         if not isinstance(value, datetime) or value.tzinfo is not None:
             report.add(here, f"{_kind(value)} {_show(value)}",
                        "a local date-time like 2024-04-01T23:59:00, with tz naming its zone")
+            return None
+        if _in_years(report, here, value) is None:
             return None
         return Timed(value, zone) if zone else None
     if form == "when":
@@ -357,7 +377,7 @@ def _year_keys(report: _Report, where: str, value: Any, parse: Callable) -> dict
 def _local_datetime(report: _Report, where: str, value: Any) -> datetime | None:
     """A TOML local date-time (the zone comes from the track)."""
     if isinstance(value, datetime) and value.tzinfo is None:
-        return value
+        return _in_years(report, where, value)  # type: ignore[return-value]
     report.add(where, f"{_kind(value)} {_show(value)}",
                "a local date-time like 2025-03-31T23:59:00, in the [yearly] tz")
     return None
@@ -500,6 +520,8 @@ def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:
         report.add("revised", f"{_kind(revised)} {_show(revised)}",
                    "a date-time with its offset, like 2026-11-21T00:00:00Z")
         revised = None
+    elif revised is not None:
+        revised = _in_years(report, "revised", revised)
     roster = data.get("roster")
     if roster is not None and _text(report, "roster", roster) is None:
         roster = None
