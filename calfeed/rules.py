@@ -365,7 +365,8 @@ def _year_keys(report: _Report, where: str, value: Any, parse: Callable) -> dict
     years = {}
     for key, item in value.items():
         here = f"{where}.{key}"
-        if not (key.isdigit() and len(key) == 4):
+        # Not str.isdigit(): it is true of "²⁰²⁴", which int() cannot read.
+        if not re.fullmatch(r"[0-9]{4}", key):
             report.add(here, f"{_show(key)} is not a year", "a data year such as 2024")
             continue
         parsed = parse(report, here, item)
@@ -633,7 +634,7 @@ def parse_roster(text: str, file: str, ndds: set[date],
                 report.add(f"{place}, column accreditor", f"unknown accreditor {_show(accreditor)}",
                            "one of: " + ", ".join(sorted(accreditors)) + ", or empty for ACCME")
             rotation = row.get("rotation", "") or "0"
-            if not (rotation.isdigit() and len(rotation) < 7):
+            if not re.fullmatch(r"[0-9]{1,6}", rotation):  # ASCII only, unlike isdigit()
                 report.add(f"{place}, column rotation", f"{_show(rotation)}",
                            "a whole number 0-999999, raised by one to replace the private URL")
             if len(report.problems) == problems_before:
