@@ -653,6 +653,9 @@ def _read(path: Path, limit: int, report: _Report) -> str | None:
     except OSError as err:
         report.add("file", f"cannot read: {err.strerror or err}", "a readable file")
         return None
+    except ValueError as err:  # a NUL in the name: roster = "\u0000"
+        report.add("file", f"cannot read: {err}", "a file name without NUL characters")
+        return None
     if len(data) > limit:
         report.add("file", f"larger than {limit // 1024} KiB", f"at most {limit // 1024} KiB")
         return None
