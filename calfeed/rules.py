@@ -98,7 +98,11 @@ class _Report:
 
     def add(self, where: str, what: str, expected: str) -> None:
         """Record one problem as `FILE: WHERE: what (expected)`."""
-        self.problems.append(f"{self.file}: {where}: {what} (expected {expected})")
+        line = f"{self.file}: {where}: {what} (expected {expected})"
+        # Keys and values are the file's own text: escape newlines and control
+        # characters, so a problem stays one line and cannot drive the terminal.
+        self.problems.append("".join(
+            c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in line))
 
 
 def _show(value: Any) -> str:
