@@ -224,11 +224,22 @@ def _zone(report: _Report, where: str, value: Any) -> str | None:
 def _placeholders(report: _Report, where: str, text: str, allowed: tuple[str, ...]) -> None:
     """Check {placeholders}: only the allowed names, in well-formed braces."""
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        fields = [(name, spec, conversion)
+                  for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]
     except ValueError as err:
         report.add(where, f"broken braces in {_show(text)}: {err}",
                    "{name} placeholders, or {{ and }} for literal braces")
         return
+    names = [name for name, _, _ in fields]
+    for name, spec, conversion in fields:
+        # The engine formats with these: "{data_year:d}" raises, "{data_year:>999999999}"
+        # builds a gigabyte string.
+        if spec or conversion:
+            shown = "{" + name + ("!" + conversion if conversion else "") + (
+                ":" + spec if spec else "") + "}"
+            report.add(where, f"formatted placeholder {_show(shown)}",
+                       "a plain {name} placeholder, without ! or :")
     for name in names:
         if name not in allowed:
             report.add(where, f"unknown placeholder {_show('{' + name + '}')}",
