@@ -33,6 +33,13 @@ CALENDAR_UNITS = re.compile(r"P(?=\d+[YM])(\d+Y)?(\d+M)?(\d+[WD])?(T.*)?\Z")
 # Outlook and older clients expect a VTIMEZONE rule to start no earlier than this.
 TZ_EPOCH = 1970
 BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# Values every VEVENT carries, encoded once: icalendar only reads them when it
+# serializes, so one object can stand in many events (issue 6: rendering cost).
+STATUS = {"estimated": vText("TENTATIVE"), "published": vText("CONFIRMED")}
+PUBLIC = vText("PUBLIC")
+TRANSPARENT = vText("TRANSPARENT")
+FREE = vText("FREE")
+DISPLAY = vText("DISPLAY")
 
 
 def render(events: Sequence[Event], calendar: Calendar,
@@ -59,6 +66,7 @@ def render(events: Sequence[Event], calendar: Calendar,
 
     dated = [e for e in events if e.precision != "undated"]
     # VTIMEZONEs before the events that name them: some clients read in one pass.
+    # Each carries the rules in force in the latest year the feed uses that zone.
     latest: dict[str, int] = {}
     for event in dated:
         if event.precision == "time":
@@ -71,15 +79,6 @@ def render(events: Sequence[Event], calendar: Calendar,
     for event in dated:
         cal.add_component(_vevent(event, common))
     return cal.to_ical()
-
-
-# Values every VEVENT carries, encoded once: icalendar only reads them when it
-# serializes, so one object can stand in many events (issue 6: rendering cost).
-STATUS = {"estimated": vText("TENTATIVE"), "published": vText("CONFIRMED")}
-PUBLIC = vText("PUBLIC")
-TRANSPARENT = vText("TRANSPARENT")
-FREE = vText("FREE")
-DISPLAY = vText("DISPLAY")
 
 
 class _Common:
@@ -195,7 +194,7 @@ def zone_words(moment: datetime) -> str:
     return _zone_words(_zone_key(moment), moment.year) or moment.tzname() or "UTC"
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=256)
 def _zone_words(key: str, year: int) -> str | None:
     """CST + CDT -> CT, EST + EDT -> ET; None where the names do not pair that way."""
     transitions = _transitions(ZoneInfo(key), year)
@@ -268,7 +267,7 @@ def _transitions(zone: ZoneInfo, year: int) -> list[_Transition]:
     return found
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=256)
 def vtimezone(key: str, year: int) -> icalendar.Timezone:
     """The zone's rules in force in `year`, as the RRULE-form VTIMEZONE Outlook reads.
 
