@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import quote, urlsplit
 
@@ -30,7 +30,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException, NotFound
 
 from . import engine, export, ical, tokens
-from .model import Event, Profile, Rules
+from .model import Event, Link, Profile, Rules
 from .store import FeedCache, Snapshot, Store
 
 bp = Blueprint("calfeed", __name__)
@@ -65,6 +65,7 @@ class BadParameter(Exception):
 
     def __init__(self, name: str, value: str, accepted: str, message: str | None = None) -> None:
         super().__init__(message or f"{name}: {value!r} is not accepted (expected {accepted})")
+        self.reason = message  # a more precise explanation than "not accepted", if any
         self.name = name
         self.value = value
         self.accepted = accepted
@@ -96,6 +97,7 @@ class Subject:
     base: str  # the path before "/" or ".ics": "/tracks/annual-reporting", "/calendar", "/p/<token>"
     query: str = ""  # the builder's answers, normalized: "" or "?next_decision_date=…"
     filename: str = "calendar"
+    answers: tuple[str, ...] = ()  # the builder's answers in words
 
     @property
     def private(self) -> bool:
@@ -135,15 +137,33 @@ class EventView:
     past: bool
     actor: str
     paragraphs: tuple[str, ...]
+    links: tuple[Link, ...]
     ics: str | None
 
 
 @dataclass(frozen=True)
+class SlotView:
+    """The steps due at one moment (annual reporting has five), shown under one date.
+
+    Text and links that every step repeats (an accreditor's note, PARS) are
+    shown once for the slot instead of once per step.
+    """
+
+    when: str
+    iso: str | None
+    day: date | None
+    past: bool
+    steps: tuple[EventView, ...]
+    shared: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True)
 class MonthView:
-    """The events of one month."""
+    """The slots of one month."""
 
     label: str
-    events: tuple[EventView, ...]
+    slots: tuple[SlotView, ...]
     past: bool
 
 
@@ -317,7 +337,7 @@ def builder_subject(rules: Rules, args: Mapping[str, str]) -> Subject:
     profile = Profile(id=ident, name=f"Your ACCME calendar ({', '.join(words)})",
                       next_decision_date=ndd, enduring_materials=enduring, accreditor=accreditor)
     return Subject("builder", profile, "/calendar", "?" + "&".join(query) if query else "",
-                   filename=ident)
+                   filename=ident, answers=tuple(words))
 
 
 def provider_subject(snap: Snapshot, token: str) -> Subject:
@@ -452,34 +472,54 @@ def _view(event: Event, today: date, subject: Subject) -> EventView:
     else:
         past = day < today
     iso = None
-    if isinstance(start, datetime):
-        iso = start.isoformat()
-    elif start is not None:
+    if start is not None:
         iso = start.isoformat()[:7] if event.precision == "month" else start.isoformat()
     paragraphs = tuple(p.strip() for p in event.description.split("\n\n") if p.strip())
-    return EventView(event, _when(event), iso, day, past, ACTORS.get(event.actor, event.actor),
-                     paragraphs, subject.event(event) if start is not None else None)
+    actors = ACTORS if subject.kind == "track" else {**ACTORS, "provider": "You (the provider)"}
+    return EventView(event, _when(event), iso, day, past, actors.get(event.actor, event.actor),
+                     paragraphs, event.links, subject.event(event) if start is not None else None)
+
+
+def _slot(views: list[EventView]) -> SlotView:
+    """Steps due at the same moment, with what they all repeat taken out once."""
+    first = views[0]
+    if len(views) == 1:
+        return SlotView(first.when, first.iso, first.day, first.past, (first,))
+    # A step's first paragraph is its own text, never hoisted, so no step is left empty.
+    shared = tuple(p for p in first.paragraphs[1:] if all(p in v.paragraphs[1:] for v in views))
+    links = tuple(l for l in first.links if all(l in v.links for v in views))
+    steps = tuple(
+        replace(v, paragraphs=v.paragraphs[:1] + tuple(p for p in v.paragraphs[1:] if p not in shared),
+                links=tuple(l for l in v.links if l not in links))
+        for v in views)
+    return SlotView(first.when, first.iso, first.day, all(v.past for v in views), steps,
+                    shared, links)
+
+
+def _slots(views: list[EventView]) -> list[SlotView]:
+    """Consecutive events at the same moment, grouped."""
+    groups: list[list[EventView]] = []
+    for view in views:
+        if view.day is not None and groups and groups[-1][0].event.start == view.event.start \
+                and groups[-1][0].event.precision == view.event.precision:
+            groups[-1].append(view)
+        else:
+            groups.append([view])
+    return [_slot(g) for g in groups]
 
 
 def _months(views: list[EventView]) -> list[MonthView]:
-    """Dated events grouped by month, in order."""
+    """Dated events grouped by month, then by moment, in order."""
     months: list[MonthView] = []
-    current: list[EventView] = []
-    for view in views:
-        if current and (current[0].day.year, current[0].day.month) != (view.day.year, view.day.month):  # type: ignore[union-attr]
-            months.append(_month(current))
-            current = []
-        current.append(view)
-    if current:
-        months.append(_month(current))
+    for slot in _slots(views):
+        assert slot.day is not None
+        label = f"{slot.day:%B} {slot.day.year}"
+        if months and months[-1].label == label:
+            last = months[-1]
+            months[-1] = MonthView(label, last.slots + (slot,), last.past and slot.past)
+        else:
+            months.append(MonthView(label, (slot,), slot.past))
     return months
-
-
-def _month(views: list[EventView]) -> MonthView:
-    """One month's group."""
-    first = views[0].day
-    assert first is not None
-    return MonthView(f"{first:%B} {first.year}", tuple(views), all(v.past for v in views))
 
 
 def _next(views: list[EventView], today: date) -> dict | None:
@@ -528,7 +568,7 @@ def _page(subject: Subject, snap: Snapshot) -> Response:
     ics_url = site + subject.feed()
     html = render_template(
         "calendar.html", subject=subject, private=subject.private, calendar=calendar, today=today,
-        months=_months(dated), undated=[v for v in views if v.day is None],
+        months=_months(dated), undated=_slots([v for v in views if v.day is None]),
         next=_next(dated, today), tracks=tracks, rules=rules,
         links=_subscribe(ics_url, calendar.name), ics_url=ics_url,
         remind_url=site + subject.feed(remind="P14D,P2D"),
@@ -683,7 +723,9 @@ def bad_parameter(err: BadParameter) -> Response:
         response.headers["Content-Type"] = "text/plain; charset=utf-8"
         response.headers["Cache-Control"] = "no-store"
         return response
-    return _error_page(400, "That calendar cannot be made", str(err), parameter=err)
+    return _error_page(400, "That calendar cannot be made",
+                       "One parameter in this address has a value calfeed does not accept.",
+                       parameter=err)
 
 
 @bp.app_errorhandler(Unavailable)
