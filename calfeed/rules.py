@@ -131,7 +131,9 @@ def _table(report: _Report, where: str, value: Any, keys: dict[str, bool]) -> di
         if key not in keys:
             close = difflib.get_close_matches(str(key), keys, n=1)
             hint = f', did you mean "{close[0]}"?' if close else ""
-            report.add(f"{where}.{key}" if where else key, f"unknown key {_show(key)}{hint}",
+            # A key that is not a bare TOML key ("", "a b") is quoted, as TOML writes it.
+            name = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _show(key)
+            report.add(f"{where}.{name}" if where else name, f"unknown key {_show(key)}{hint}",
                        "one of: " + ", ".join(keys))
     for key, required in keys.items():
         if required and key not in value:
