@@ -145,7 +145,11 @@ def _end(start: date | datetime | None, precision: str) -> date | datetime | Non
 
 
 def _accreditor_due(accreditor: Accreditor, data_year: int, accme: _Due) -> tuple[_Due, str, str]:
-    """The accreditor's deadline where published, else ACCME's marked to be checked."""
+    """The accreditor's deadline where published, else ACCME's marked to be checked.
+
+    Returns the date, a suffix for the title ("" when ACCME's date stands) and a note
+    for the description.
+    """
     accme_day = accme.start.date()  # type: ignore[union-attr]
     if data_year in accreditor.deadlines:
         day = accreditor.deadlines[data_year]
@@ -157,7 +161,7 @@ def _accreditor_due(accreditor: Accreditor, data_year: int, accme: _Due) -> tupl
             f"this is ACCME's date. Providers accredited by a state medical society may be "
             f"required to complete their annual reporting requirements earlier: check with "
             f"your Recognized Accreditor.")
-    return accme, " (check with your accreditor)", note
+    return accme, "", note
 
 
 def applies(track: Track, profile: Profile) -> bool:
@@ -182,14 +186,20 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
         due = resolved[milestone.id]
         title = milestone.title.format_map(fields) if fields else milestone.title
         description = milestone.description.format_map(fields) if fields else milestone.description
+        # Caveats go into one parenthesis: "(estimated; check with your accreditor)".
+        caveats = []
         if flag and getattr(profile, flag) is None:
-            title += f" ({FLAG_NOTES[flag]})"
+            caveats.append(FLAG_NOTES[flag])
         if accreditor and isinstance(milestone.when, Deadline):
             due, suffix, note = _accreditor_due(accreditor, int(cycle), due)
             title += suffix
             description += "\n\n" + note
+            if not suffix:
+                caveats.append("check with your accreditor")
         if due.estimated:
-            title += " (estimated)"
+            caveats.insert(0, "estimated")
+        if caveats:
+            title += " (" + "; ".join(caveats) + ")"
         links = milestone.links + tuple(l for l in track.links if l not in milestone.links)
         events.append(Event(
             uid=f"{profile.id}/{track.id}/{cycle}/{milestone.id}@calfeed",

@@ -101,6 +101,8 @@ def test_annual_published_dates_win_and_rule_is_estimated(loaded):
     }
     estimated = [e for e in events if e.status == "estimated"]
     assert estimated and all(e.title.endswith("(estimated)") for e in estimated)
+    assert [e.title for e in events if e.milestone == "program-summary"][-1] == (
+        "Complete and submit your Program Summary (estimated)")
 
 
 def test_annual_rule_moves_a_weekend_to_monday(loaded):
@@ -139,7 +141,10 @@ def test_state_accreditor_deadline_replaces_accmes(loaded):
     # No CMA date for data year 2023: ACCME's, to be checked with the accreditor.
     unknown = agreement["2023"]
     assert unknown.start.isoformat() == "2024-04-01T23:59:00-05:00"
-    assert unknown.title.endswith("(check with your accreditor)")
+    assert unknown.title == (
+        "Accept the terms of the ACCME annual agreement (check with your accreditor)")
+    assert agreement["2026"].title == (
+        "Accept the terms of the ACCME annual agreement (estimated; check with your accreditor)")
     # The same step keeps its UID whoever sets the date.
     assert cma.uid == "demo-state/annual-reporting/2024/annual-agreement@calfeed"
 

@@ -343,8 +343,8 @@ def test_estimated_and_accreditor_events_say_so(loaded):
     assert cma.status.value == "CONFIRMED"
     later = parsed["demo-state/annual-reporting/2025/program-summary@calfeed"]
     assert later.dtstart.value.astimezone(UTC) == datetime(2026, 4, 1, 4, 59, tzinfo=UTC)
-    assert later.summary.value == ("Complete and submit your Program Summary (check with your "
-                                   "accreditor) (estimated) — due 11:59 p.m. CT")
+    assert later.summary.value == ("Complete and submit your Program Summary (estimated; check "
+                                   "with your accreditor) — due 11:59 p.m. CT")
     assert later.status.value == "TENTATIVE"
     assert ("Who acts: the provider\nEstimated: ACCME has not yet published this date; "
             "it follows ACCME's usual rule.") in later.description.value
