@@ -1,0 +1,33 @@
+"""Shared fixtures, flaskr-style: an app on the bundled rules, its test client and CLI runner."""
+
+from __future__ import annotations
+
+import pytest
+
+from calfeed import create_app
+
+TODAY = "2026-11-21"
+SECRET = "test-secret-key-0123456789abcdef"
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The app on the bundled rules and demo roster, today pinned, the instance folder private."""
+    return create_app({
+        "TESTING": True,
+        "CALFEED_TODAY": TODAY,
+        "CALFEED_SECRET_KEY": SECRET,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+    })
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner of the app's commands."""
+    return app.test_cli_runner()

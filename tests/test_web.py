@@ -1,0 +1,568 @@
+"""The web service as calendar clients, browsers and coordinators meet it (DESIGN §5, §6)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import stat
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from calfeed import bundled, create_app, tokens, web
+from calfeed.cli import main
+
+from conftest import SECRET, TODAY
+
+PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+            "base-uri 'none'; frame-ancestors 'none'")
+BUILDER_8_MONTH = "/calendar/?next_decision_date=2024-07-31"
+
+
+def token_of(provider: str, rotation: int = 0) -> str:
+    """The private token the test secret gives a provider."""
+    return tokens.token(SECRET.encode(), provider, rotation)
+
+
+@pytest.fixture
+def data(tmp_path):
+    """A private copy of the bundled rules and roster, to edit under a running app."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(bundled("rules.toml"), folder / "rules.toml")
+    shutil.copy(bundled("providers.csv"), folder / "providers.csv")
+    return folder
+
+
+def make_app(tmp_path, data, **config):
+    """An app on the private copy, checking the files on every request."""
+    settings = {
+        "TESTING": True, "CALFEED_TODAY": TODAY, "CALFEED_SECRET_KEY": SECRET,
+        "INSTANCE_PATH": str(tmp_path / "instance"), "CALFEED_RULES": str(data / "rules.toml"),
+        "CALFEED_PROVIDERS": None, "CALFEED_RELOAD_INTERVAL": 0,
+    }
+    settings.update(config)
+    return create_app(settings)
+
+
+def rewrite(path: Path, text: str) -> None:
+    """Replace a file's content and move its mtime on, as an editor saving it would."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(before + 2_000_000_000, before + 2_000_000_000))
+
+
+# --- content types ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("accept", [None, "text/html,application/xhtml+xml", "application/json", "*/*"])
+def test_ics_is_text_calendar_whatever_the_accept_header(client, accept):
+    headers = {"Accept": accept} if accept else {}
+    response = client.get("/tracks/annual-reporting.ics", headers=headers)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert response.data.startswith(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
+    assert "Content-Disposition" not in response.headers
+
+
+def test_json_and_csv_twins_content_types(client):
+    as_json = client.get("/tracks/annual-reporting.json", headers={"Accept": "text/html"})
+    assert as_json.headers["Content-Type"] == "application/json"
+    assert json.loads(as_json.data)["calendar"]["name"] == "Annual Reporting in PARS — ACCME deadlines"
+    as_csv = client.get("/tracks/annual-reporting.csv")
+    assert as_csv.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert as_csv.headers["Content-Disposition"] == 'attachment; filename="annual-reporting.csv"'
+
+
+def test_csv_header_row_then_one_line_per_event(client):
+    response = client.get("/calendar.csv?next_decision_date=2024-07-31")
+    lines = response.data.decode("utf-8").split("\r\n")
+    assert lines[0] == ("start,end,precision,status,track,cycle,milestone,title,actor,when,url,"
+                        "uid,description")
+    assert lines[1].startswith("2024-01-24,2024-01-25,day,published,progress-8-month,2023-11,"
+                               "enter-activity-data,Provider enters CME activity data,provider,")
+
+
+# --- conditional requests, HEAD, download, plain, remind --------------------
+
+
+def test_if_none_match_gives_304_only_for_the_current_etag(client):
+    first = client.get("/tracks/progress-8-month.ics")
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith('W/')
+    again = client.get("/tracks/progress-8-month.ics", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+    other = client.get("/tracks/progress-8-month.ics", headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200
+    assert other.data == first.data
+
+
+def test_if_modified_since_gives_304_only_when_unchanged(client):
+    first = client.get("/tracks/progress-8-month.ics")
+    last_modified = first.headers["Last-Modified"]
+    same = client.get("/tracks/progress-8-month.ics", headers={"If-Modified-Since": last_modified})
+    assert same.status_code == 304
+    earlier = datetime.strptime(last_modified, "%a, %d %b %Y %H:%M:%S GMT").replace(
+        tzinfo=timezone.utc) - timedelta(seconds=1)
+    older = client.get("/tracks/progress-8-month.ics",
+                       headers={"If-Modified-Since": format_datetime(earlier, usegmt=True)})
+    assert older.status_code == 200
+    assert older.data == first.data
+
+
+def test_if_none_match_wins_over_if_modified_since(client):
+    first = client.get("/tracks/progress-8-month.ics")
+    stale_tag = client.get("/tracks/progress-8-month.ics", headers={
+        "If-None-Match": '"old"', "If-Modified-Since": first.headers["Last-Modified"]})
+    assert stale_tag.status_code == 200
+    old_date = client.get("/tracks/progress-8-month.ics", headers={
+        "If-None-Match": first.headers["ETag"], "If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    assert old_date.status_code == 304
+
+
+@pytest.mark.parametrize("path", ["/tracks/annual-reporting.json", "/calendar.csv?enduring_materials=yes"])
+def test_json_and_csv_are_conditional_too(client, path):
+    first = client.get(path)
+    assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert client.get(path, headers={"If-Modified-Since": first.headers["Last-Modified"]}).status_code == 304
+
+
+def test_head_has_the_headers_of_get_and_no_body(client):
+    got = client.get("/calendar.ics?next_decision_date=2024-07-31")
+    head = client.head("/calendar.ics?next_decision_date=2024-07-31")
+    assert head.status_code == 200
+    assert head.data == b""
+    assert head.headers["ETag"] == got.headers["ETag"]
+    assert head.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert int(head.headers["Content-Length"]) == len(got.data)
+
+
+def test_cache_control_public_for_tracks_private_for_providers(client):
+    assert client.get("/tracks/annual-reporting.ics").headers["Cache-Control"] == "public, max-age=3600"
+    private = client.get(f"/p/{token_of('demo-annual')}.ics")
+    assert private.headers["Cache-Control"] == "private, max-age=3600"
+
+
+def test_download_names_the_file(client):
+    response = client.get("/tracks/progress-8-month.ics?download=1")
+    assert response.headers["Content-Disposition"] == 'attachment; filename="progress-8-month.ics"'
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    builder = client.get("/calendar.ics?next_decision_date=2024-07-31&enduring_materials=yes"
+                         "&accreditor=cma&download=1")
+    assert builder.headers["Content-Disposition"] == (
+        'attachment; filename="calendar-2024-07-31-em-cma.ics"')
+
+
+def test_plain_serves_the_same_bytes_as_text(client):
+    feed = client.get("/tracks/progress-8-month.ics")
+    plain = client.get("/tracks/progress-8-month.ics?plain=1")
+    assert plain.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert plain.data == feed.data
+
+
+def test_remind_adds_valarms_to_every_event(client):
+    plain = client.get("/tracks/progress-8-month.ics").data.decode()
+    assert "BEGIN:VALARM" not in plain
+    reminded = client.get("/tracks/progress-8-month.ics?remind=P14D,P2D").data.decode()
+    events = reminded.count("BEGIN:VEVENT")
+    assert events == 5  # the fee has no date: not in the feed
+    assert reminded.count("BEGIN:VALARM") == 2 * events
+    assert reminded.count("TRIGGER:-P14D") == events
+    assert reminded.count("TRIGGER:-P2D") == events
+    assert "ACTION:DISPLAY" in reminded
+
+
+# --- 400s ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query, parameter, accepted", [
+    ("remind=P2X", "remind", "P14D,P2D"),
+    ("remind=P1Y", "remind", "P14D,P2D"),
+    ("remind=P1D,P2D,P3D,P4D", "remind", "P14D,P2D"),
+    ("download=maybe", "download", "yes or no"),
+    ("plain=2", "plain", "yes or no"),
+])
+def test_bad_feed_parameters_are_400_naming_the_parameter(client, query, parameter, accepted):
+    response = client.get(f"/tracks/annual-reporting.ics?{query}")
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    body = response.data.decode()
+    assert parameter in body and accepted in body
+    assert "Traceback" not in body
+
+
+@pytest.mark.parametrize("query, parameter, accepted", [
+    ("next_decision_date=2099-01-01", "next_decision_date", "2024-07-31, 2024-11-30"),
+    ("next_decision_date=July", "next_decision_date", "2024-07-31, 2024-11-30"),
+    ("accreditor=texas", "accreditor", "cma"),
+    ("enduring_materials=sometimes", "enduring_materials", "yes or no"),
+])
+def test_bad_builder_answers_are_400_on_page_and_feed(client, query, parameter, accepted):
+    page = client.get(f"/calendar/?{query}")
+    assert page.status_code == 400
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    text = page.data.decode()
+    assert f"<code>{parameter}</code>" in text and accepted in text
+    feed = client.get(f"/calendar.ics?{query}")
+    assert feed.status_code == 400
+    assert parameter in feed.data.decode() and accepted in feed.data.decode()
+
+
+# --- 404s ------------------------------------------------------------------
+
+
+def test_unknown_track_and_path_are_the_same_404_page(client):
+    unknown_path = client.get("/no/such/page")
+    assert unknown_path.status_code == 404
+    assert b"There is no calendar at this address." in unknown_path.data
+    assert b'href="/static/style.css"' in unknown_path.data
+    for path in ["/tracks/no-such-track/", "/tracks/no-such-track.ics", "/tracks/x/events/a/b/c.ics",
+                 "/tracks/annual-reporting/events/annual-reporting/1999/program-summary.ics"]:
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.data == unknown_path.data
+
+
+def test_wrong_and_unknown_tokens_look_like_an_unknown_path(client):
+    unknown_path = client.get("/no/such/page").data
+    good = token_of("demo-8-month")
+    wrong = good[:-1] + ("a" if good[-1] != "a" else "b")
+    assert client.get(f"/p/{good}/").status_code == 200
+    for path in [f"/p/{wrong}/", f"/p/{wrong}.ics", f"/p/{wrong}.json", f"/p/{wrong}.csv",
+                 "/p/unknown/", f"/p/{good.upper()}/", f"/p/{good}x.ics", "/p/demo-8-month/"]:
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.data == unknown_path, path
+
+
+@pytest.mark.parametrize("path", [
+    "/p/%00/", "/p/%ff%fe.ics", "/tracks/..%2f..%2fetc/", "/tracks/%2e%2e/", "/" + "a" * 5000,
+    "/p/" + "x" * 5000 + ".ics", "/calendar.ics?accreditor=%ff", "/calendar/?next_decision_date=%00",
+    "/calendar.ics?remind=" + "P1D," * 1000, "/calendar.ics?remind=PT" + "9" * 400 + "S",
+])
+def test_odd_input_is_never_a_server_error(client, path):
+    response = client.get(path)
+    assert response.status_code in (400, 404), path
+    assert b"Traceback" not in response.data
+
+
+def test_wrong_method_is_a_page_not_an_error(client):
+    response = client.post("/calendar.ics")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+
+
+# --- pages -----------------------------------------------------------------
+
+
+def test_home_lists_tracks_and_the_builder_choices_but_no_provider(client):
+    page = client.get("/").data.decode()
+    for name in ["8-Month Progress Report Milestones", "12-Month Progress Report Milestones",
+                 "Annual Reporting in PARS"]:
+        assert name in page
+    assert '<form class="builder" action="/calendar/" method="get">' in page
+    assert '<option value="2024-07-31">July 31, 2024 — 8-Month Progress Report Milestones</option>' in page
+    assert '<option value="" selected>No progress report</option>' in page
+    assert '<option value="cma">California Medical Association</option>' in page
+    assert 'name="enduring_materials" value="yes"' in page
+    assert "Demo" not in page and "/p/" not in page
+
+
+def test_builder_page_for_the_8_month_report_shows_its_milestones_with_literal_dates(client):
+    response = client.get(BUILDER_8_MONTH)
+    assert response.status_code == 200
+    page = response.data.decode()
+    for day in ["Wednesday, January 24, 2024", "Wednesday, February 7, 2024",
+                "Wednesday, February 21, 2024", "Wednesday, April 3, 2024"]:
+        assert day in page
+    assert "July 2024 (no exact day published)" in page
+    assert "Monday, April 1, 2024, 11:59 p.m. Central Time" in page
+    assert "Provider enters CME activity data" in page
+    assert "Progress Report Materials Submission Deadline" in page
+    # the undated step is listed on its own, with ACCME's wording
+    assert "Steps without a date" in page and "Due upon receipt of invoice" in page
+    # the 12-month track is not this provider's
+    assert "May 8, 2024" not in page
+    # today is 2026-11-21: the next deadline is the (estimated) annual one
+    assert "in 130 days" in page
+    assert "Wednesday, March 31, 2027, 11:59 p.m. Central Time" in page
+    assert "Estimated date" in page
+
+
+def test_builder_page_subscribe_links(client):
+    page = client.get("/calendar/?next_decision_date=2024-07-31&enduring_materials=yes").data.decode()
+    feed = "http://localhost/calendar.ics?next_decision_date=2024-07-31&amp;enduring_materials=yes"
+    assert f'href="webcal://localhost/calendar.ics?next_decision_date=2024-07-31&amp;enduring_materials=yes"' in page
+    assert ('href="https://calendar.google.com/calendar/r?cid=webcal%3A%2F%2Flocalhost%2Fcalendar.ics'
+            '%3Fnext_decision_date%3D2024-07-31%26enduring_materials%3Dyes"') in page
+    assert ('href="https://outlook.live.com/calendar/0/addfromweb?url=http%3A%2F%2Flocalhost%2F'
+            'calendar.ics%3Fnext_decision_date%3D2024-07-31%26enduring_materials%3Dyes&amp;name=Your%20ACCME') in page
+    assert 'href="https://outlook.office.com/calendar/0/addfromweb?url=http%3A%2F%2Flocalhost%2F' in page
+    assert f'readonly value="{feed}"' in page
+    assert 'href="/calendar.ics?next_decision_date=2024-07-31&amp;enduring_materials=yes&amp;download=1"' in page
+    assert 'href="/calendar.json?next_decision_date=2024-07-31&amp;enduring_materials=yes"' in page
+    assert 'href="/calendar.csv?next_decision_date=2024-07-31&amp;enduring_materials=yes"' in page
+    assert "roughly once a day" in page and "remind=P14D,P2D" in page
+
+
+def test_absolute_links_use_the_configured_base_url(tmp_path, data):
+    app = make_app(tmp_path, data, CALFEED_BASE_URL="https://deadlines.example.org/")
+    page = app.test_client().get("/tracks/annual-reporting/").data.decode()
+    assert 'href="webcal://deadlines.example.org/tracks/annual-reporting.ics"' in page
+    assert 'value="https://deadlines.example.org/tracks/annual-reporting.ics"' in page
+
+
+def test_every_dated_event_has_its_own_ics(client):
+    page = client.get(BUILDER_8_MONTH).data.decode()
+    path = "/calendar/events/progress-8-month/2023-11/materials-due.ics?next_decision_date=2024-07-31"
+    assert f'href="{path}"' in page
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="progress-8-month-2023-11-materials-due.ics"')
+    text = response.data.decode()
+    assert text.count("BEGIN:VEVENT") == 1
+    assert "DTSTART;VALUE=DATE:20240403" in text
+    assert "UID:calendar-2024-07-31/progress-8-month/2023-11/materials-due@calfeed" in text
+    # the undated fee has no .ics
+    assert client.get("/calendar/events/progress-8-month/2023-11/review-fee.ics"
+                      "?next_decision_date=2024-07-31").status_code == 404
+    track = client.get("/tracks/annual-reporting/events/annual-reporting/2024/program-summary.ics")
+    assert "DTSTART;TZID=America/Chicago:20250331T235900" in track.data.decode()
+
+
+def test_track_page_shows_the_conditional_step_as_conditional(client):
+    page = client.get("/tracks/annual-reporting/").data.decode()
+    assert "(if you offer enduring materials)" in page
+    assert "Monday, March 31, 2025, 11:59 p.m. Central Time" in page
+
+
+def test_provider_page_is_private_and_not_indexed(client):
+    response = client.get(f"/p/{token_of('demo-state')}/")
+    page = response.data.decode()
+    assert "Demo Hospital (accredited by the California Medical Association)" in page
+    assert '<meta name="robots" content="noindex, nofollow">' in page
+    assert response.headers["Cache-Control"].startswith("private")
+    assert "California Medical Association deadline" in page
+    assert "Friday, March 14, 2025" in page  # CMA's published deadline for data year 2024
+
+
+def test_hostile_provider_names_are_text(tmp_path, data):
+    (data / "providers.csv").write_text(
+        "id,name,next_decision_date,enduring_materials,accreditor\n"
+        'evil,"<script>alert(1)</script> & <b>Co</b>",2024-07-31,no,\n', encoding="utf-8")
+    client = make_app(tmp_path, data).test_client()
+    response = client.get(f"/p/{token_of('evil')}/")
+    page = response.data.decode()
+    assert response.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;Co&lt;/b&gt;" in page
+    assert "<script" not in page and "<b>Co" not in page
+    feed = client.get(f"/p/{token_of('evil')}.json")
+    assert json.loads(feed.data)["calendar"]["name"].startswith("<script>alert(1)</script>")
+
+
+def test_security_headers_everywhere(client):
+    for path in ["/", BUILDER_8_MONTH, "/tracks/annual-reporting.ics", "/no/such/page",
+                 "/static/style.css", "/calendar.ics?remind=x", "/healthz"]:
+        response = client.get(path)
+        assert response.headers["Referrer-Policy"] == "no-referrer", path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+    page = client.get("/")
+    assert page.headers["Content-Security-Policy"] == PAGE_CSP
+    assert b"<script" not in page.data and b"style=" not in page.data
+
+
+# --- the JSON contract ------------------------------------------------------
+
+
+def test_json_twin_is_the_cli_json_contract(client):
+    cli = CliRunner().invoke(main, ["events", "demo-8-month", "--json", "--today", TODAY])
+    assert cli.exit_code == 0
+    expected = json.loads(cli.output)
+    served = json.loads(client.get(f"/p/{token_of('demo-8-month')}.json").data)
+    assert served["events"] == expected["events"]
+    assert served["calendar"].pop("url") == f"http://localhost/p/{token_of('demo-8-month')}/"
+    expected["calendar"].pop("url")
+    assert served["calendar"] == expected["calendar"]
+
+
+# --- tokens and the secret key ----------------------------------------------
+
+
+def test_tokens_are_long_url_safe_and_differ_per_provider_and_rotation():
+    first = tokens.token(b"k" * 32, "demo-8-month", 0)
+    assert len(first) == 32 and first.isalnum() and first == first.lower()  # 160 bits of base32
+    assert tokens.token(b"k" * 32, "demo-8-month", 0) == first
+    assert tokens.token(b"k" * 32, "demo-8-month", 1) != first
+    assert tokens.token(b"k" * 32, "demo-12-month", 0) != first
+    assert tokens.token(b"j" * 32, "demo-8-month", 0) != first
+
+
+def test_raising_rotation_stops_the_old_url_at_once(tmp_path, data):
+    client = make_app(tmp_path, data).test_client()
+    old = token_of("demo-annual", 0)
+    assert client.get(f"/p/{old}.ics").status_code == 200
+    roster = (data / "providers.csv").read_text().splitlines()
+    roster[0] += ",rotation"
+    roster[1:] = [line + (",1" if line.startswith("demo-annual,") else ",") for line in roster[1:]]
+    rewrite(data / "providers.csv", "\n".join(roster) + "\n")
+    assert client.get(f"/p/{old}.ics").status_code == 404
+    assert client.get(f"/p/{old}/").status_code == 404
+    assert client.get(f"/p/{token_of('demo-annual', 1)}.ics").status_code == 200
+    assert client.get(f"/p/{token_of('demo-8-month', 0)}.ics").status_code == 200
+
+
+def test_secret_key_is_generated_once_and_reused(tmp_path, data, monkeypatch):
+    monkeypatch.delenv("CALFEED_SECRET_KEY", raising=False)
+    first = make_app(tmp_path, data, CALFEED_SECRET_KEY=None)
+    key_file = tmp_path / "instance" / "secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text()
+    assert len(key.strip()) == 64
+
+    def links(app):
+        return app.test_cli_runner().invoke(args=["links", "demo-annual"]).output
+
+    printed = links(first)
+    second = make_app(tmp_path, data, CALFEED_SECRET_KEY=None)
+    assert key_file.read_text() == key
+    assert links(second) == printed
+    token = tokens.token(key.strip().encode(), "demo-annual", 0)
+    assert f"/p/{token}/" in printed
+    assert second.test_client().get(f"/p/{token}.ics").status_code == 200
+    # another instance folder, another key: the old URLs mean nothing there
+    other = make_app(tmp_path / "elsewhere", data, CALFEED_SECRET_KEY=None)
+    assert other.test_client().get(f"/p/{token}.ics").status_code == 404
+
+
+def test_logged_request_lines_carry_only_a_token_prefix(app, caplog):
+    token = token_of("demo-8-month")
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info('%s - - [%s] %s', "127.0.0.1", "now",
+                                           f'"GET /p/{token}.ics HTTP/1.1" 200 -')
+    assert token not in caplog.text
+    assert f"/p/{token[:6]}....ics" in caplog.text
+
+
+# --- `calfeed links` --------------------------------------------------------
+
+
+def test_links_prints_every_providers_private_urls(runner):
+    result = runner.invoke(args=["links", "--base-url", "https://deadlines.example.org/"])
+    assert result.exit_code == 0, result.output
+    token = token_of("demo-8-month")
+    assert (f"demo-8-month: Demo Health System (8-month progress report)\n"
+            f"  page   https://deadlines.example.org/p/{token}/\n"
+            f"  webcal webcal://deadlines.example.org/p/{token}.ics\n"
+            f"  ics    https://deadlines.example.org/p/{token}.ics\n"
+            f"  json   https://deadlines.example.org/p/{token}.json\n"
+            f"  csv    https://deadlines.example.org/p/{token}.csv\n") in result.output
+    for provider in ["demo-12-month", "demo-annual", "demo-state"]:
+        assert f"/p/{token_of(provider)}/" in result.output
+
+
+def test_links_for_one_provider_and_an_unknown_one(runner, client):
+    result = runner.invoke(args=["links", "demo-state"])
+    assert result.exit_code == 0
+    assert "demo-8-month" not in result.output
+    page = result.output.splitlines()[1].split()[-1]
+    assert page == f"http://127.0.0.1:5000/p/{token_of('demo-state')}/"
+    assert client.get(page.replace("http://127.0.0.1:5000", "")).status_code == 200
+    unknown = runner.invoke(args=["links", "nobody"])
+    assert unknown.exit_code != 0
+    assert "no provider 'nobody'" in unknown.output
+
+
+# --- live reload ------------------------------------------------------------
+
+
+def test_broken_rules_keep_the_last_good_feed_and_healthz_says_why(tmp_path, data):
+    client = make_app(tmp_path, data).test_client()
+    before = client.get("/tracks/progress-8-month.ics")
+    assert client.get("/healthz").json["status"] == "ok"
+    rules = data / "rules.toml"
+    good = rules.read_text()
+    rewrite(rules, good.replace("date = 2024-04-03", "date = 2024-04-31"))
+    during = client.get("/tracks/progress-8-month.ics")
+    assert during.status_code == 200
+    assert during.headers["ETag"] == before.headers["ETag"]
+    assert during.data == before.data
+    assert client.get("/tracks/progress-8-month.ics",
+                      headers={"If-None-Match": before.headers["ETag"]}).status_code == 304
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json["status"] == "degraded"
+    assert health.json["revision"] == "2026-11-21T00:00:00Z"
+    assert any(line.startswith(f"{rules}: line ") and "TOML syntax error" in line
+               for line in health.json["errors"])
+    # fixed, with a moved date and a later revision: the new feed, a new ETag
+    rewrite(rules, good.replace("date = 2024-04-03", "date = 2024-04-10").replace(
+        "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-22T00:00:00Z"))
+    after = client.get("/tracks/progress-8-month.ics", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert b"DTSTART;VALUE=DATE:20240410" in after.data
+    health = client.get("/healthz").json
+    assert health["status"] == "ok" and health["errors"] == []
+    assert health["revision"] == "2026-11-22T00:00:00Z"
+
+
+def test_a_broken_roster_alone_is_noticed_and_its_fix_too(tmp_path, data):
+    client = make_app(tmp_path, data).test_client()
+    roster = data / "providers.csv"
+    good = roster.read_text()
+    rewrite(roster, good.replace("2024-07-31,no", "2024-02-30,no"))
+    assert client.get(f"/p/{token_of('demo-8-month')}.ics").status_code == 200
+    errors = client.get("/healthz").json["errors"]
+    assert len(errors) == 1 and errors[0].startswith(f"{roster}: row 2")
+    rewrite(roster, good.replace("Demo Health System", "Demo Health System East"))
+    assert client.get("/healthz").json["status"] == "ok"
+    assert b"Demo Health System East" in client.get(f"/p/{token_of('demo-8-month')}/").data
+
+
+def test_first_load_failing_answers_503_with_the_problems(tmp_path, data, caplog):
+    (data / "rules.toml").write_text("revised = \n", encoding="utf-8")
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        app = make_app(tmp_path, data)
+    assert "TOML syntax error" in caplog.text
+    client = app.test_client()
+    for path in ["/", "/tracks/annual-reporting/", "/tracks/annual-reporting.ics",
+                 BUILDER_8_MONTH, f"/p/{token_of('demo-8-month')}.ics"]:
+        response = client.get(path)
+        assert response.status_code == 503, path
+        assert b"TOML syntax error" in response.data
+        assert b"Traceback" not in response.data
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json["status"] == "unavailable" and health.json["revision"] is None
+    assert "TOML syntax error" in health.json["errors"][0]
+    # and once the file is fixed, the same app serves
+    rewrite(data / "rules.toml", bundled("rules.toml").read_text())
+    assert client.get("/tracks/annual-reporting.ics").status_code == 200
+    assert client.get("/healthz").json["status"] == "ok"
+
+
+def test_a_warm_feed_is_not_rendered_again(client, monkeypatch):
+    calls = []
+    real = web.ical.render
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(web.ical, "render", counting)
+    first = client.get("/tracks/annual-reporting.ics")
+    client.get("/tracks/annual-reporting.ics")
+    client.get("/tracks/annual-reporting.ics", headers={"If-None-Match": first.headers["ETag"]})
+    client.get("/tracks/annual-reporting.ics?download=1&plain=1")
+    assert len(calls) == 1
+    client.get("/tracks/annual-reporting.ics?remind=P1D")
+    assert len(calls) == 2
