@@ -131,7 +131,27 @@ def links(provider: str | None, base_url: str | None) -> None:
             click.echo(f"  {label:<7}{url}")
 
 
-COMMANDS = [check, events, links]
+@click.command("build")
+@click.argument("outdir", type=click.Path(file_okay=False))
+@click.option("--base-url", envvar="CALFEED_BASE_URL",
+              help="The site's public address, for subscribe links (env CALFEED_BASE_URL).")
+@click.option("--today", help="Pin today (YYYY-MM-DD; env CALFEED_TODAY).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Processes for large rosters (default: all cores).")
+@rules_option
+@providers_option
+def build(outdir: str, base_url: str | None, today: str | None, workers: int | None,
+          rules_path: str | None, providers_path: str | None) -> None:
+    """Write every page and feed to OUTDIR for a static host, swapped in atomically."""
+    from . import build as site  # the web layer loads only for this command
+
+    day = parse_today(today)
+    load_or_exit(rules_path, providers_path)
+    site.run(outdir, rules_path or str(bundled("rules.toml")), providers_path, base_url, day,
+             workers)
+
+
+COMMANDS = [check, events, links, build]
 
 
 def register(app: Flask) -> None:
