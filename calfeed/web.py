@@ -422,7 +422,9 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[timedelta,
     # on today (which data years are shown): Last-Modified is the latest of them.
     midnight = datetime.combine(today, time(), timezone.utc)
     assert snap.modified is not None
-    return Rendered(body, hashlib.sha256(body).hexdigest()[:40], max(snap.modified, midnight))
+    # Whole seconds, as HTTP dates have them, so If-Modified-Since can ever match.
+    modified = max(snap.modified, midnight).replace(microsecond=0)
+    return Rendered(body, hashlib.sha256(body).hexdigest()[:40], modified)
 
 
 def _not_modified(rendered: Rendered) -> bool:

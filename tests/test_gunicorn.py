@@ -12,7 +12,8 @@ import urllib.request
 
 import pytest
 
-pytest.importorskip("gunicorn", reason="gunicorn is not installed (pip install calfeed[serve])")
+gunicorn = pytest.importorskip("gunicorn", reason="gunicorn is not installed (pip install calfeed[serve])")
+import gunicorn.config  # noqa: E402  (after the skip: only when gunicorn is there)
 
 SECRET = "gunicorn-test-secret-0123456789"
 
@@ -39,10 +40,15 @@ def server(tmp_path):
            "CALFEED_BASE_URL": f"http://127.0.0.1:{port}"}
     for name in ("CALFEED_RULES", "CALFEED_PROVIDERS"):
         env.pop(name, None)
+    command = [sys.executable, "-m", "gunicorn", "--workers", "2",
+               "--bind", f"fd://{listener.fileno()}", "--chdir", str(tmp_path)]
+    if any(s.name == "control_socket_disable" for s in gunicorn.config.KNOWN_SETTINGS):
+        # Newer gunicorn opens one shared control socket in ~/.gunicorn; servers that
+        # other tests start at the same time must not fight over it.
+        command.append("--no-control-socket")
     log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"fd://{listener.fileno()}",
-         "--chdir", str(tmp_path), "calfeed:create_app()"],
+        command + ["calfeed:create_app()"],
         env=env, pass_fds=[listener.fileno()], stdout=log, stderr=subprocess.STDOUT)
     listener.close()  # gunicorn holds its own copy
     base = f"http://127.0.0.1:{port}"
