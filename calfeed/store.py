@@ -155,25 +155,36 @@ def _named_files(problems: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class FeedCache:
-    """A bounded least-recently-used map from what determines a feed to its rendered bytes."""
+    """A least-recently-used map from what determines a feed to its rendered bytes.
 
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self._items: OrderedDict[Hashable, object] = OrderedDict()
+    Bounded by total size, not by count: a roster of a few thousand providers fits
+    whole (a feed is tens of kilobytes), so a load spread over all of them stays warm.
+    """
+
+    def __init__(self, max_bytes: int = 64 << 20, max_items: int = 20_000) -> None:
+        self.max_bytes = max_bytes
+        self.max_items = max_items
+        self.size = 0
+        self._items: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> object | None:
         """The cached value, marked as recently used, or None."""
         with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: object) -> None:
-        """Remember a value, forgetting the least recently used beyond the size."""
-        with self._lock:
-            self._items[key] = value
+            item = self._items.get(key)
+            if item is None:
+                return None
             self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            return item[0]
+
+    def put(self, key: Hashable, value: object, size: int) -> None:
+        """Remember a value of a given size, forgetting the least recently used beyond the bounds."""
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.size -= old[1]
+            self._items[key] = (value, size)
+            self.size += size
+            while self._items and (self.size > self.max_bytes or len(self._items) > self.max_items):
+                _, (_, dropped) = self._items.popitem(last=False)
+                self.size -= dropped

@@ -377,7 +377,7 @@ def _feed(subject: Subject, fmt: str, snap: Snapshot,
     rendered = cache.get(key)
     if rendered is None:
         rendered = _render(snap, subject, fmt, remind, today, site, only)
-        cache.put(key, rendered)
+        cache.put(key, rendered, len(rendered.body) + 256)  # + the key and headers, roughly
     assert isinstance(rendered, Rendered)
     headers = {
         "ETag": f'"{rendered.etag}"',
@@ -733,9 +733,17 @@ def bad_parameter(err: BadParameter) -> Response:
 @bp.app_errorhandler(Unavailable)
 def unavailable(err: Unavailable) -> Response:
     """503: no rules ever loaded; the problems say why."""
-    return _error_page(503, "Calendars are unavailable",
-                       "The deadline rules did not load, so calfeed has nothing to serve yet.",
-                       problems=err.problems)
+    message = "The deadline rules did not load, so calfeed has nothing to serve yet."
+    if _is_feed():
+        response = make_response("503 Service Unavailable\n" + message + "\n"
+                                 + "".join(f"{p}\n" for p in err.problems), 503)
+        response.headers["Content-Type"] = "text/plain; charset=utf-8"
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        response = _error_page(503, "Calendars are unavailable", message, problems=err.problems)
+    # The store looks at the files again within a second; clients may retry soon.
+    response.headers["Retry-After"] = "60"
+    return response
 
 
 @bp.app_errorhandler(404)

@@ -566,3 +566,16 @@ def test_a_warm_feed_is_not_rendered_again(client, monkeypatch):
     assert len(calls) == 1
     client.get("/tracks/annual-reporting.ics?remind=P1D")
     assert len(calls) == 2
+
+
+def test_the_feed_cache_is_bounded_by_size_and_keeps_what_is_used():
+    from calfeed.store import FeedCache
+
+    cache = FeedCache(max_bytes=100)
+    for n in range(3):
+        cache.put(n, f"feed {n}", 30)
+    cache.get(0)  # used again: kept
+    cache.put(3, "feed 3", 30)
+    assert cache.get(1) is None
+    assert [cache.get(n) for n in (0, 2, 3)] == ["feed 0", "feed 2", "feed 3"]
+    assert cache.size == 90
