@@ -56,8 +56,10 @@ ZONE_NAMES = {"CT": "Central Time", "ET": "Eastern Time", "MT": "Mountain Time",
               "PT": "Pacific Time"}
 REMIND_ACCEPTED = "up to 3 ISO 8601 durations, comma-separated, like P14D,P2D or PT12H"
 NOT_FOUND = "There is no calendar at this address."
-# A token in a logged request line is cut to its first characters (DESIGN §6).
-TOKEN_IN_PATH = re.compile(r"(/p/)([^/?#\s\".]{1,%d})[^/?#\s\".]*" % tokens.PREFIX_CHARS)
+# A token in a logged request line is cut to its first characters (DESIGN §6). Only
+# a segment longer than the prefix is cut, so a line cut once (by gunicorn's logger
+# in deploy/gunicorn.conf.py) and filtered again keeps "/p/abcdef..." as it is.
+TOKEN_IN_PATH = re.compile(r"(/p/)([^/?#\s\".]{%d})[^/?#\s\".]+" % tokens.PREFIX_CHARS)
 
 
 class BadParameter(Exception):

@@ -1,0 +1,144 @@
+"""A real gunicorn for the tests that need one: loopback only, on a socket bound here.
+
+Used by test_reload, test_security and test_load. The socket is bound to port 0 by the
+test and handed to gunicorn as `fd://N`, so two suites running at once never race for a
+port, and the server can be reached the moment gunicorn's workers accept.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from calfeed import bundled
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
+SECRET = "serving-test-secret-0123456789abcdef"
+TODAY = "2026-11-21"
+# pid, status, ETag and request line: enough to tell which worker answered what.
+WHO_ANSWERED = '%(p)s %(s)s "%({etag}o)s" "%(r)s"'
+
+
+def fetch(url: str, headers: Mapping[str, str] | None = None, method: str = "GET",
+          timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """One request: status, headers, body (a 304 or 404 is an answer, not an error)."""
+    request = urllib.request.Request(url, headers=dict(headers or {}), method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def copy_data(folder: Path) -> tuple[Path, Path]:
+    """Private copies of the bundled rules.toml and demo roster, to edit under a server."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rules = folder / "rules.toml"
+    roster = folder / "providers.csv"
+    shutil.copy(bundled("rules.toml"), rules)
+    shutil.copy(bundled("providers.csv"), roster)
+    return rules, roster
+
+
+def rewrite(path: Path, text: str) -> None:
+    """Save new content in place and move the mtime on, as an editor saving the file does."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(before + 2_000_000_000, before + 2_000_000_000))
+
+
+@dataclass
+class Server:
+    """A running gunicorn: its base URL, master process and log files."""
+
+    base: str
+    process: subprocess.Popen
+    log: Path
+    access_log: Path
+
+    def workers(self) -> list[int]:
+        """The pids of the master's worker processes."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def access_lines(self) -> list[str]:
+        """The access log so far, one line per answered request."""
+        return self.access_log.read_text(encoding="utf-8").splitlines()
+
+
+def rss_kib(pid: int) -> int:
+    """A process's resident memory (VmRSS) in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
+
+
+@contextmanager
+def gunicorn(folder: Path, env: Mapping[str, str | None] | None = None, workers: int = 2,
+             config: Path | None = GUNICORN_CONF,
+             access_log_format: str | None = WHO_ANSWERED) -> Iterator[Server]:
+    """Run `gunicorn "calfeed:create_app()"` on a loopback port until the block ends."""
+    folder.mkdir(parents=True, exist_ok=True)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    port = listener.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    settings = {**os.environ, "CALFEED_TODAY": TODAY, "CALFEED_SECRET_KEY": SECRET,
+                "CALFEED_BASE_URL": base}
+    for name in ("CALFEED_RULES", "CALFEED_PROVIDERS", "GUNICORN_CMD_ARGS"):
+        settings.pop(name, None)
+    for name, value in (env or {}).items():
+        if value is None:
+            settings.pop(name, None)
+        else:
+            settings[name] = value
+    log = folder / "gunicorn.log"
+    access_log = folder / "access.log"
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
+               "--bind", f"fd://{listener.fileno()}", "--chdir", str(folder),
+               "--access-logfile", str(access_log), "--graceful-timeout", "5"]
+    if config is not None:
+        command += ["--config", str(config)]
+    if access_log_format is not None:
+        command += ["--access-logformat", access_log_format]
+    with log.open("w") as output:
+        process = subprocess.Popen(command + ["calfeed:create_app()"], env=settings,
+                                   pass_fds=[listener.fileno()], stdout=output,
+                                   stderr=subprocess.STDOUT)
+    listener.close()  # gunicorn holds its own copy
+    server = Server(base, process, log, access_log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if fetch(base + "/healthz", timeout=2)[0] in (200, 503) \
+                        and len(server.workers()) == workers:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("gunicorn did not start:\n" + log.read_text())
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
