@@ -31,6 +31,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from . import engine, export, ical, tokens
 from .model import Event, Link, Profile, Rules
+from .rules import YEARS
 from .store import FeedCache, Snapshot, Store
 
 bp = Blueprint("calfeed", __name__)
@@ -178,6 +179,11 @@ def init_app(app: Flask) -> None:
             today = pinned if isinstance(pinned, date) else date.fromisoformat(str(pinned))
         except ValueError:
             raise ValueError(f"CALFEED_TODAY: {pinned!r} is not a date (expected YYYY-MM-DD)") from None
+        # A yearly track shows every data year up to two deadlines after today: a today
+        # in year 9998 asked for year 10000 and every feed was a 500.
+        if today.year not in YEARS:
+            raise ValueError(f"CALFEED_TODAY: {today.isoformat()} is outside the years calfeed "
+                             f"handles (expected {YEARS[0]}-{YEARS[-1]})")
     secret = tokens.secret_key(app.config.get("CALFEED_SECRET_KEY"), app.instance_path)
     store = Store(app.config["CALFEED_RULES"], app.config.get("CALFEED_PROVIDERS"), secret,
                   interval=float(app.config.get("CALFEED_RELOAD_INTERVAL", 1.0)))
