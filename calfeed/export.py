@@ -12,6 +12,7 @@ from .model import Calendar, Event
 
 CSV_COLUMNS = ("start", "end", "precision", "status", "track", "cycle", "milestone", "title",
                "actor", "when", "url", "uid", "description")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -45,6 +46,14 @@ def to_json(calendar: Calendar, events: list[Event]) -> str:
                       ensure_ascii=False, indent=2) + "\n"
 
 
+def _cell(value: Any) -> str:
+    """A CSV cell as text that a spreadsheet shows, never runs as a formula."""
+    text = "" if value is None else str(value)
+    # Excel, LibreOffice and Google Sheets run a cell starting with = + - @ (or a tab
+    # or CR before one) as a formula: an apostrophe in front makes it plain text.
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def to_csv(events: list[Event]) -> str:
     """The CSV twin: a header row, then one line per event, for spreadsheets."""
     out = io.StringIO()
@@ -52,5 +61,5 @@ def to_csv(events: list[Event]) -> str:
     writer.writerow(CSV_COLUMNS)
     for event in events:
         row = event_dict(event)
-        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()
