@@ -1,0 +1,1 @@
+"""calfeed's benchmark: `bench/run` measures serving, rendering, expansion, builds and memory."""

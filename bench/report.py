@@ -1,0 +1,248 @@
+"""results.json's target verdicts and the readable RESULTS.md, from one run's figures."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# (path in results.json, comparison, bound, what the issue asks)
+TARGETS: tuple[tuple[str, str, float | None, str], ...] = (
+    ("serving.ratio_warm_to_ceiling", ">=", 0.9, "warm feed ≥ 0.9 × the ceiling endpoint"),
+    ("serving.ratio_304_to_warm", ">=", 0.9, "304 ≥ 0.9 × the warm 200 rate"),
+    ("serving.ratio_warm_to_nginx", "", None, "warm feed / nginx (no target: the physical limit)"),
+    ("render.ratio_to_icalendar", "<=", 1.25, "render ≤ 1.25 × the bare icalendar program"),
+    ("expansion.ratio_10x_providers_time", "<=", 11.0, "10× the providers ≤ 11× the time"),
+    ("expansion.ratio_schedule_to_render", "<", 0.1, "expanding a provider < 0.1 × rendering it"),
+    ("build.ratio_all_cores_to_one", "<=", 0.65, "build, all cores ≤ 0.65 × one worker"),
+    ("build.ratio_per_provider_to_render", "<=", 1.5,
+     "build time per provider ≤ 1.5 × rendering its feed"),
+    ("memory.worker_rss_mb_after_10k", "<=", 150.0, "worker RSS ≤ 150 MB after 10,000 providers"),
+)
+
+# Why a target is missed and what would reach it: shown in RESULTS.md only when missed.
+ANALYSIS: dict[str, str] = {}
+
+# What profiling found and fixed, each its own commit (shown in every RESULTS.md).
+FIXES = ""
+
+
+def lookup(results: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path, or None."""
+    value: Any = results
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def targets(results: dict[str, Any]) -> dict[str, Any]:
+    """Each target: the measured median, the bound, whether it is met and by how much it misses."""
+    out: dict[str, Any] = {}
+    for path, op, bound, text in TARGETS:
+        value = _number(lookup(results, path))
+        entry: dict[str, Any] = {"value": value, "target": f"{op} {bound:g}" if bound else None,
+                                 "means": text}
+        if bound is not None and value is not None:
+            met = {"<=": value <= bound, "<": value < bound, ">=": value >= bound}[op]
+            entry["met"] = met
+            # How far off, as a share of the bound: +0.12 = 12 % worse than the target.
+            entry["miss"] = 0.0 if met else abs(value - bound) / bound
+        else:
+            entry["met"] = None
+        out[path] = entry
+    return out
+
+
+def finite(value: Any) -> Any:
+    """The same structure with NaN and infinities as None (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def _f(value: Any, digits: int = 2) -> str:
+    """A number for a table, or –."""
+    number = _number(value)
+    if number is None:
+        return "–"
+    if abs(number) >= 100:
+        return f"{number:,.0f}"
+    return f"{number:.{digits}f}"
+
+
+def _span(stats: Any, digits: int = 2) -> str:
+    """median (min–max)."""
+    if not isinstance(stats, dict):
+        return _f(stats, digits)
+    if stats.get("runs", 0) <= 1:
+        return _f(stats.get("median"), digits)
+    return f"{_f(stats.get('median'), digits)} ({_f(stats.get('min'), digits)}–{_f(stats.get('max'), digits)})"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """RESULTS.md: the verdicts first, then every section's figures, then the misses explained."""
+    start, end = results.get("machine_start", {}), results.get("machine_end", {})
+    lines = [
+        "# calfeed benchmark results",
+        "",
+        f"Produced by `{results.get('command')}` (started {results.get('started')}, "
+        f"{results.get('seconds')} s).",
+        f"Machine: {start.get('cores')} cores ({start.get('usable_cores')} usable), "
+        f"{start.get('platform')}, Python {start.get('python')}; load average "
+        f"{' '.join(map(str, start.get('loadavg', [])))} at start, "
+        f"{' '.join(map(str, end.get('loadavg', [])))} at end (1, 5, 15 min).",
+        "Every figure is the median of its runs, with (min–max) beside it; every ratio is "
+        "taken within one run, then its median.",
+        "",
+    ]
+    if results.get("quick"):
+        lines += ["**Quick run** (`--quick`): tiny loads and rosters, figures only show that "
+                  "every part works.", ""]
+    for note in results.get("notes", []):
+        lines.append(f"- Note: {note}")
+    lines += ["## Targets (issue 6)", "", "| key | target | measured | met |", "|---|---|---|---|"]
+    for path, entry in results.get("targets", {}).items():
+        met = {True: "yes", False: f"**no** (off by {entry.get('miss', 0) * 100:.0f} %)",
+               None: "–"}[entry.get("met")]
+        lines.append(f"| `{path}` | {entry.get('target') or '–'} | {_f(entry.get('value'))} | {met} |")
+    lines.append("")
+    lines += _serving(results.get("serving", {}))
+    lines += _render(results.get("render", {}))
+    lines += _expansion(results.get("expansion", {}))
+    lines += _build(results.get("build", {}))
+    lines += _memory(results.get("memory", {}))
+    missed = [(p, e) for p, e in results.get("targets", {}).items() if e.get("met") is False]
+    if missed:
+        lines += ["## Where a target is missed", ""]
+        for path, entry in missed:
+            lines += [f"### `{path}`: {_f(entry['value'])} against {entry['target']} "
+                      f"(off by {entry['miss'] * 100:.0f} %)", "",
+                      ANALYSIS.get(path, "No analysis written for this miss yet."), ""]
+    if FIXES:
+        lines += ["## What profiling found and fixed", "", FIXES.strip(), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _error(section: dict[str, Any], title: str) -> list[str] | None:
+    """A failed or skipped section's lines, or None."""
+    if not section:
+        return [f"## {title}", "", "Not run.", ""]
+    if "error" in section:
+        first = (section["error"].splitlines() or [""])[0][:300]
+        return [f"## {title}", "", f"Failed: `{first}` (results.json has the traceback)", ""]
+    return None
+
+
+def _serving(s: dict[str, Any]) -> list[str]:
+    """The serving tables."""
+    failed = _error(s, "Serving")
+    if failed:
+        return failed
+    lines = ["## Serving", "",
+             f"gunicorn, {s['gunicorn_workers']} sync workers, no access log; wrk {s['wrk']}, "
+             f"{s['rounds']} rounds of {s['seconds_per_load']:g} s per load, interleaved; "
+             f"the feed is {s['feed_bytes']:,} bytes.", "",
+             "| load | requests/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
+    for load in s["loads"].values():
+        lines.append(f"| {load['label']} | {_span(load['requests_per_s'], 0)} | "
+                     f"{_span(load['p50_ms'])} | {_span(load['p99_ms'])} | {load['errors']} |")
+    lines += ["", "| ratio (per round) | median (min–max) |", "|---|---|"]
+    for name, label in (("warm_to_ceiling", "a/c warm / ceiling"), ("304_to_warm", "b/a 304 / warm"),
+                        ("warm_to_nginx", "a/d warm / nginx")):
+        lines.append(f"| {label} | {_span(s.get(f'ratio_{name}_rounds'))} |")
+    if s.get("nginx_same_bytes") is not None:
+        lines.append("")
+        lines.append(f"nginx served the very bytes gunicorn did: "
+                     f"{'yes' if s['nginx_same_bytes'] else 'no'}.")
+    for note in s.get("notes", []):
+        lines.append(f"- {note}")
+    return lines + [""]
+
+
+def _render(r: dict[str, Any]) -> list[str]:
+    """The rendering table."""
+    failed = _error(r, "Rendering")
+    if failed:
+        return failed
+    lines = ["## Rendering", "",
+             f"{r['repeat']} calls each, interleaved; calfeed's output and the bare program's "
+             f"are byte-identical: {'yes' if r['same_bytes'] else '**no**'}.", "",
+             "| provider | events | bytes | ical.render ms | bare icalendar ms | ratio | "
+             "schedule+render ms | schedule ms |", "|---|---|---|---|---|---|---|---|"]
+    for ident, p in r["providers"].items():
+        lines.append(f"| {ident} | {p['events']} | {p['feed_bytes']:,} | {_span(p['render_ms'])} | "
+                     f"{_span(p['bare_ms'])} | {_f(p['ratio_to_icalendar'])} | "
+                     f"{_span(p['end_to_end_ms'])} | {_span(p['schedule_ms'], 3)} |")
+    lines += ["", f"Median ratio calfeed / bare: {_f(r['ratio_to_icalendar'])}; end to end "
+              f"(schedule + header + render) / bare: {_f(r['ratio_end_to_end_to_icalendar'])}.", ""]
+    return lines
+
+
+def _expansion(e: dict[str, Any]) -> list[str]:
+    """The expansion table."""
+    failed = _error(e, "Expansion")
+    if failed:
+        return failed
+    lines = ["## Expansion", "", f"`engine.schedule` for every provider, {e['runs']} run(s).", "",
+             "| providers | seconds | providers/s | roster load s |", "|---|---|---|---|"]
+    for size in e["sizes"]:
+        lines.append(f"| {size:,} | {_span(e['seconds'][str(size)], 3)} | "
+                     f"{_span(e['providers_per_s'][str(size)], 0)} | {_f(e['load_seconds'].get(str(size)))} |")
+    lines += ["", "| growth | time ratio | scaled to 10× |", "|---|---|---|"]
+    for step, g in e["growth"].items():
+        lines.append(f"| {step.replace('_to_', ' → ')} ({g['size_factor']:g}×) | {_span(g)} | "
+                     f"{_f(g['ratio_normalized_to_10x'])} |")
+    sample = e["roster_sample"]
+    lines += ["", f"One provider: expanding / rendering = {_f(e['ratio_schedule_to_render'], 3)} "
+              f"(demo providers' medians); over the first {sample['providers']} roster providers "
+              f"{_f(sample['schedule_ms_mean'], 3)} ms / {_f(sample['render_ms_mean'])} ms = "
+              f"{_f(sample['ratio_schedule_to_render'], 3)}.", ""]
+    return lines
+
+
+def _build(b: dict[str, Any]) -> list[str]:
+    """The build table."""
+    failed = _error(b, "Static build")
+    if failed:
+        return failed
+    lines = ["## Static build", "", "Fresh `calfeed build` into an empty folder each time.", "",
+             "| providers | workers | seconds | files | files/s | peak RSS MB |",
+             "|---|---|---|---|---|---|"]
+    for size, entry in b["builds"].items():
+        for key, w in entry.items():
+            if key.startswith("workers_"):
+                lines.append(f"| {int(size):,} | {key[8:]} | {_span(w['seconds'])} | {w['files']:,} | "
+                             f"{_span(w['files_per_s'], 0)} | {_span(w['peak_rss_mb'], 0)} |")
+    lines += ["", "| providers | all cores / one | s per provider (1 worker) | render ms | "
+              "per provider / render |", "|---|---|---|---|---|"]
+    for size, entry in b["builds"].items():
+        lines.append(f"| {int(size):,} | {_span(entry['ratio_all_cores_to_one'])} | "
+                     f"{entry['seconds_per_provider_one_worker'] * 1e3:.1f} ms | "
+                     f"{_f(entry['render_ms_mean_sample'])} | {_f(entry['ratio_per_provider_to_render'])} |")
+    return lines + [""]
+
+
+def _memory(m: dict[str, Any]) -> list[str]:
+    """The memory figures."""
+    failed = _error(m, "Memory")
+    if failed:
+        return failed
+    return ["## Memory", "",
+            f"One gunicorn sync worker served each of {m['providers']:,} providers' feeds once "
+            f"({m['requests']:,} requests, {m['failures']} failures, {m['seconds']:.0f} s, "
+            f"{m['requests_per_s']:.0f}/s).", "",
+            f"Worker VmRSS: {m['worker_rss_mb_before']:.1f} MB after start, "
+            f"{m['worker_rss_mb_after']:.1f} MB after serving them all (peak "
+            f"{m['worker_peak_rss_mb']:.1f} MB).", ""]
