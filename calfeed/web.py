@@ -342,7 +342,7 @@ def builder_subject(rules: Rules, args: Mapping[str, str]) -> Subject:
         words.append(rules.accreditors[accreditor].name)
         query.append(f"accreditor={accreditor}")
     ident = "-".join(parts)
-    profile = Profile(id=ident, name=f"Your ACCME calendar ({', '.join(words)})",
+    profile = Profile(id=ident, name=f"Your calendar ({', '.join(words)})",
                       next_decision_date=ndd, enduring_materials=enduring, accreditor=accreditor)
     return Subject("builder", profile, "/calendar", "?" + "&".join(query) if query else "",
                    filename=ident, answers=tuple(words))
@@ -382,6 +382,7 @@ def _feed(subject: Subject, fmt: str, snap: Snapshot,
     site = base_url()
     key = (snap.generation, today, site, subject.kind, subject.profile.id, fmt, remind, only)
     cache = _state().cache
+    cache.retire(snap.generation)
     rendered = cache.get(key)
     if rendered is None:
         rendered = _render(snap, subject, fmt, remind, today, site, only)
