@@ -303,7 +303,7 @@ def test_builder_page_subscribe_links(client):
     assert ('href="https://calendar.google.com/calendar/r?cid=webcal%3A%2F%2Flocalhost%2Fcalendar.ics'
             '%3Fnext_decision_date%3D2024-07-31%26enduring_materials%3Dyes"') in page
     assert ('href="https://outlook.live.com/calendar/0/addfromweb?url=http%3A%2F%2Flocalhost%2F'
-            'calendar.ics%3Fnext_decision_date%3D2024-07-31%26enduring_materials%3Dyes&amp;name=Your%20ACCME') in page
+            'calendar.ics%3Fnext_decision_date%3D2024-07-31%26enduring_materials%3Dyes&amp;name=Your%20calendar') in page
     assert 'href="https://outlook.office.com/calendar/0/addfromweb?url=http%3A%2F%2Flocalhost%2F' in page
     assert f'readonly value="{feed}"' in page
     assert 'href="/calendar.ics?next_decision_date=2024-07-31&amp;enduring_materials=yes&amp;download=1"' in page
