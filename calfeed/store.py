@@ -167,6 +167,19 @@ class FeedCache:
         self.size = 0
         self._items: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
         self._lock = threading.Lock()
+        self._generation = 0
+
+    def retire(self, generation: int) -> None:
+        """Forget everything rendered from data older than this generation (Snapshot.generation)."""
+        # Every key names its generation, so after a reload no old entry is ever hit
+        # again; left to the LRU bound they doubled a worker's cache (and its memory).
+        if generation <= self._generation:
+            return
+        with self._lock:
+            if generation > self._generation:
+                self._generation = generation
+                self._items.clear()
+                self.size = 0
 
     def get(self, key: Hashable) -> object | None:
         """The cached value, marked as recently used, or None."""
