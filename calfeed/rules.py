@@ -563,8 +563,9 @@ def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:
                    "one progress-report track per Next Decision Date")
     # What the roster may name, taken from the raw tables too, so that one broken
     # track does not also make every provider on it an error.
-    declared = {value.get("next_decision_date") for value in (raw_tracks or {}).values()
-                if isinstance(value, dict)}
+    # A list, not a set: a broken value may be unhashable (next_decision_date = []).
+    declared = [value.get("next_decision_date") for value in (raw_tracks or {}).values()
+                if isinstance(value, dict)]
     parts = {"revised": revised and revised.astimezone(timezone.utc), "roster": roster,
              "tracks": tracks, "accreditors": accreditors,
              "ndds": {d for d in declared if isinstance(d, date)} | set(ndds),
