@@ -27,9 +27,14 @@ def parse_today(value: str | None) -> date:
     if not value:
         return date.today()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (expected YYYY-MM-DD)", param_hint="today")
+    # The yearly track runs to two deadlines after today: a today in 9998 needs year 10000.
+    if day.year not in rules.YEARS:
+        raise click.BadParameter(f"{value!r} is out of range (expected a date in the years "
+                                 f"{rules.YEARS[0]}-{rules.YEARS[-1]})", param_hint="today")
+    return day
 
 
 def load_or_exit(rules_path: str | None, providers_path: str | None) -> Rules:
