@@ -267,6 +267,12 @@ def _chunks(items: list[str], size: int) -> list[list[str]]:
 # The build
 # ---------------------------------------------------------------------------
 
+def site_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The app settings a build renders with: the given ones, as a static site."""
+    # Never reload mid-build: every page must come from the same rules and roster.
+    return {**config, "CALFEED_STATIC": True, "CALFEED_RELOAD_INTERVAL": float("inf")}
+
+
 def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
           progress: Callable[[int], None] = lambda n: None,
           on_total: Callable[[int], None] = lambda n: None) -> Summary:
@@ -279,8 +285,7 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
     previous = _previous_site(outdir)
     outdir.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(outdir)
-    # Never reload mid-build: every page must come from the same rules and roster.
-    config = {**config, "CALFEED_STATIC": True, "CALFEED_RELOAD_INTERVAL": float("inf")}
+    config = site_config(config)
     app = create_app(config)
     try:
         snap = web.snapshot(app)

@@ -1,0 +1,302 @@
+"""`calfeed build OUTDIR`: the static site an operator publishes, as the Flask app would serve it."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from calfeed import build, bundled, create_app, tokens
+from calfeed.cli import main
+
+from conftest import SECRET, TODAY
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE_URL = "https://cme.example.org"
+# rules.toml's `revised = 2026-11-21T00:00:00Z`: the mtime of every file of a fresh build.
+REVISED = 1795219200
+TRACKS = ("progress-8-month", "progress-12-month", "annual-reporting")
+PROVIDERS = ("demo-8-month", "demo-12-month", "demo-annual", "demo-state")
+SUMMARY = re.compile(r"^(?P<out>.+): (?P<files>\d+) files, (?P<calendars>\d+) calendars "
+                     r"\((?P<changed>\d+) changed, (?P<removed>\d+) removed\) in [\d.]+ s\n$")
+
+
+def token_of(provider: str) -> str:
+    """The private token the test secret gives a provider."""
+    return tokens.token(SECRET.encode(), provider, 0)
+
+
+def synthetic_roster(count: int) -> str:
+    """bench/roster.py's roster of count providers."""
+    spec = importlib.util.spec_from_file_location("bench_roster", ROOT / "bench" / "roster.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.roster(count)
+
+
+@pytest.fixture
+def data(tmp_path):
+    """A private copy of the bundled rules.toml and demo roster."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(bundled("rules.toml"), folder / "rules.toml")
+    shutil.copy(bundled("providers.csv"), folder / "providers.csv")
+    return folder
+
+
+@pytest.fixture
+def calfeed_build(data):
+    """Run `calfeed build OUTDIR …` on the private data; stdout and stderr kept apart."""
+    runner = CliRunner()
+    env = {"CALFEED_SECRET_KEY": SECRET, "CALFEED_RULES": None, "CALFEED_PROVIDERS": None,
+           "CALFEED_BASE_URL": None, "CALFEED_TODAY": None, "CI": "1"}
+
+    def run(outdir: Path, *args: str, today: str = TODAY):
+        return runner.invoke(main, ["build", str(outdir), "--rules", str(data / "rules.toml"),
+                                    "--base-url", BASE_URL, "--today", today, *args], env=env)
+    return run
+
+
+def app_like_the_build(data):
+    """The Flask app with the settings the build renders with."""
+    return create_app(build.site_config({
+        "TESTING": True, "CALFEED_RULES": str(data / "rules.toml"), "CALFEED_PROVIDERS": None,
+        "CALFEED_SECRET_KEY": SECRET, "CALFEED_BASE_URL": BASE_URL, "CALFEED_TODAY": TODAY,
+        "INSTANCE_PATH": str(data.parent / "instance"),
+    }))
+
+
+def url_of(path: str) -> str:
+    """The URL a file of the site answers: `a/index.html` → `/a/`."""
+    return "/" + (path[:-len("index.html")] if path.endswith("index.html") else path)
+
+
+def tree(site: Path) -> dict[str, tuple[bytes, float, int]]:
+    """Every file of a site: its bytes, mtime and permissions."""
+    return {str(p.relative_to(site)): (p.read_bytes(), p.stat().st_mtime, p.stat().st_mode)
+            for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+def siblings(site: Path) -> list[str]:
+    """What sits next to the site: a build must leave no temporary tree there."""
+    return sorted(p.name for p in site.parent.iterdir())
+
+
+def test_build_writes_every_page_and_feed(calfeed_build, tmp_path):
+    site = tmp_path / "site"
+    result = calfeed_build(site)
+    assert result.exit_code == 0, result.output
+    summary = SUMMARY.match(result.stdout)
+    assert summary, result.stdout
+    assert summary["out"] == str(site) and summary["calendars"] == "7"
+    assert result.stderr == ""  # quiet: not a terminal
+    for name in ("index.html", "404.html", "static/style.css", "static/favicon.svg", "manifest.json"):
+        assert (site / name).is_file(), name
+    for track in TRACKS:
+        for name in (f"tracks/{track}/index.html", f"tracks/{track}.ics", f"tracks/{track}.json",
+                     f"tracks/{track}.csv"):
+            assert (site / name).is_file(), name
+    for provider in PROVIDERS:
+        token = token_of(provider)
+        for name in (f"p/{token}/index.html", f"p/{token}.ics", f"p/{token}.json", f"p/{token}.csv"):
+            assert (site / name).is_file(), name
+    # The "add this one" links of a page are files too, and nothing under a query string.
+    assert (site / f"p/{token_of('demo-8-month')}/events/progress-8-month/2023-11/materials-due.ics").is_file()
+    assert not [p for p in site.rglob("*") if "?" in p.name]
+    # Only tokens: no provider's id or name anywhere in the tree's paths.
+    assert not [p for p in site.rglob("*") if "demo" in str(p.relative_to(site))]
+    assert int(summary["files"]) == len(list(p for p in site.rglob("*") if p.is_file()))
+
+
+def test_manifest_lists_every_file_with_its_hash(calfeed_build, tmp_path):
+    site = tmp_path / "site"
+    assert calfeed_build(site).exit_code == 0
+    manifest = json.loads((site / "manifest.json").read_text())
+    assert manifest["revised"] == "2026-11-21T00:00:00Z"
+    entries = manifest["files"]
+    paths = [e["path"] for e in entries]
+    assert paths == sorted(paths)
+    on_disk = sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
+    assert paths == [p for p in on_disk if p != "manifest.json"]
+    for entry in entries:
+        body = (site / entry["path"]).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(body).hexdigest(), entry["path"]
+        assert entry["size"] == len(body)
+    types = {e["path"]: e["content_type"] for e in entries}
+    assert types["index.html"] == "text/html; charset=utf-8"
+    assert types["tracks/annual-reporting.ics"] == "text/calendar; charset=utf-8"
+    assert types["tracks/annual-reporting.json"] == "application/json"
+    assert types["tracks/annual-reporting.csv"] == "text/csv; charset=utf-8"
+    assert types["static/style.css"] == "text/css; charset=utf-8"
+
+
+def test_every_file_is_what_the_app_serves(calfeed_build, data, tmp_path):
+    site = tmp_path / "site"
+    assert calfeed_build(site).exit_code == 0
+    client = app_like_the_build(data).test_client()
+    entries = json.loads((site / "manifest.json").read_text())["files"]
+    assert len(entries) > 50
+    for entry in entries:
+        if entry["path"] == "404.html":
+            response = client.get("/no/such/page/")
+            assert response.status_code == 404
+        else:
+            response = client.get(url_of(entry["path"]))
+            assert response.status_code == 200, entry["path"]
+        assert response.data == (site / entry["path"]).read_bytes(), entry["path"]
+        assert response.headers["Content-Type"] == entry["content_type"]
+
+
+def test_static_home_page_explains_private_links_instead_of_the_builder(calfeed_build, tmp_path):
+    site = tmp_path / "site"
+    assert calfeed_build(site).exit_code == 0
+    home = (site / "index.html").read_text()
+    assert "<form" not in home
+    assert "ask your CME office" in home
+    assert 'href="/tracks/annual-reporting/"' in home
+    assert 'href="/tracks/annual-reporting.ics"' in home
+    # A provider page offers no ?remind address, which a static host would ignore.
+    page = (site / "p" / token_of("demo-8-month") / "index.html").read_text()
+    assert "remind=" not in page
+    assert f"webcal://cme.example.org/p/{token_of('demo-8-month')}.ics" in page
+
+
+def test_second_build_changes_no_byte_and_no_mtime(calfeed_build, tmp_path):
+    site = tmp_path / "site"
+    assert calfeed_build(site).exit_code == 0
+    first = tree(site)
+    assert {mtime for _, mtime, _ in first.values()} == {REVISED}
+    again = calfeed_build(site)
+    assert again.exit_code == 0
+    assert SUMMARY.match(again.stdout)["changed"] == "0"
+    assert tree(site) == first
+    assert site.stat().st_mtime == REVISED
+    assert siblings(site) == ["data", "site"]
+
+
+def test_a_changed_file_gets_a_newer_mtime_and_the_rest_keep_theirs(calfeed_build, tmp_path):
+    site = tmp_path / "site"
+    assert calfeed_build(site, today="2026-11-21").exit_code == 0
+    result = calfeed_build(site, today="2026-11-22")
+    assert result.exit_code == 0
+    # The page says "N days" left: one day later it is different, with the same size
+    # perhaps; the mtime must move, or rsync and nginx's ETag would miss the change.
+    page = site / "p" / token_of("demo-annual") / "index.html"
+    assert page.stat().st_mtime > REVISED
+    assert (site / "static" / "style.css").stat().st_mtime == REVISED
+    assert int(SUMMARY.match(result.stdout)["changed"]) > 0
+
+
+def test_broken_rules_fail_and_leave_the_old_site(calfeed_build, data, tmp_path):
+    site = tmp_path / "site"
+    assert calfeed_build(site).exit_code == 0
+    before = tree(site)
+    text = (data / "rules.toml").read_text()
+    (data / "rules.toml").write_text(text.replace("date = 2024-01-24", "dat = 2024-01-24", 1))
+    result = calfeed_build(site)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].startswith(
+        f'{data / "rules.toml"}: tracks.progress-8-month.milestones[2].dat: unknown key "dat"')
+    assert "Traceback" not in result.output
+    assert tree(site) == before
+    assert siblings(site) == ["data", "site"]
+
+
+def test_a_removed_provider_disappears(calfeed_build, data, tmp_path):
+    site = tmp_path / "site"
+    assert calfeed_build(site).exit_code == 0
+    gone = token_of("demo-state")
+    assert (site / "p" / gone / "index.html").is_file()
+    roster = data / "providers.csv"
+    roster.write_text("".join(l for l in roster.read_text().splitlines(keepends=True)
+                              if not l.startswith("demo-state,")))
+    result = calfeed_build(site)
+    assert result.exit_code == 0
+    assert SUMMARY.match(result.stdout)["calendars"] == "6"
+    assert int(SUMMARY.match(result.stdout)["removed"]) >= 4
+    assert not list((site / "p").glob(gone + "*"))
+    assert gone not in (site / "manifest.json").read_text()
+    assert (site / "p" / token_of("demo-annual") / "index.html").is_file()
+
+
+def test_ctrl_c_mid_build_leaves_the_old_site_and_no_temporary_tree(calfeed_build, tmp_path,
+                                                                     monkeypatch):
+    site = tmp_path / "site"
+    assert calfeed_build(site).exit_code == 0
+    before = tree(site)
+    written = []
+    original = build._Renderer.write
+
+    def write_then_interrupt(self, *args):
+        if len(written) == 20:
+            raise KeyboardInterrupt
+        written.append(args[1])
+        return original(self, *args)
+
+    monkeypatch.setattr(build._Renderer, "write", write_then_interrupt)
+    result = calfeed_build(site, today="2026-12-01")
+    assert result.exit_code == 130
+    assert result.stderr == f"calfeed build: interrupted; {site} is unchanged\n"
+    assert tree(site) == before
+    assert siblings(site) == ["data", "site"]
+
+
+def test_a_full_disk_leaves_the_old_site(calfeed_build, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    assert calfeed_build(site).exit_code == 0
+    before = tree(site)
+
+    def full(self, path, name, response):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.job.temp / name))
+
+    monkeypatch.setattr(build._Renderer, "write", full)
+    result = calfeed_build(site)
+    assert result.exit_code == 1
+    assert result.stderr.endswith(f": No space left on device; {site} is unchanged\n")
+    assert len(result.stderr.splitlines()) == 1
+    assert tree(site) == before
+    assert siblings(site) == ["data", "site"]
+
+
+def test_a_folder_that_is_not_a_site_is_never_replaced(calfeed_build, tmp_path):
+    precious = tmp_path / "documents"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    result = calfeed_build(precious)
+    assert result.exit_code == 1
+    assert "has no manifest.json" in result.stderr
+    assert (precious / "thesis.txt").read_text() == "years of work"
+    assert siblings(precious) == ["data", "documents"]
+
+
+def test_workers_2_build_equals_workers_1(calfeed_build, data, tmp_path, monkeypatch):
+    (data / "providers.csv").write_text(synthetic_roster(30), newline="")
+    # Fork even for this small roster; each worker leaves a note with its pid.
+    monkeypatch.setattr(build, "PARALLEL_MIN_PROVIDERS", 2)
+    notes = tmp_path / "workers"
+    notes.mkdir()
+    start = build._worker_start
+
+    def noted_start(app, job):
+        (notes / str(os.getpid())).touch()
+        start(app, job)
+
+    monkeypatch.setattr(build, "_worker_start", noted_start)
+    one, two = tmp_path / "one", tmp_path / "two"
+    first = calfeed_build(one, "--workers", "1")
+    assert first.exit_code == 0, first.output
+    assert not list(notes.iterdir())
+    second = calfeed_build(two, "--workers", "2")
+    assert second.exit_code == 0, second.output
+    pids = {int(p.name) for p in notes.iterdir()}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert SUMMARY.match(first.stdout)["calendars"] == SUMMARY.match(second.stdout)["calendars"] == "33"
+    assert tree(one) == tree(two)
