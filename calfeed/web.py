@@ -127,6 +127,8 @@ class Rendered:
     body: bytes
     etag: str
     last_modified: datetime
+    # ETag, Last-Modified and Cache-Control as sent: formatted once, not per request.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,8 @@ def _flag(name: str, default: bool = False) -> bool:
 
 def _remind() -> tuple[timedelta, ...]:
     """The `remind` parameter as durations; a malformed one is a 400."""
+    if "remind" not in request.args:
+        return ()  # the common case, without MultiDict.get's internal KeyError
     text = request.args.get("remind", "")
     try:
         return ical.parse_remind(text)
@@ -388,11 +392,7 @@ def _feed(subject: Subject, fmt: str, snap: Snapshot,
         rendered = _render(snap, subject, fmt, remind, today, site, only)
         cache.put(key, rendered, len(rendered.body) + 256)  # + the key and headers, roughly
     assert isinstance(rendered, Rendered)
-    headers = {
-        "ETag": f'"{rendered.etag}"',
-        "Last-Modified": _http_date(rendered.last_modified),
-        "Cache-Control": f"{'private' if subject.private else 'public'}, max-age={FEED_MAX_AGE}",
-    }
+    headers = dict(rendered.headers)
     if _not_modified(rendered):
         return Response(status=304, headers=headers)
     if only is not None:
@@ -404,9 +404,7 @@ def _feed(subject: Subject, fmt: str, snap: Snapshot,
     if download or (fmt == "csv" and not plain):
         headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     mimetype = "text/plain; charset=utf-8" if plain else FORMATS[fmt]
-    response = Response(rendered.body, headers=headers)
-    response.headers["Content-Type"] = mimetype
-    return response
+    return Response(rendered.body, headers=headers, content_type=mimetype)
 
 
 def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[timedelta, ...],
@@ -433,13 +431,22 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[timedelta,
     assert snap.modified is not None
     # Whole seconds, as HTTP dates have them, so If-Modified-Since can ever match.
     modified = max(snap.modified, midnight).replace(microsecond=0)
-    return Rendered(body, hashlib.sha256(body).hexdigest()[:40], modified)
+    etag = hashlib.sha256(body).hexdigest()[:40]
+    return Rendered(body, etag, modified, (
+        ("ETag", f'"{etag}"'), ("Last-Modified", _http_date(modified)),
+        ("Cache-Control", f"{'private' if subject.private else 'public'}, max-age={FEED_MAX_AGE}")))
 
 
 def _not_modified(rendered: Rendered) -> bool:
     """A conditional GET that the client's copy satisfies: If-None-Match wins over the date."""
-    if "If-None-Match" in request.headers:
-        return request.if_none_match.contains_weak(rendered.etag)
+    # The WSGI environ, not request.headers: a missing header there costs a KeyError.
+    environ = request.environ
+    given = environ.get("HTTP_IF_NONE_MATCH")
+    if given is not None:
+        # Clients send back the one ETag they were given: no list to parse then.
+        return given == f'"{rendered.etag}"' or request.if_none_match.contains_weak(rendered.etag)
+    if "HTTP_IF_MODIFIED_SINCE" not in environ:
+        return False
     since = request.if_modified_since
     return since is not None and rendered.last_modified <= since
 
