@@ -83,7 +83,7 @@ def test_build_a_calendar_and_open_a_provider_page(app, site, browser):
     assert google.endswith("%2Fcalendar.ics%3Fnext_decision_date%3D2024-07-31%26enduring_materials%3Dyes")
     outlook = links.nth(2).get_attribute("href")
     assert outlook.startswith("https://outlook.live.com/calendar/0/addfromweb?url=http%3A%2F%2F127.0.0.1%3A")
-    assert "&name=Your%20ACCME%20calendar" in outlook
+    assert "&name=Your%20calendar" in outlook
     assert links.nth(3).get_attribute("href").startswith(
         "https://outlook.office.com/calendar/0/addfromweb?url=http%3A%2F%2F")
     assert page.locator("#feed-url").input_value() == f"{site}/calendar.ics?{query}"
