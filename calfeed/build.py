@@ -245,8 +245,10 @@ _worker: _Renderer | None = None
 def _worker_start(app: Any, job: _Job) -> None:
     """In each forked worker: its own test client on the app inherited from the parent."""
     global _worker
-    # Ctrl-C reaches the whole process group; the parent alone decides what happens.
+    # Ctrl-C reaches the whole process group; the parent alone decides what happens,
+    # and ends the workers with SIGTERM, which must simply end them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _worker = _Renderer(app, job)
 
 
@@ -465,6 +467,21 @@ def _show_progress() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    """`kill` (SIGTERM) stops a build as Ctrl-C does: cleaned up, the old site kept."""
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt while the build runs."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def _progress() -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
     """(update, set_total) for a click progress bar on stderr, or no-ops."""
@@ -498,7 +515,7 @@ def run(outdir: str, rules_path: str, providers_path: str | None, base_url: str 
         config["CALFEED_SECRET_KEY"] = secret
     target = Path(outdir)
     try:
-        with _progress() as (update, total):
+        with _terminate_as_interrupt(), _progress() as (update, total):
             summary = build(target, config, workers or os.cpu_count() or 1, update, total)
     except KeyboardInterrupt:
         click.echo(f"calfeed build: interrupted; {target} is unchanged", err=True)
