@@ -57,6 +57,9 @@ def _cell(value: Any) -> str:
 def to_csv(events: list[Event]) -> str:
     """The CSV twin: a header row, then one line per event, for spreadsheets."""
     out = io.StringIO()
+    # The byte-order mark is how Excel knows the file is UTF-8 ("–" in ACCME's
+    # text would otherwise come out garbled); other spreadsheets skip it.
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for event in events:

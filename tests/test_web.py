@@ -81,7 +81,9 @@ def test_json_and_csv_twins_content_types(client):
 
 def test_csv_header_row_then_one_line_per_event(client):
     response = client.get("/calendar.csv?next_decision_date=2024-07-31")
-    lines = response.data.decode("utf-8").split("\r\n")
+    # A byte-order mark first, so that Excel reads the file as UTF-8.
+    assert response.data.startswith(b"\xef\xbb\xbfstart,")
+    lines = response.data.decode("utf-8-sig").split("\r\n")
     assert lines[0] == ("start,end,precision,status,track,cycle,milestone,title,actor,when,url,"
                         "uid,description")
     assert lines[1].startswith("2024-01-24,2024-01-25,day,published,progress-8-month,2023-11,"
