@@ -45,6 +45,35 @@ DISPLAY = vText("DISPLAY")
 def render(events: Sequence[Event], calendar: Calendar,
            remind: Sequence[timedelta] = ()) -> bytes:
     """The .ics bytes of a calendar: the same inputs always give the same bytes."""
+    dated = [e for e in events if e.precision != "undated"]
+    # VTIMEZONEs before the events that name them: some clients read in one pass.
+    # Each carries the rules in force in the latest year the feed uses that zone.
+    latest: dict[str, int] = {}
+    for event in dated:
+        if event.precision == "time":
+            key = _zone_key(event.start)  # type: ignore[arg-type]
+            latest[key] = max(latest.get(key, 0), event.start.year)  # type: ignore[union-attr]
+    # icalendar writes a calendar as its own lines, then each subcomponent's lines,
+    # folding every line on its own: the header's bytes, each component's bytes and
+    # the END line, joined, are exactly what Calendar.to_ical() writes. Serialized
+    # apart, the parts that repeat (the zone in every feed; the header and events of
+    # a feed again in each event's own .ics) are serialized once (issue 6).
+    remind = tuple(remind)
+    parts = [_header(calendar, _calendar_description(events, calendar))]
+    parts += [_vtimezone_ical(key, year) for key, year in latest.items()]
+    parts += [_vevent_ical(event, calendar.revised, calendar.sequence, calendar.url, remind)
+              for event in dated]
+    parts.append(_END)
+    return b"".join(parts)
+
+
+# The line that closes a calendar, as icalendar writes it.
+_END = icalendar.Calendar().to_ical().split(b"\r\n", 1)[1]
+
+
+@lru_cache(maxsize=64)
+def _header(calendar: Calendar, description: str) -> bytes:
+    """The calendar's own lines, from BEGIN:VCALENDAR up to (not including) its END line."""
     cal = icalendar.Calendar()
     cal.add("version", "2.0")
     cal.add("prodid", PRODID)
@@ -54,7 +83,6 @@ def render(events: Sequence[Event], calendar: Calendar,
     # comma, semicolon or newline in a name would then break the line.
     cal.add("name", calendar.name)
     cal.add("x-wr-calname", vText(calendar.name))
-    description = _calendar_description(events, calendar)
     cal.add("description", description)
     cal.add("x-wr-caldesc", vText(description))
     # icalendar's own refresh_interval drops VALUE=DURATION, which RFC 7986 requires.
@@ -63,31 +91,47 @@ def render(events: Sequence[Event], calendar: Calendar,
     cal.add("x-published-ttl", vDuration(REFRESH))
     cal.add("uid", calendar.uid)
     cal.add("last-modified", _utc(calendar.revised))
+    text = cal.to_ical()
+    assert text.endswith(_END)
+    return text[:-len(_END)]
 
-    dated = [e for e in events if e.precision != "undated"]
-    # VTIMEZONEs before the events that name them: some clients read in one pass.
-    # Each carries the rules in force in the latest year the feed uses that zone.
-    latest: dict[str, int] = {}
-    for event in dated:
-        if event.precision == "time":
-            key = _zone_key(event.start)  # type: ignore[arg-type]
-            latest[key] = max(latest.get(key, 0), event.start.year)  # type: ignore[union-attr]
-    for key, year in latest.items():
-        cal.add_component(vtimezone(key, year))
 
-    common = _Common(calendar, remind)
-    for event in dated:
-        cal.add_component(_vevent(event, common))
-    return cal.to_ical()
+@lru_cache(maxsize=256)
+def _vtimezone_ical(key: str, year: int) -> bytes:
+    """A VTIMEZONE's bytes, serialized once per zone and year."""
+    return vtimezone(key, year).to_ical()
+
+
+@lru_cache(maxsize=64)
+def _common(revised: datetime, sequence: int, url: str | None,
+            remind: tuple[timedelta, ...]) -> _Common:
+    """The values every VEVENT of a feed shares, converted once."""
+    return _Common(revised, sequence, url, remind)
+
+
+# A provider's feed has some 30 events; this holds a few dozen feeds' worth.
+@lru_cache(maxsize=1024)
+def _vevent_ical(event: Event, revised: datetime, sequence: int, url: str | None,
+                 remind: tuple[timedelta, ...]) -> bytes:
+    """A VEVENT's bytes; an event's own .ics reuses what its feed serialized."""
+    return _vevent(event, _common(revised, sequence, url, remind)).to_ical()
+
+
+def clear_caches() -> None:
+    """Forget the serialized headers and events (the benchmark times cold renders)."""
+    _header.cache_clear()
+    _common.cache_clear()
+    _vevent_ical.cache_clear()
 
 
 class _Common:
     """What every VEVENT of one feed shares, converted once per render."""
 
-    def __init__(self, calendar: Calendar, remind: Sequence[timedelta]) -> None:
-        self.stamp = vDDDTypes(_utc(calendar.revised))
-        self.sequence = vInt(calendar.sequence)
-        self.footer = f"This calendar: {calendar.url}" if calendar.url else ""
+    def __init__(self, revised: datetime, sequence: int, url: str | None,
+                 remind: Sequence[timedelta]) -> None:
+        self.stamp = vDDDTypes(_utc(revised))
+        self.sequence = vInt(sequence)
+        self.footer = f"This calendar: {url}" if url else ""
         self.triggers = [vDuration(-before) for before in remind]
         self.categories: dict[str, vCategory] = {}
 
