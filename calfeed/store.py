@@ -39,6 +39,9 @@ class Snapshot:
     modified: datetime | None = None  # the latest of `revised` and the files' mtimes
     errors: tuple[str, ...] = ()  # the problems of the last failed load, if it failed
     failed_at: datetime | None = None
+    # (profile, today) -> engine.schedule's events, for the few profiles asked about
+    # last: a page, its three feeds and each event's .ics all expand the same profile.
+    schedules: dict = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, token: str) -> Profile | None:
         """The roster provider a private URL token belongs to, or None."""

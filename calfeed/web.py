@@ -49,6 +49,9 @@ PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action '
 FEED_MAX_AGE = 3600
 # Pages say "in N days": keep them fresh.
 PAGE_MAX_AGE = 300
+# Schedules kept per data load: a build or a browser asks for one profile's page,
+# feeds and event files together, never for many profiles at once.
+SCHEDULES_KEPT = 32
 YES = ("1", "yes", "y", "true", "on")
 NO = ("0", "no", "n", "false", "off", "")
 FLAG_ACCEPTED = "yes or no (also 1/0, true/false, on/off)"
@@ -412,7 +415,7 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[timedelta,
     """Schedule and render a feed: the only place a request does the work."""
     rules = snap.rules
     assert rules is not None
-    events = engine.schedule(rules, subject.profile, today)
+    events = _schedule(snap, subject.profile, today)
     calendar = engine.calendar(rules, subject.profile, site + subject.page())
     if only is not None:
         events = [e for e in events if (e.track, e.cycle, e.milestone) == only
@@ -435,6 +438,18 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[timedelta,
     return Rendered(body, etag, modified, (
         ("ETag", f'"{etag}"'), ("Last-Modified", _http_date(modified)),
         ("Cache-Control", f"{'private' if subject.private else 'public'}, max-age={FEED_MAX_AGE}")))
+
+
+def _schedule(snap: Snapshot, profile: Profile, today: date) -> list[Event]:
+    """engine.schedule, remembered for the last few profiles of this data load (never mutated)."""
+    key = (profile, today)
+    events = snap.schedules.get(key)
+    if events is None:
+        events = engine.schedule(snap.rules, profile, today)  # type: ignore[arg-type]
+        if len(snap.schedules) >= SCHEDULES_KEPT:
+            snap.schedules.clear()  # a bound without bookkeeping: the next few refill it
+        snap.schedules[key] = events
+    return events
 
 
 def _not_modified(rendered: Rendered) -> bool:
@@ -578,7 +593,7 @@ def _page(subject: Subject, snap: Snapshot) -> Response:
     assert rules is not None
     today = _today()
     site = base_url()
-    events = engine.schedule(rules, subject.profile, today)
+    events = _schedule(snap, subject.profile, today)
     calendar = engine.calendar(rules, subject.profile, site + subject.page())
     views = [_view(e, today, subject) for e in events]
     dated = [v for v in views if v.day is not None]
