@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from calfeed import bundled, engine, export, rules
@@ -62,16 +62,16 @@ def assert_problem_lines(problems: list[str], *files: Path | str) -> None:
 
 def expand(loaded: rules.Rules) -> None:
     """Run everything downstream of a clean load: every provider, every track, every accreditor."""
-    profiles = list(loaded.providers.values())
-    for ndd in [None] + [t.next_decision_date for t in loaded.tracks.values()]:
-        for accreditor in [None, *loaded.accreditors]:
-            profiles.append(Profile("fuzz", "Fuzz", ndd, None, accreditor))
+    everything = tuple(loaded.tracks)
+    profiles = list(loaded.providers.values()) + [
+        Profile("fuzz", "Fuzz", None, None, accreditor, tracks=everything)
+        for accreditor in [None, *loaded.accreditors]]
     for profile in profiles:
         header = engine.calendar(loaded, profile)
         for today in DAYS:
             events = engine.schedule(loaded, profile, today)
-            export.to_json(header, events)
-            export.to_csv(events)
+        export.to_json(header, events)
+        export.to_csv(events)
 
 
 def outcome(rules_path: Path, roster_path: Path | None = None) -> list[str]:
@@ -80,9 +80,11 @@ def outcome(rules_path: Path, roster_path: Path | None = None) -> list[str]:
         loaded = rules.load(rules_path, roster_path)
     except rules.RulesError as err:
         assert_problem_lines(err.problems, rules_path, *([roster_path] if roster_path else []))
+        event("refused")  # --hypothesis-show-statistics: how often each way
         return err.problems
     assert isinstance(loaded, rules.Rules)
     expand(loaded)
+    event("loaded and expanded")
     return []
 
 
@@ -352,6 +354,53 @@ def mutated_roster(draw) -> str:
 
 
 # --- the properties ----------------------------------------------------------------------
+
+@st.composite
+def valid_variations(draw) -> dict:
+    """The bundled rules with edits a coordinator may make: these must always load."""
+    data = tomllib.loads(RULES_TEXT)
+    in_years = st.dates(date(1900, 1, 1), date(2200, 12, 31))
+    for path in all_paths(data):
+        value = get(data, path)
+        # (Not the Next Decision Dates: the demo roster names them.)
+        fixed = path[:1] == ("revised",) or path[-1:] == ("next_decision_date",)
+        if isinstance(value, (date, datetime)) and not fixed and draw(st.booleans()):
+            day = draw(in_years)
+            if isinstance(value, datetime):
+                day = datetime.combine(day, draw(st.times()).replace(microsecond=0))
+            get(data, path[:-1])[path[-1]] = day
+    yearly = data["tracks"]["annual-reporting"]
+    rule = draw(st.dates(date(2001, 1, 1), date(2001, 12, 31)))
+    yearly["yearly"].update(month=rule.month, day=rule.day,
+                            year_offset=draw(st.integers(0, 5)),
+                            move=draw(st.sampled_from(rules.MOVES)),
+                            tz=draw(st.sampled_from(["America/Chicago", "Pacific/Kiritimati",
+                                                     "Pacific/Pago_Pago", "Europe/London"])))
+    yearly["first_cycle"] = draw(st.integers(1990, 2150))
+    for track in data["tracks"].values():
+        items = track["milestones"]
+        for n, milestone in enumerate(items):
+            anchors = [m["id"] for m in items[:n] if not {"month", "when"} & set(m)]
+            if anchors and draw(st.integers(0, 3)) == 0:
+                for form in rules.DATE_FORMS:
+                    milestone.pop(form, None)
+                milestone.update(after=draw(st.sampled_from(anchors)),
+                                 days=draw(st.integers(-3660, 3660)))
+                if draw(st.booleans()):
+                    milestone["move"] = draw(st.sampled_from(rules.MOVES))
+            milestone["actor"] = draw(st.sampled_from(rules.ACTORS))
+            milestone["estimated"] = draw(st.booleans())
+            if draw(st.integers(0, 4)) == 0:
+                milestone["only_if"] = "enduring_materials"
+    return data
+
+
+@FUZZ
+@given(data=valid_variations())
+def test_valid_edits_always_load_and_expand(folder, data):
+    assert outcome(write(folder, "rules.toml", toml_document(data)), bundled("providers.csv")) == []
+
+
 
 @FUZZ
 @given(data=mangled_bytes(RULES_BYTES))
