@@ -10,13 +10,11 @@ Nothing here may depend on the server's own TZ.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
