@@ -148,7 +148,7 @@ def test_every_answer_has_no_referrer_nosniff_and_a_strict_csp(client, monkeypat
         "healthz": client.get("/healthz"),
         "stylesheet": client.get("/static/style.css"),
     }
-    monkeypatch.setattr(engine, "schedule", lambda *a: 1 / 0)
+    monkeypatch.setattr(engine, "calendar", lambda *a: 1 / 0)  # on every page, never cached
     answers["500"] = client.get(f"/p/{token}/")
     for what, response in answers.items():
         assert response.headers["Referrer-Policy"] == "no-referrer", what
@@ -286,7 +286,7 @@ def test_build_refuses_rules_with_an_id_that_is_not_url_safe(tmp_path, data):
 def test_the_app_logs_only_a_token_prefix_when_a_provider_request_fails(client, monkeypatch,
                                                                         caplog):
     token = token_of("demo-annual")
-    monkeypatch.setattr(engine, "schedule", lambda *a: 1 / 0)
+    monkeypatch.setattr(engine, "calendar", lambda *a: 1 / 0)  # on every page, never cached
     with caplog.at_level(logging.DEBUG):
         assert client.get(f"/p/{token}/").status_code == 500
         assert client.get(f"/p/{token[:-1]}z.ics").status_code == 404
