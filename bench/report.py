@@ -154,14 +154,19 @@ def _serving(s: dict[str, Any]) -> list[str]:
              f"gunicorn, {s['gunicorn_workers']} sync workers, no access log; wrk {s['wrk']}, "
              f"{s['rounds']} rounds of {s['seconds_per_load']:g} s per load, interleaved; "
              f"the feed is {s['feed_bytes']:,} bytes.", "",
-             "| load | requests/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
+             "| load | requests/s | p50 ms | p99 ms | errors | worker CPU µs/request |",
+             "|---|---|---|---|---|---|"]
     for load in s["loads"].values():
         lines.append(f"| {load['label']} | {_span(load['requests_per_s'], 0)} | "
-                     f"{_span(load['p50_ms'])} | {_span(load['p99_ms'])} | {load['errors']} |")
+                     f"{_span(load['p50_ms'])} | {_span(load['p99_ms'])} | {load['errors']} | "
+                     f"{_span(load.get('worker_cpu_us_per_request'), 0)} |")
     lines += ["", "| ratio (per round) | median (min–max) |", "|---|---|"]
     for name, label in (("warm_to_ceiling", "a/c warm / ceiling"), ("304_to_warm", "b/a 304 / warm"),
                         ("warm_to_nginx", "a/d warm / nginx")):
         lines.append(f"| {label} | {_span(s.get(f'ratio_{name}_rounds'))} |")
+    lines += ["", f"The same ratios in the gunicorn workers' CPU per request (what an answer costs, "
+              f"whatever else the machine runs): ceiling / warm "
+              f"{_f(s.get('ratio_warm_to_ceiling_cpu'))}, warm / 304 {_f(s.get('ratio_304_to_warm_cpu'))}."]
     if s.get("nginx_same_bytes") is not None:
         lines.append("")
         lines.append(f"nginx served the very bytes gunicorn did: "
@@ -217,20 +222,26 @@ def _build(b: dict[str, Any]) -> list[str]:
     failed = _error(b, "Static build")
     if failed:
         return failed
-    lines = ["## Static build", "", "Fresh `calfeed build` into an empty folder each time.", "",
-             "| providers | workers | seconds | files | files/s | peak RSS MB |",
-             "|---|---|---|---|---|---|"]
+    lines = ["## Static build", "",
+             "Fresh `calfeed build` into an empty folder each time; CPU counts the build and its "
+             "forked workers.", "",
+             "| providers | workers | seconds | CPU s | files | MB written | files/s | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|"]
     for size, entry in b["builds"].items():
         for key, w in entry.items():
             if key.startswith("workers_"):
-                lines.append(f"| {int(size):,} | {key[8:]} | {_span(w['seconds'])} | {w['files']:,} | "
-                             f"{_span(w['files_per_s'], 0)} | {_span(w['peak_rss_mb'], 0)} |")
-    lines += ["", "| providers | all cores / one | s per provider (1 worker) | render ms | "
-              "per provider / render |", "|---|---|---|---|---|"]
+                lines.append(f"| {int(size):,} | {key[8:]} | {_span(w['seconds'])} | "
+                             f"{_span(w.get('cpu_seconds'))} | {w['files']:,} | "
+                             f"{w['bytes'] / 1e6:,.0f} | {_span(w['files_per_s'], 0)} | "
+                             f"{_span(w['peak_rss_mb'], 0)} |")
+    lines += ["", "| providers | all cores / one (wall) | per provider, 1 worker: wall / CPU | "
+              "render ms (CPU, cold) | per provider / render: CPU (wall) |", "|---|---|---|---|---|"]
     for size, entry in b["builds"].items():
         lines.append(f"| {int(size):,} | {_span(entry['ratio_all_cores_to_one'])} | "
-                     f"{entry['seconds_per_provider_one_worker'] * 1e3:.1f} ms | "
-                     f"{_f(entry['render_ms_mean_sample'])} | {_f(entry['ratio_per_provider_to_render'])} |")
+                     f"{entry['seconds_per_provider_one_worker'] * 1e3:.1f} / "
+                     f"{entry['cpu_seconds_per_provider_one_worker'] * 1e3:.1f} ms | "
+                     f"{_f(entry['render_ms_mean_sample'])} | {_f(entry['ratio_per_provider_to_render'])} "
+                     f"({_f(entry['ratio_per_provider_to_render_wall'])}) |")
     return lines + [""]
 
 

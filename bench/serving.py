@@ -21,7 +21,7 @@ from calfeed import rules, tokens
 
 from . import wrk
 from .app import CEILING_PATH
-from .common import (BASE_URL, ROOT, RULES, SECRET, TODAY, calfeed_env, fetch, free_port,
+from .common import (BASE_URL, ROOT, RULES, SECRET, TODAY, calfeed_env, children, fetch, free_port,
                      gunicorn_command, listener, log, ratio, server, summary, wait_until_up)
 
 ENDPOINTS = ("warm", "not_modified", "ceiling", "nginx")
@@ -156,12 +156,35 @@ def run(workdir: Path, rounds: int, seconds: float) -> dict[str, Any]:
         log("serving: warm-up")
         for url, extra in targets.values():
             wrk.run(url, 1, extra)
+        workers = children(process.pid)
         loads: dict[str, list[wrk.Load]] = {name: [] for name in targets}
+        cpu: dict[str, list[float]] = {name: [] for name in targets if name != "nginx"}
         for number in range(rounds):
             log(f"serving: round {number + 1}/{rounds} ({len(targets)} loads of {seconds:g} s)")
             for name, (url, extra) in targets.items():
-                loads[name].append(wrk.run(url, seconds, extra))
-    return _figures(loads, len(body), same_bytes, notes, rounds, seconds)
+                before = _cpu_seconds(workers)
+                load = wrk.run(url, seconds, extra)
+                loads[name].append(load)
+                if name in cpu:
+                    cpu[name].append(ratio(_cpu_seconds(workers) - before, load.requests) * 1e6)
+    out = _figures(loads, len(body), same_bytes, notes, rounds, seconds)
+    # The workers' own CPU per request: what each answer costs, whatever else runs here.
+    for name, values in cpu.items():
+        out["loads"][name]["worker_cpu_us_per_request"] = summary(values)
+    out["ratio_warm_to_ceiling_cpu"] = summary(
+        [ratio(c, w) for c, w in zip(cpu["ceiling"], cpu["warm"])])["median"]
+    out["ratio_304_to_warm_cpu"] = summary(
+        [ratio(w, n) for w, n in zip(cpu["warm"], cpu["not_modified"])])["median"]
+    return out
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of processes, from /proc/<pid>/stat."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _figures(loads: dict[str, list[wrk.Load]], size: int, same_bytes: bool | None,
