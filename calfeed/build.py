@@ -84,6 +84,7 @@ class _Job:
 
     temp: Path  # the tree being written
     previous: Path | None  # the site being replaced, for unchanged files' mtimes
+    hashes: dict[str, str]  # its manifest: path -> sha256, so unchanged files need no reading
     revised: float  # the rules revision, as a timestamp: the mtime of new files
     started: float  # the build's start: the mtime of files whose bytes changed
 
@@ -115,7 +116,7 @@ def file_path(path: str) -> str:
     return name
 
 
-def _mtime(job: _Job, name: str, body: bytes) -> tuple[float, bool]:
+def _mtime(job: _Job, name: str, body: bytes, digest: str) -> tuple[float, bool]:
     """Keep the previous file's mtime when its bytes are the same; else a later one.
 
     A file whose bytes changed must not keep its size and mtime, or rsync's quick
@@ -127,7 +128,8 @@ def _mtime(job: _Job, name: str, body: bytes) -> tuple[float, bool]:
     old = job.previous / name
     try:
         stat = old.stat()
-        if stat.st_size == len(body) and old.read_bytes() == body:
+        if stat.st_size == len(body) and (
+                job.hashes[name] == digest if name in job.hashes else old.read_bytes() == body):
             return stat.st_mtime, False
     except OSError:
         return job.revised, True  # a new path: nobody has a copy to compare with
@@ -167,7 +169,7 @@ class _Renderer:
             self.folders.add(target.parent)
         target.write_bytes(body)
         digest = hashlib.sha256(body).hexdigest()
-        mtime, changed = _mtime(self.job, name, body)
+        mtime, changed = _mtime(self.job, name, body, digest)
         os.utime(target, (mtime, mtime))
         self.written.add(path)
         self.files.append(File(name, digest, len(body), response.headers.get("Content-Type", ""),
@@ -297,7 +299,8 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
     temp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}{TEMP_PREFIX}{os.getpid()}-",
                                  dir=outdir.parent))
     try:
-        job = _Job(temp, previous, rules.revised.timestamp(), float(int(started)))
+        job = _Job(temp, previous, _hashes(previous), rules.revised.timestamp(),
+                   float(int(started)))
         ids = sorted(rules.providers)
         on_total(len(rules.tracks) + len(ids))
         parent = _Renderer(app, job)
@@ -363,8 +366,19 @@ def _write_manifest(job: _Job, files: list[File], revised: datetime) -> None:
     body = manifest_text(files, revised).encode("utf-8")
     target = job.temp / MANIFEST
     target.write_bytes(body)
-    mtime, _ = _mtime(job, MANIFEST, body)
+    mtime, _ = _mtime(job, MANIFEST, body, hashlib.sha256(body).hexdigest())
     os.utime(target, (mtime, mtime))
+
+
+def _hashes(previous: Path | None) -> dict[str, str]:
+    """The previous build's manifest as path -> sha256; empty if there is none or it is unreadable."""
+    if previous is None:
+        return {}
+    try:
+        entries = json.loads((previous / MANIFEST).read_text(encoding="utf-8"))["files"]
+        return {e["path"]: e["sha256"] for e in entries}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # then the old files themselves are compared
 
 
 def _count_removed(previous: Path | None, kept: set[str]) -> int:
