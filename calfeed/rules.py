@@ -52,7 +52,8 @@ YEARS = range(1900, 2201)
 # Ids appear in URL paths, file names of `calfeed build` and UIDs: keep them to
 # characters that need no escaping anywhere and cannot climb out of a folder.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
-MONTH = re.compile(r"(\d{4})-(\d{2})\Z")
+MONTH = re.compile(r"([0-9]{4})-([0-9]{2})\Z")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)\Z")
 # Placeholders a yearly track's texts may use; see engine.cycle_fields.
 FIELDS = ("data_year", "next_year", "deadline")
@@ -362,15 +363,21 @@ def _relative_order(report: _Report, where: str, milestones: list[Milestone]) ->
             report.add(f"{where}.milestones[{n}].after",
                        f"milestone {_show(target.id)} has no day to count from",
                        "a milestone with a date, a time, a deadline or a relative date")
+    reported: set[frozenset[str]] = set()
     for n, milestone in enumerate(milestones, 1):
         seen = [milestone.id]
         step = milestone
         while isinstance(step.when, Relative) and step.when.after in by_id:
             step = by_id[step.when.after]
             if step.id in seen:
-                report.add(f"{where}.milestones[{n}].after",
-                           "relative dates form a cycle: " + " -> ".join(seen + [step.id]),
-                           "each relative date to lead back to a fixed date")
+                # One line per cycle, at its first milestone in the file; a milestone
+                # that only leads into a cycle is not itself the mistake.
+                members = frozenset(seen[seen.index(step.id):])
+                if step.id == milestone.id and members not in reported:
+                    reported.add(members)
+                    report.add(f"{where}.milestones[{n}].after",
+                               "relative dates form a cycle: " + " -> ".join(seen + [step.id]),
+                               "each relative date to lead back to a fixed date")
                 break
             seen.append(step.id)
 
@@ -631,9 +638,10 @@ def parse_roster(text: str, file: str, ndds: set[date],
             raw_ndd = row.get("next_decision_date", "")
             if raw_ndd:
                 try:
-                    ndd = date.fromisoformat(raw_ndd)
-                    if len(raw_ndd) != 10:
+                    # fromisoformat also takes 20240731 and 2024-W31-3: a roster says YYYY-MM-DD.
+                    if not ISO_DATE.match(raw_ndd):
                         raise ValueError
+                    ndd = date.fromisoformat(raw_ndd)
                 except ValueError:
                     report.add(f"{place}, column next_decision_date",
                                f"{_show(raw_ndd)} is not a date",

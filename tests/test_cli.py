@@ -164,3 +164,18 @@ def test_wheel_carries_rules_and_templates(tmp_path):
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert str(venv) in done.stdout  # the installed copy of rules.toml, not the checkout's
+
+
+def test_roster_dates_are_yyyy_mm_dd_only(cli, data):
+    roster = data / "providers.csv"
+    # date.fromisoformat would read both as 2024-07-31.
+    roster.write_text(roster.read_text().replace("2024-07-31", "2024-W31-3")
+                      .replace("2024-11-30", "20241130"))
+    result = cli("check", "--rules", str(data / "rules.toml"))
+    assert result.exit_code == 1
+    assert [line.split(": ", 1)[1] for line in result.stderr.splitlines()] == [
+        'row 2 (id "demo-8-month"), column next_decision_date: "2024-W31-3" is not a date '
+        "(expected YYYY-MM-DD, or empty for no progress report)",
+        'row 3 (id "demo-12-month"), column next_decision_date: "20241130" is not a date '
+        "(expected YYYY-MM-DD, or empty for no progress report)",
+    ]

@@ -653,10 +653,7 @@ def test_a_cycle_among_relative_dates(tmp_path):
         f"{path}: tracks.progress-8-month.milestones[3].after: relative dates form a cycle: "
         "activities-selected -> materials-available -> activities-selected (expected each "
         "relative date to lead back to a fixed date)",
-        f"{path}: tracks.progress-8-month.milestones[4].after: relative dates form a cycle: "
-        "materials-available -> activities-selected -> materials-available (expected each "
-        "relative date to lead back to a fixed date)",
-    ]
+    ]  # one line per cycle, not one per milestone in it
 
 
 def test_an_unknown_actor(tmp_path):
