@@ -190,7 +190,9 @@ class _Renderer:
         Returns the linked paths that mine() refused, for someone else to write.
         """
         queue = [(p, None) for p in seeds]
-        seen = set(self.written) | {p for p, _ in queue}
+        # self.written (every path so far) is looked up, never copied: a copy per
+        # provider made a 10,000-provider build quadratic (issue 6).
+        seen = {p for p, _ in queue}
         others: set[str] = set()
         while queue:
             path, referrer = queue.pop(0)
@@ -202,7 +204,7 @@ class _Renderer:
                 continue
             for link in links(response.get_data(as_text=True)):
                 target = self.local(link, path)
-                if target is None or target in seen:
+                if target is None or target in seen or target in self.written:
                     continue
                 seen.add(target)
                 if mine(target):
