@@ -38,9 +38,9 @@ SCRATCH_NEEDED = 6 << 30
 class Plan:
     """How much of each measurement to do."""
 
-    serving_rounds: int = 6
+    serving_rounds: int = 5
     serving_seconds: float = 3.0
-    render_repeat: int = 40
+    render_repeat: int = 30
     expansion_sizes: list[int] = field(default_factory=lambda: [1_000, 10_000, 100_000])
     expansion_runs: int = 2
     build_sizes: list[int] = field(default_factory=lambda: [2_000, 10_000])
