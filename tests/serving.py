@@ -86,6 +86,13 @@ def rss_kib(pid: int) -> int:
     return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
 
 
+def _has_control_socket() -> bool:
+    """Whether this gunicorn has the control socket (and so --no-control-socket)."""
+    import gunicorn.config
+
+    return any(s.name == "control_socket_disable" for s in gunicorn.config.KNOWN_SETTINGS)
+
+
 @contextmanager
 def gunicorn(folder: Path, env: Mapping[str, str | None] | None = None, workers: int = 2,
              config: Path | None = GUNICORN_CONF,
@@ -112,6 +119,10 @@ def gunicorn(folder: Path, env: Mapping[str, str | None] | None = None, workers:
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
                "--bind", f"fd://{listener.fileno()}", "--chdir", str(folder),
                "--access-logfile", str(access_log), "--graceful-timeout", "5"]
+    if _has_control_socket():
+        # Newer gunicorn opens one shared control socket in ~/.gunicorn; servers that
+        # other tests start at the same time must not fight over it.
+        command.append("--no-control-socket")
     if config is not None:
         command += ["--config", str(config)]
     if access_log_format is not None:
