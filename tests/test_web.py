@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import stat
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from calfeed import bundled, create_app, tokens, web
+from serving import rewrite
 from calfeed.cli import main
 
 from conftest import SECRET, TODAY
@@ -29,16 +27,6 @@ def token_of(provider: str, rotation: int = 0) -> str:
     return tokens.token(SECRET.encode(), provider, rotation)
 
 
-@pytest.fixture
-def data(tmp_path):
-    """A private copy of the bundled rules and roster, to edit under a running app."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    shutil.copy(bundled("rules.toml"), folder / "rules.toml")
-    shutil.copy(bundled("providers.csv"), folder / "providers.csv")
-    return folder
-
-
 def make_app(tmp_path, data, **config):
     """An app on the private copy, checking the files on every request."""
     settings = {
@@ -48,13 +36,6 @@ def make_app(tmp_path, data, **config):
     }
     settings.update(config)
     return create_app(settings)
-
-
-def rewrite(path: Path, text: str) -> None:
-    """Replace a file's content and move its mtime on, as an editor saving it would."""
-    before = path.stat().st_mtime_ns
-    path.write_text(text, encoding="utf-8")
-    os.utime(path, ns=(before + 2_000_000_000, before + 2_000_000_000))
 
 
 # --- content types ---------------------------------------------------------
