@@ -39,7 +39,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import click
 
-from . import create_app
+from . import create_app, tokens
 
 MANIFEST = "manifest.json"
 NOT_FOUND_FILE = "404.html"
@@ -291,9 +291,11 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
     outdir.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(outdir)
     config = site_config(config)
-    app = create_app(config)
     try:
+        app = create_app(config)
         snap = web.snapshot(app)
+    except tokens.SecretError as err:
+        raise BuildError(str(err)) from None
     except web.Unavailable as err:
         raise BuildError("; ".join(err.problems) or "the rules did not load") from None
     rules = snap.rules
@@ -335,7 +337,7 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
         parent.write("/" + NOT_FOUND_FILE, NOT_FOUND_FILE, response)
         files = _unique(files + parent.files)
         _write_manifest(job, files, rules.revised)
-        removed = _count_removed(previous, {f.path for f in files})
+        removed = _count_removed(previous, job.hashes, {f.path for f in files})
         _settle_directories(temp, job.revised)
         _swap(temp, outdir)
     except BaseException:
@@ -356,11 +358,15 @@ def _unique(files: list[File]) -> list[File]:
 
 
 def manifest_text(files: list[File], revised: datetime) -> str:
-    """manifest.json: every file with its sha256, size and content type, sorted by path."""
-    entries = [{"path": f.path, "sha256": f.sha256, "size": f.size, "content_type": f.content_type}
-               for f in files]
-    return json.dumps({"revised": revised.isoformat().replace("+00:00", "Z"), "files": entries},
-                      indent=1, ensure_ascii=False) + "\n"
+    """manifest.json: every file with its sha256, size and content type, sorted by path.
+
+    One file per line, so that two builds' manifests diff line by line.
+    """
+    lines = [json.dumps({"path": f.path, "sha256": f.sha256, "size": f.size,
+                         "content_type": f.content_type}, ensure_ascii=False) for f in files]
+    stamp = json.dumps(revised.isoformat().replace("+00:00", "Z"))
+    return ('{\n "revised": ' + stamp + ',\n "files": [\n  ' + ",\n  ".join(lines)
+            + ("\n ]\n}\n" if lines else "]\n}\n"))
 
 
 def _write_manifest(job: _Job, files: list[File], revised: datetime) -> None:
@@ -383,10 +389,12 @@ def _hashes(previous: Path | None) -> dict[str, str]:
         return {}  # then the old files themselves are compared
 
 
-def _count_removed(previous: Path | None, kept: set[str]) -> int:
+def _count_removed(previous: Path | None, hashes: dict[str, str], kept: set[str]) -> int:
     """How many files of the previous site the new one no longer has."""
     if previous is None:
         return 0
+    if hashes:
+        return len(set(hashes) - kept)
     old = {str(p.relative_to(previous)) for p in previous.rglob("*") if p.is_file()}
     return len(old - kept - {MANIFEST})
 
