@@ -96,7 +96,7 @@ def nginx(site, tmp_path):
     # nginx takes over listening sockets named in $NGINX (its binary-upgrade hand-over),
     # so the port bound above is never free for another test to take.
     process = subprocess.Popen(
-        [str(NGINX), "-c", str(conf), "-p", str(prefix) + "/"],
+        [str(NGINX), "-e", str(prefix / "error.log"), "-c", str(conf), "-p", str(prefix) + "/"],
         env={**os.environ, "NGINX": f"{listener.fileno()};"}, pass_fds=[listener.fileno()],
         stdout=subprocess.DEVNULL, stderr=(prefix / "stderr.log").open("w"))
     listener.close()  # nginx holds its own copy
