@@ -289,3 +289,23 @@ def test_workers_2_build_equals_workers_1(calfeed_build, data, tmp_path, monkeyp
     assert len(pids) == 2 and os.getpid() not in pids
     assert SUMMARY.match(first.stdout)["calendars"] == SUMMARY.match(second.stdout)["calendars"] == "33"
     assert tree(one) == tree(two)
+
+
+def test_synthetic_roster_is_deterministic_realistic_and_valid(tmp_path):
+    text = synthetic_roster(2000)
+    assert text == synthetic_roster(2000)
+    lines = text.split("\r\n")
+    assert lines[0] == "id,name,next_decision_date,enduring_materials,accreditor,rotation"
+    assert lines[1].startswith("p000001,") and lines[2000].startswith("p002000,")
+    rows = [l.split(",") for l in lines[1:] if l and '"' not in l]  # quoted names have commas
+    share = lambda test: sum(1 for r in rows if test(r)) / len(rows)
+    assert 0.03 < share(lambda r: r[-4] == "2024-07-31") < 0.07
+    assert 0.03 < share(lambda r: r[-4] == "2024-11-30") < 0.07
+    assert 0.35 < share(lambda r: r[-3] == "yes") < 0.45
+    assert 0.07 < share(lambda r: r[-2] == "cma") < 0.13
+    roster = tmp_path / "providers.csv"
+    roster.write_text(text, newline="")
+    result = CliRunner().invoke(main, ["check", "--providers", str(roster)],
+                                env={"CALFEED_RULES": None, "CALFEED_PROVIDERS": None})
+    assert result.exit_code == 0, result.output
+    assert "2000 providers" in result.output
