@@ -477,7 +477,11 @@ def _swap(temp: Path, outdir: Path) -> None:
         # Two renames: for a moment between them OUTDIR does not exist.
         aside = temp.with_name(temp.name + "-old")
         outdir.rename(aside)
-        temp.rename(outdir)
+        try:
+            temp.rename(outdir)
+        except BaseException:
+            aside.rename(outdir)  # put the old site back before giving up
+            raise
         aside.rename(temp)
     shutil.rmtree(temp, ignore_errors=True)
 

@@ -309,3 +309,18 @@ def test_synthetic_roster_is_deterministic_realistic_and_valid(tmp_path):
                                 env={"CALFEED_RULES": None, "CALFEED_PROVIDERS": None})
     assert result.exit_code == 0, result.output
     assert "2000 providers" in result.output
+
+
+def test_without_an_atomic_exchange_two_renames_replace_the_site(calfeed_build, data, tmp_path,
+                                                                  monkeypatch):
+    site = tmp_path / "site"
+    assert calfeed_build(site).exit_code == 0
+    monkeypatch.setattr(build, "_exchange", lambda a, b: False)  # a kernel without renameat2
+    (data / "providers.csv").write_text(
+        "id,name,next_decision_date,enduring_materials,accreditor\n"
+        "solo,Solo Provider,,no,\n")
+    result = calfeed_build(site)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (site / "p").iterdir()) == [token_of("solo"), token_of("solo") + ".csv",
+                                                           token_of("solo") + ".ics", token_of("solo") + ".json"]
+    assert siblings(site) == ["data", "site"]
