@@ -51,25 +51,25 @@ machine's noise (see min–max of the rounds); compare the CPU-per-request ratio
     "build.ratio_per_provider_to_render": """\
 **Why.** `calfeed build` writes, per provider, 27 files: the page, the .ics, .json and
 .csv, and one .ics per dated event (23 on average), each fetched from the Flask app
-through its test client so that the static site is byte-identical to the server. The
-feed's render is only about a third of the provider's cost; measured per provider
-(2,000-provider build, CPU): the feed .ics ~7 ms, the event files ~6.5 ms (about
-0.29 ms each: the test client's request building and response wrapping ~0.07 ms,
-Flask's dispatch ~0.05 ms, calfeed's lookup, filter, header and hashing ~0.05 ms, the
-rest the write), writing the 27 files ~2-6 ms (kernel time; more on a busy disk),
-the page ~2 ms, JSON ~0.9 ms, CSV ~0.7 ms.
+(one WSGI call per URL) so that the static site is byte-identical to the server. The
+feed's render is well under half of the provider's cost; measured per provider (CPU):
+the feed .ics ~6.5 ms, the event files ~3-4 ms (about 0.12 ms of request each: Flask's
+routing and dispatch, calfeed's token lookup, header, hashing and cache, the bytes
+themselves already serialized for the feed; plus the write), writing the 27 files
+~1.5 ms (kernel time; more on a busy disk), the page ~2 ms (Jinja), JSON ~0.9 ms,
+CSV ~0.7 ms.
 
-**What would reach it.** Profiling removed what calfeed did twice (fixes below: a
-provider's build went from ~113 ms to ~20 ms of CPU at 200 providers and stopped
-growing quadratically). The rest is the build's shape: 23 event files each through a
-full HTTP round trip in the test client. Writing a provider's event files straight
-from its feed's events (`ical.render([event], calendar)` is now a cache lookup of
-bytes already serialized for the feed) with the headers the app would send, without a
-request per file, would cut ~5 ms; a lighter fetch than the test client
-(`Response.from_app` on a prebuilt environ: 0.09 instead of 0.16 ms a request) another
-~2 ms. With the page, JSON and CSV that still leaves about 1.8-2x the feed's render:
-1.5x needs the page render (~2 ms, Jinja) and the JSON/CSV encoders to be cheaper too,
-or the per-event files to be dropped from the static site.""",
+**What would reach it.** Profiling removed what calfeed did twice or needlessly (fixes
+below: a provider's build went from ~113 ms to ~15 ms of CPU and stopped growing
+quadratically). The rest is the site's shape: 27 files a provider, 23 of them event
+files that each go through Flask. Writing a provider's event files straight from its
+feed's events (`ical.render([event], calendar)` is now a lookup of bytes serialized
+for the feed) with the headers the app would send, without a request per file, would
+cut ~2.5 ms; then the page, JSON and CSV (~3.5 ms together) and the writes (~1.5 ms)
+still make about 1.8x the feed's render. 1.5x needs the page and the JSON/CSV twins
+cheaper than a third of the feed (a page template that is not re-rendered per
+provider where nothing differs, or a faster JSON encoder), or fewer files per
+provider (no per-event .ics on the static host).""",
     "build.ratio_all_cores_to_one": """\
 **Why.** Two workers on two cores shared with other processes (see the load average):
 when other test suites take a core, the second worker has little to run on. The
@@ -114,6 +114,8 @@ quadratic.
 4. `build: crawl looks up the written paths instead of copying them per provider` —
    `set(self.written)` per provider copied every path written so far (34 ms at 270,000
    paths): 10,000 providers took 42 ms a provider against 24 ms at 2,000.
+5. `build: fetch each URL with one plain WSGI call of the app instead of the test
+   client` — same bytes; a 1,000-provider build 18.3 → 14.9 s of CPU.
 
 Checked and already right: the feed cache is bounded (64 MB of bodies, 20,000 entries,
 dropped on reload), a 304 never renders or hashes a cached feed, feeds involve no
