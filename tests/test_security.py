@@ -298,3 +298,9 @@ def test_gunicorns_access_log_shows_only_a_token_prefix(tmp_path):
         assert token[:7] not in logged, name
         assert f"/p/{token[:6]}....ics" in logged, name
         assert f"/p/{token[:6]}.../events/annual-reporting/2025/program-summary.ics" in logged
+
+
+def test_pages_say_no_referrer_in_the_html_too(client):
+    """A static host without headers (S3) still keeps the token out of Referer."""
+    page = client.get(f"/p/{token_of('demo-8-month')}/").get_data(as_text=True)
+    assert '<meta name="referrer" content="no-referrer">' in page
