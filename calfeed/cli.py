@@ -63,9 +63,16 @@ def check(rules_path: str | None, providers_path: str | None) -> None:
     """Validate rules.toml and the roster; list every problem and exit 1 if any."""
     loaded = load_or_exit(rules_path, providers_path)
     milestones = sum(len(t.milestones) for t in loaded.tracks.values())
-    click.echo(f"{loaded.path}: OK: {len(loaded.tracks)} tracks, {milestones} milestones, "
-               f"{len(loaded.accreditors)} accreditors, {len(loaded.providers)} providers "
+    counts = ", ".join(_count(n, word) for n, word in (
+        (len(loaded.tracks), "track"), (milestones, "milestone"),
+        (len(loaded.accreditors), "accreditor"), (len(loaded.providers), "provider")))
+    click.echo(f"{loaded.path}: OK: {counts} "
                f"(revised {loaded.revised.isoformat().replace('+00:00', 'Z')})")
+
+
+def _count(number: int, word: str) -> str:
+    """"1 track", "3 tracks"."""
+    return f"{number} {word}{'' if number == 1 else 's'}"
 
 
 def _when(event: Event) -> str:

@@ -27,7 +27,7 @@ def test_check_ok(cli):
     result = cli("check")
     assert result.exit_code == 0
     assert result.output.endswith(
-        ": OK: 3 tracks, 17 milestones, 1 accreditors, 4 providers (revised 2026-11-21T00:00:00Z)\n")
+        ": OK: 3 tracks, 17 milestones, 1 accreditor, 4 providers (revised 2026-11-21T00:00:00Z)\n")
 
 
 def test_check_misspelt_key(cli, data):
@@ -72,7 +72,7 @@ def test_env_chooses_files(cli, data):
     roster.write_text("id,name\nonly-one,Only One\n")
     result = cli("check", CALFEED_RULES=str(data / "rules.toml"), CALFEED_PROVIDERS=str(roster))
     assert result.exit_code == 0, result.output
-    assert "1 providers" in result.output
+    assert "1 accreditor, 1 provider (revised" in result.output
 
 
 def test_events_json_contract(cli):
