@@ -382,13 +382,17 @@ def provider_urls(app: Flask, profile: Profile, site: str) -> dict[str, str]:
 def _feed(subject: Subject, fmt: str, snap: Snapshot,
           only: tuple[str, str, str] | None = None) -> Response:
     """A feed (or one event's .ics), from the cache when warm, with its validators."""
-    remind = _remind() if fmt == "ics" else ()
-    download = _flag("download")
-    plain = _flag("plain")
-    today = _today()
+    if request.environ.get("QUERY_STRING"):
+        remind = _remind() if fmt == "ics" else ()
+        download = _flag("download")
+        plain = _flag("plain")
+    else:  # what calendar clients send: no parameters to read
+        remind, download, plain = (), False, False
+    state = _state()
+    today = state.today or date.today()
     site = base_url()
     key = (snap.generation, today, site, subject.kind, subject.profile.id, fmt, remind, only)
-    cache = _state().cache
+    cache = state.cache
     cache.retire(snap.generation)
     rendered = cache.get(key)
     if rendered is None:
