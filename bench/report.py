@@ -22,17 +22,19 @@ TARGETS: tuple[tuple[str, str, float | None, str], ...] = (
 # Why a target is missed and what would reach it: shown in RESULTS.md only when missed.
 ANALYSIS: dict[str, str] = {
     "serving.ratio_warm_to_ceiling": """\
-**Why.** A warm feed is a cache hit, yet it costs the gunicorn worker about 50-60 µs of
-CPU more than the ceiling route (see "worker CPU µs/request"): the view sits in a
-blueprint behind a two-converter rule (`/p/<token>.<any(ics, json, csv):fmt>`), looks
-the token up (SHA-256 of the token into the snapshot's index, `compare_digest`), builds
-a `Subject`, reads `?remind`, `?download` and `?plain`, forms the cache key and takes
-the LRU's lock, then builds a `Response` from the cached bytes and the validators
-formatted at render time. Measured in-process (WSGI call, CPU time, warm loop) that is
-about 22 µs; inside gunicorn, where each request runs with cold caches between socket
-reads and writes, it is two to three times that. On this machine a request costs
-gunicorn + Flask about 300 µs, so 10 % is 30 µs. Profiling found and removed the
-per-request work calfeed did beyond that (first fix below: 40 → 24 µs in-process).
+**Why.** A warm feed is a cache hit, yet it costs the gunicorn worker about 35-45 µs of
+CPU more than the ceiling route (see "worker CPU µs/request"). About 10 µs of that is
+the route itself: a constant answer behind the same two-converter rule
+(`/p/<token>.<any(ics, json, csv):fmt>`) costs that much more than the static ceiling
+path. The rest is the view: the token looked up (SHA-256 of the token into the
+snapshot's index, `compare_digest`), a `Subject`, the cache key, the LRU's lock, the
+`Response` from the cached bytes and the validators formatted at render time.
+Measured in-process (WSGI call, CPU time, warm loop) calfeed adds about 15 µs; inside
+gunicorn, where each request runs with cold caches between socket reads and writes,
+it is two to three times that. On this machine a request costs gunicorn + Flask about
+250-300 µs, so 10 % is 25-30 µs. Profiling found and removed the per-request work
+calfeed did beyond that (fixes 1 and 6 below: in-process 40 → 15 µs, in gunicorn
+about 60 → 40 µs).
 The ratio also moves with the machine: the rounds range widely (see min–max) because
 other test suites ran on the same two cores.
 
@@ -116,6 +118,9 @@ quadratic.
    paths): 10,000 providers took 42 ms a provider against 24 ms at 2,000.
 5. `build: fetch each URL with one plain WSGI call of the app instead of the test
    client` — same bytes; a 1,000-provider build 18.3 → 14.9 s of CPU.
+6. `web: a feed request without a query string reads no parameters, and looks the app
+   state up once` — calfeed's CPU per warm request over the ceiling: in-process ~24 →
+   ~15 µs, in gunicorn ~53 → ~38 µs.
 
 Checked and already right: the feed cache is bounded (64 MB of bodies, 20,000 entries,
 dropped on reload), a 304 never renders or hashes a cached feed, feeds involve no
