@@ -80,8 +80,8 @@ def cycles(track: Track, today: date) -> list[int]:
     return years
 
 
-def _long_date(day: date) -> str:
-    """March 31, 2025."""
+def long_date(day: date) -> str:
+    """A date as ACCME writes it: March 31, 2025."""
     return f"{day:%B} {day.day}, {day.year}"
 
 
@@ -89,7 +89,7 @@ def cycle_fields(data_year: int, deadline: _Due) -> dict[str, str]:
     """The values of the placeholders a yearly track's texts may use."""
     day = deadline.start.date() if isinstance(deadline.start, datetime) else deadline.start
     return {"data_year": str(data_year), "next_year": str(data_year + 1),
-            "deadline": _long_date(day)}  # type: ignore[arg-type]
+            "deadline": long_date(day)}  # type: ignore[arg-type]
 
 
 def _resolve(milestone: Milestone, track: Track, done: dict[str, _Due],
@@ -155,7 +155,7 @@ def _accreditor_due(accreditor: Accreditor, data_year: int, accme: _Due) -> tupl
         day = accreditor.deadlines[data_year]
         note = (f"Deadline set by your Recognized Accreditor, the {accreditor.name}, "
                 f"which reviews providers before ACCME's own deadline of "
-                f"{_long_date(accme_day)} at 11:59 p.m. Central Time.")
+                f"{long_date(accme_day)} at 11:59 p.m. Central Time.")
         return _Due(day, "day", False), f" — {accreditor.name} deadline", note
     note = (f"The {accreditor.name} has published no deadline for data year {data_year}; "
             f"this is ACCME's date. Providers accredited by a state medical society may be "

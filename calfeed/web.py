@@ -281,11 +281,6 @@ def _remind() -> tuple[timedelta, ...]:
         raise BadParameter("remind", text, REMIND_ACCEPTED, str(err)) from None
 
 
-def _long_date(day: date) -> str:
-    """January 24, 2024."""
-    return f"{day:%B} {day.day}, {day.year}"
-
-
 # ---------------------------------------------------------------------------
 # Whose calendar: tracks, the builder, providers
 # ---------------------------------------------------------------------------
@@ -334,7 +329,7 @@ def builder_subject(rules: Rules, args: Mapping[str, str]) -> Subject:
     query = []
     if ndd:
         parts.append(ndd.isoformat())
-        words.append(f"Next Decision Date {_long_date(ndd)}")
+        words.append(f"Next Decision Date {engine.long_date(ndd)}")
         query.append(f"next_decision_date={ndd.isoformat()}")
     else:
         words.append("no progress report")
@@ -493,9 +488,9 @@ def _when(event: Event) -> str:
         return f"{start:%B} {start.year} (no exact day published)"
     if isinstance(start, datetime):
         zone = ical.zone_words(start)
-        return (f"{start:%A}, {_long_date(start.date())}, {ical.clock_words(start)} "
+        return (f"{start:%A}, {engine.long_date(start.date())}, {ical.clock_words(start)} "
                 f"{ZONE_NAMES.get(zone, zone)}")
-    return f"{start:%A}, {_long_date(start)}"
+    return f"{start:%A}, {engine.long_date(start)}"
 
 
 def _view(event: Event, today: date, subject: Subject) -> EventView:
@@ -623,7 +618,7 @@ def _builder_form(rules: Rules, subject: Subject | None = None) -> dict:
     """The builder form's choices, with a subject's answers selected."""
     profile = subject.profile if subject else None
     return {
-        "ndds": [(t.next_decision_date.isoformat(), f"{_long_date(t.next_decision_date)} — {t.name}")
+        "ndds": [(t.next_decision_date.isoformat(), f"{engine.long_date(t.next_decision_date)} — {t.name}")
                  for t in sorted(rules.tracks.values(), key=lambda t: t.next_decision_date or date.min)
                  if t.next_decision_date],
         "accreditors": [(a.id, a.name) for a in rules.accreditors.values()],
@@ -820,4 +815,4 @@ def security_headers(response: Response) -> Response:
 @bp.app_context_processor
 def template_globals() -> dict:
     """Helpers every template uses: the site root for links."""
-    return {"root": _root(), "long_date": _long_date}
+    return {"root": _root(), "long_date": engine.long_date}
