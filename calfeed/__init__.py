@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=(test_config or {}).get("INSTANCE_PATH"),
                 template_folder=str(bundled("templates")), static_folder=str(bundled("static")))
-    app.config.from_mapping(
-        CALFEED_RULES=os.environ.get("CALFEED_RULES") or str(bundled("rules.toml")),
-        CALFEED_PROVIDERS=os.environ.get("CALFEED_PROVIDERS") or None,
-        CALFEED_SECRET_KEY=os.environ.get("CALFEED_SECRET_KEY") or None,
-        CALFEED_BASE_URL=os.environ.get("CALFEED_BASE_URL") or None,
-        CALFEED_TODAY=os.environ.get("CALFEED_TODAY") or None,
-    )
+    from . import cli, settings, web
+
+    app.config.from_mapping(settings.from_environment(str(bundled("rules.toml"))))
     if test_config is not None:
         app.config.from_mapping(test_config)
-    from . import cli, web
 
     cli.register(app)
     web.init_app(app)

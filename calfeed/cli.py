@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from datetime import date, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import bundled, create_app, engine, export, rules
+from . import bundled, create_app, engine, export, rules, settings, wording
 from .model import Event, Profile, Rules
 
 rules_option = click.option(
@@ -22,19 +27,11 @@ providers_option = click.option(
 
 
 def parse_today(value: str | None) -> date:
-    """Today: the given YYYY-MM-DD, else CALFEED_TODAY, else the clock."""
-    value = value or os.environ.get("CALFEED_TODAY")
-    if not value:
-        return date.today()
+    """Today: the given YYYY-MM-DD, else CALFEED_TODAY, else the clock; a bad one is a usage error."""
     try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (expected YYYY-MM-DD)", param_hint="today")
-    # The yearly track runs to two deadlines after today: a today in 9998 needs year 10000.
-    if day.year not in rules.YEARS:
-        raise click.BadParameter(f"{value!r} is out of range (expected a date in the years "
-                                 f"{rules.YEARS[0]}-{rules.YEARS[-1]})", param_hint="today")
-    return day
+        return settings.today(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="today") from None
 
 
 def load_or_exit(rules_path: str | None, providers_path: str | None) -> Rules:
@@ -63,33 +60,15 @@ def check(rules_path: str | None, providers_path: str | None) -> None:
     """Validate rules.toml and the roster; list every problem and exit 1 if any."""
     loaded = load_or_exit(rules_path, providers_path)
     milestones = sum(len(t.milestones) for t in loaded.tracks.values())
-    counts = ", ".join(_count(n, word) for n, word in (
+    counts = ", ".join(wording.count(n, word) for n, word in (
         (len(loaded.tracks), "track"), (milestones, "milestone"),
         (len(loaded.accreditors), "accreditor"), (len(loaded.providers), "provider")))
-    click.echo(f"{loaded.path}: OK: {counts} "
-               f"(revised {loaded.revised.isoformat().replace('+00:00', 'Z')})")
-
-
-def _count(number: int, word: str) -> str:
-    """"1 track", "3 tracks"."""
-    return f"{number} {word}{'' if number == 1 else 's'}"
-
-
-def _when(event: Event) -> str:
-    """An event's date as a person reads it, in its true precision."""
-    start = event.start
-    if start is None:
-        return event.when or "undated"
-    if event.precision == "month":
-        return f"{start:%B %Y}"
-    if isinstance(start, datetime):
-        return f"{start:%Y-%m-%d %H:%M} {start.tzname()}"
-    return start.isoformat()
+    click.echo(f"{loaded.path}: OK: {counts} (revised {wording.utc_stamp(loaded.revised)})")
 
 
 def table(events: list[Event]) -> str:
     """A readable, aligned table of events."""
-    rows = [(_when(e), e.status, e.actor, e.track, e.title) for e in events]
+    rows = [(wording.when_short(e), e.status, e.actor, e.track, e.title) for e in events]
     heads = ("when", "status", "actor", "track", "title")
     widths = [max(len(r[i]) for r in rows + [heads]) for i in range(4)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4]
@@ -123,7 +102,7 @@ def events(provider: str, today: str | None, as_json: bool, rules_path: str | No
 @with_appcontext
 def links(provider: str | None, base_url: str | None) -> None:
     """Print each provider's private page and feed URLs (they need the server's secret key)."""
-    from . import web  # the app knows the secret key; `check` need not import the web layer
+    from . import calendars, web  # the app holds the secret key; `check` needs no web layer
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
@@ -139,7 +118,7 @@ def links(provider: str | None, base_url: str | None) -> None:
         if n:
             click.echo()
         click.echo(f"{profile.id}: {profile.name}")
-        for label, url in web.provider_urls(app, profile, site).items():
+        for label, url in calendars.provider_urls(web.state(app).secret, profile, site).items():
             click.echo(f"  {label:<7}{url}")
 
 
@@ -155,12 +134,78 @@ def links(provider: str | None, base_url: str | None) -> None:
 def build(outdir: str, base_url: str | None, today: str | None, workers: int | None,
           rules_path: str | None, providers_path: str | None) -> None:
     """Write every page and feed to OUTDIR for a static host, swapped in atomically."""
-    from . import build as site  # the web layer loads only for this command
-
     day = parse_today(today)
     load_or_exit(rules_path, providers_path)
-    site.run(outdir, rules_path or str(bundled("rules.toml")), providers_path, base_url, day,
-             workers)
+    if not base_url:
+        click.echo("calfeed build: no --base-url (or CALFEED_BASE_URL): subscribe links will "
+                   "point at http://localhost", err=True)
+        base_url = "http://localhost"
+    config = {"CALFEED_RULES": rules_path or str(bundled("rules.toml")),
+              "CALFEED_PROVIDERS": providers_path,
+              "CALFEED_BASE_URL": base_url.rstrip("/"), "CALFEED_TODAY": day.isoformat()}
+    _build_or_exit(Path(outdir), config, workers or os.cpu_count() or 1)
+
+
+def _build_or_exit(target: Path, config: dict[str, Any], workers: int) -> None:
+    """Run the build; print one summary line, or one line saying why not and exit 1 (130 if stopped)."""
+    from . import build as site  # the web layer loads only for this command
+
+    try:
+        with _terminate_as_interrupt(), _progress() as (update, total):
+            summary = site.build(target, config, workers, update, total)
+    except KeyboardInterrupt:
+        click.echo(f"calfeed build: interrupted; {target} is unchanged", err=True)
+        sys.exit(130)
+    except site.BuildError as err:
+        click.echo(f"calfeed build: {err}; {target} is unchanged", err=True)
+        sys.exit(1)
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        click.echo(f"calfeed build: {where}{err.strerror or err}; {target} is unchanged", err=True)
+        sys.exit(1)
+    click.echo(f"{summary.outdir}: {summary.files} files, {summary.calendars} calendars "
+               f"({summary.changed} changed, {summary.removed} removed) in "
+               f"{summary.seconds:.1f} s")
+
+
+def _show_progress() -> bool:
+    """A progress bar only for a person watching a terminal, never in CI logs."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """`kill` (SIGTERM) stops a build as Ctrl-C does: cleaned up, the old site kept."""
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt while the build runs."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _progress() -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """(update, set_total) for a click progress bar on stderr, or no-ops."""
+    if not _show_progress():
+        yield (lambda n: None), (lambda n: None)
+        return
+    bars: dict[str, Any] = {}
+
+    def total(n: int) -> None:
+        bar = click.progressbar(length=n, label="calendars", file=sys.stderr,
+                                show_pos=True, show_eta=False)
+        bars["bar"] = bar.__enter__()
+
+    try:
+        yield (lambda n: bars["bar"].update(n) if "bar" in bars else None), total
+    finally:
+        if "bar" in bars:
+            bars["bar"].__exit__(None, None, None)
 
 
 COMMANDS = [check, events, links, build]

@@ -7,6 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import FR, MO, SA, SU, TH, TU, WE, relativedelta
+
+from . import wording
 from .model import (
     WEEKDAYS,
     Accreditor,
@@ -30,6 +33,10 @@ FLAG_NOTES = {"enduring_materials": "if you offer enduring materials"}
 SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 # How many deadlines of a yearly track still ahead of today a calendar shows.
 YEARS_AHEAD = 2
+# `move` to a weekday: the first such day on or after the date.
+FORWARD = {name: relativedelta(weekday=day(+1))
+           for name, day in zip(WEEKDAYS, (MO, TU, WE, TH, FR, SA, SU))}
+SATURDAY = 5
 
 
 @dataclass(frozen=True)
@@ -52,8 +59,8 @@ def move(day: date, how: str | None) -> date:
     if how is None:
         return day
     if how == "off-weekend":
-        return day + timedelta(days=(7 - day.weekday()) % 7) if day.weekday() >= 5 else day
-    return day + timedelta(days=(WEEKDAYS.index(how) - day.weekday()) % 7)
+        return day + FORWARD["monday"] if day.weekday() >= SATURDAY else day
+    return day + FORWARD[how]
 
 
 def yearly_deadline(track: Track, data_year: int) -> _Due:
@@ -80,16 +87,11 @@ def cycles(track: Track, today: date) -> list[int]:
     return years
 
 
-def long_date(day: date) -> str:
-    """A date as ACCME writes it: March 31, 2025."""
-    return f"{day:%B} {day.day}, {day.year}"
-
-
 def cycle_fields(data_year: int, deadline: _Due) -> dict[str, str]:
     """The values of the placeholders a yearly track's texts may use."""
     day = deadline.start.date() if isinstance(deadline.start, datetime) else deadline.start
     return {"data_year": str(data_year), "next_year": str(data_year + 1),
-            "deadline": long_date(day)}  # type: ignore[arg-type]
+            "deadline": wording.long_date(day)}  # type: ignore[arg-type]
 
 
 def _resolve(milestone: Milestone, track: Track, done: dict[str, _Due],
@@ -138,7 +140,7 @@ def _end(start: date | datetime | None, precision: str) -> date | datetime | Non
         return start + timedelta(days=1)  # type: ignore[operator]
     if precision == "month":
         assert isinstance(start, date)
-        return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        return start + relativedelta(months=1)
     if precision == "time":
         return start + timedelta(minutes=1)  # type: ignore[operator]
     return None
@@ -150,12 +152,13 @@ def _accreditor_due(accreditor: Accreditor, data_year: int, accme: _Due) -> tupl
     Returns the date, a suffix for the title ("" when ACCME's date stands) and a note
     for the description.
     """
-    accme_day = accme.start.date()  # type: ignore[union-attr]
+    accme_at = accme.start
+    assert isinstance(accme_at, datetime)
     if data_year in accreditor.deadlines:
         day = accreditor.deadlines[data_year]
         note = (f"Deadline set by your Recognized Accreditor, the {accreditor.name}, "
                 f"which reviews providers before ACCME's own deadline of "
-                f"{long_date(accme_day)} at 11:59 p.m. Central Time.")
+                f"{wording.long_date(accme_at.date())} at {wording.deadline_time(accme_at)}.")
         return _Due(day, "day", False), f" — {accreditor.name} deadline", note
     note = (f"The {accreditor.name} has published no deadline for data year {data_year}; "
             f"this is ACCME's date. Providers accredited by a state medical society may be "
@@ -168,7 +171,7 @@ def applies(track: Track, profile: Profile) -> bool:
     """Whether a track is part of a profile's calendar."""
     if profile.tracks is not None:
         return track.id in profile.tracks
-    if track.next_decision_date is not None:
+    if track.kind == "progress" and track.next_decision_date is not None:
         return track.next_decision_date == profile.next_decision_date
     return True
 
@@ -227,7 +230,7 @@ def schedule(rules: Rules, profile: Profile, today: date) -> list[Event]:
     for track in rules.tracks.values():
         if not applies(track, profile):
             continue
-        if track.yearly is None:
+        if track.kind == "progress":
             events += _expand(rules, track, profile, track.cycle, None, {})
             continue
         for year in cycles(track, today):

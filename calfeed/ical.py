@@ -7,34 +7,24 @@ unless asked, and output that depends on nothing but the inputs.
 
 from __future__ import annotations
 
-import calendar as _calendar
-import re
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import icalendar
 from icalendar import vCategory, vDDDTypes, vDuration, vInt, vText
 
+from . import wording, zones
 from .model import Calendar, Event
 
 PRODID = "-//calfeed//calfeed//EN"
 # Clients poll twice a day at most; ACCME publishes a handful of times a year.
 REFRESH = timedelta(hours=12)
-WHO = {"provider": "the provider", "accme": "ACCME", "accreditor": "your accreditor"}
-ESTIMATED_NOTE = ("Estimated: ACCME has not yet published this date; "
-                  "it follows ACCME's usual rule.")
-REMIND_MAX = 3
-REMIND_LONGEST = timedelta(days=366)
-REMIND_EXPECTED = "expected up to 3 durations like P14D,P2D or PT12H"
-# ISO 8601 allows years and months; iCalendar durations (and TRIGGER) do not.
-CALENDAR_UNITS = re.compile(r"P(?=\d+[YM])(\d+Y)?(\d+M)?(\d+[WD])?(T.*)?\Z")
 # Outlook and older clients expect a VTIMEZONE rule to start no earlier than this.
 TZ_EPOCH = 1970
-BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # Values every VEVENT carries, encoded once: icalendar only reads them when it
-# serializes, so one object can stand in many events (issue 6: rendering cost).
+# serializes, so one object can stand in many events.
 STATUS = {"estimated": vText("TENTATIVE"), "published": vText("CONFIRMED")}
 PUBLIC = vText("PUBLIC")
 TRANSPARENT = vText("TRANSPARENT")
@@ -51,13 +41,13 @@ def render(events: Sequence[Event], calendar: Calendar,
     latest: dict[str, int] = {}
     for event in dated:
         if event.precision == "time":
-            key = _zone_key(event.start)  # type: ignore[arg-type]
+            key = zones.key(event.start)  # type: ignore[arg-type]
             latest[key] = max(latest.get(key, 0), event.start.year)  # type: ignore[union-attr]
     # icalendar writes a calendar as its own lines, then each subcomponent's lines,
     # folding every line on its own: the header's bytes, each component's bytes and
     # the END line, joined, are exactly what Calendar.to_ical() writes. Serialized
     # apart, the parts that repeat (the zone in every feed; the header and events of
-    # a feed again in each event's own .ics) are serialized once (issue 6).
+    # a feed again in each event's own .ics) are serialized once.
     remind = tuple(remind)
     parts = [_header(calendar, _calendar_description(events, calendar))]
     parts += [_vtimezone_ical(key, year) for key, year in latest.items()]
@@ -155,16 +145,13 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
         assert isinstance(start, datetime)
         vevent.add("dtstart", start)
         vevent.add("dtend", event.end)
-        summary = f"{event.title} — due {clock_words(start)} {zone_words(start)}"
     else:
         # A month marker is one day long on the 1st: never the whole month, which
         # would fill every day of it, and never an invented day.
         day = start.date() if isinstance(start, datetime) else start
         vevent.add("dtstart", day)
         vevent.add("dtend", day + timedelta(days=1))
-        summary = event.title
-        if event.precision == "month":
-            summary += f" — expected during {day:%B} {day.year}"
+    summary = event.title + wording.due(event)
     vevent.add("summary", summary)
     vevent.add("description", _event_description(event, common))
     if event.url:
@@ -188,9 +175,9 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
 
 def _event_description(event: Event, common: _Common) -> str:
     """ACCME's full text, who acts, whether it is estimated, then the links."""
-    lines = [event.description, "", f"Who acts: {WHO.get(event.actor, event.actor)}"]
+    lines = [event.description, "", f"Who acts: {wording.actor_phrase(event.actor)}"]
     if event.status == "estimated":
-        lines.append(ESTIMATED_NOTE)
+        lines.append(wording.ESTIMATED_FEED_NOTE)
     # Google shows no URL property: the links must be in the text to be seen.
     links = [f"{link.title}: {link.url}" for link in event.links]
     if common.footer:
@@ -215,102 +202,6 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def _zone_key(moment: datetime) -> str:
-    """The IANA name of an aware datetime's zone."""
-    key = getattr(moment.tzinfo, "key", None)
-    if not key:
-        raise ValueError(f"timed event at {moment.isoformat()} has no IANA zone")
-    return key
-
-
-def clock_words(moment: datetime) -> str:
-    """A wall-clock time as ACCME writes it: "11:59 p.m.", "noon", "midnight"."""
-    if (moment.hour, moment.minute) == (12, 0):
-        return "noon"
-    if (moment.hour, moment.minute) == (0, 0):
-        return "midnight"
-    hour = moment.hour % 12 or 12
-    return f"{hour}:{moment.minute:02d} {'a.m.' if moment.hour < 12 else 'p.m.'}"
-
-
-def zone_words(moment: datetime) -> str:
-    """The zone as people say it: "CT" for CST/CDT (all year), else the abbreviation."""
-    return _zone_words(_zone_key(moment), moment.year) or moment.tzname() or "UTC"
-
-
-@lru_cache(maxsize=256)
-def _zone_words(key: str, year: int) -> str | None:
-    """CST + CDT -> CT, EST + EDT -> ET; None where the names do not pair that way."""
-    transitions = _transitions(ZoneInfo(key), year)
-    names = {t.name: t.daylight for t in transitions}
-    standard = [n for n, d in names.items() if not d]
-    daylight = [n for n, d in names.items() if d]
-    if len(standard) != 1 or len(daylight) != 1:
-        return None
-    s, d = standard[0], daylight[0]
-    if len(s) == len(d) == 3 and s[0] == d[0] and s[2] == d[2] == "T" and (s[1], d[1]) == ("S", "D"):
-        return s[0] + "T"
-    return None
-
-
-class _Transition:
-    """One change of UTC offset: when (UTC), the offsets around it, the new name."""
-
-    __slots__ = ("at", "before", "after", "name", "daylight")
-
-    def __init__(self, at: datetime, before: timedelta, after: timedelta, name: str,
-                 daylight: bool) -> None:
-        self.at, self.before, self.after, self.name, self.daylight = (
-            at, before, after, name, daylight)
-
-    @property
-    def wall(self) -> datetime:
-        """The local time the change happens at, on the clock before it (02:00)."""
-        return (self.at + self.before).replace(tzinfo=None)
-
-    def shape(self) -> tuple:
-        """What a yearly rule must keep the same: month, weekday, time, offsets, name."""
-        wall = self.wall
-        return (wall.month, wall.weekday(), wall.time(), self.before, self.after,
-                self.name, self.daylight)
-
-    def bydays(self) -> set[str]:
-        """The RRULE BYDAY values that name this day: "2SU", and "-1SU" if it is the last."""
-        wall = self.wall
-        weekday = BYDAY[wall.weekday()]
-        days = {f"{(wall.day - 1) // 7 + 1}{weekday}"}
-        if wall.day + 7 > _calendar.monthrange(wall.year, wall.month)[1]:
-            days.add(f"-1{weekday}")
-        return days
-
-
-def _offset(zone: ZoneInfo, moment: datetime) -> tuple[timedelta, str, bool]:
-    """The UTC offset, abbreviation and DST flag of a zone at a UTC instant."""
-    local = moment.astimezone(zone)
-    return local.utcoffset(), local.tzname(), bool(local.dst())  # type: ignore[return-value]
-
-
-def _transitions(zone: ZoneInfo, year: int) -> list[_Transition]:
-    """Every change of offset in a year, found day by day and then to the second."""
-    found = []
-    day = datetime(year, 1, 1, tzinfo=timezone.utc)
-    state = _offset(zone, day)
-    while day.year == year:
-        following = day + timedelta(days=1)
-        after = _offset(zone, following)
-        if after[:2] != state[:2]:
-            low, high = day, following  # the change is in (low, high]
-            while high - low > timedelta(seconds=1):
-                middle = low + (high - low) / 2
-                if _offset(zone, middle)[:2] == state[:2]:
-                    low = middle
-                else:
-                    high = middle
-            found.append(_Transition(high, state[0], after[0], after[1], after[2]))
-        day, state = following, after
-    return found
-
-
 @lru_cache(maxsize=256)
 def vtimezone(key: str, year: int) -> icalendar.Timezone:
     """The zone's rules in force in `year`, as the RRULE-form VTIMEZONE Outlook reads.
@@ -321,11 +212,11 @@ def vtimezone(key: str, year: int) -> icalendar.Timezone:
     only add it to calendars, never change it.
     """
     zone = ZoneInfo(key)
-    rules = _transitions(zone, year)
+    rules = zones.transitions(zone, year)
     vtz = icalendar.Timezone()
     vtz.add("tzid", key)
     if not rules:
-        offset, name, _ = _offset(zone, datetime(year, 7, 1, tzinfo=timezone.utc))
+        offset, name, _ = zones.offset(zone, datetime(year, 7, 1, tzinfo=timezone.utc))
         standard = icalendar.TimezoneStandard()
         standard.add("dtstart", datetime(TZ_EPOCH, 1, 1))
         standard.add("tzoffsetfrom", offset)
@@ -337,7 +228,7 @@ def vtimezone(key: str, year: int) -> icalendar.Timezone:
     first, starts = year, [r.wall for r in rules]
     shapes = [r.shape() for r in rules]
     while first > TZ_EPOCH:
-        earlier = _transitions(zone, first - 1)
+        earlier = zones.transitions(zone, first - 1)
         if [r.shape() for r in earlier] != shapes:
             break
         narrowed = [days & r.bydays() for days, r in zip(bydays, earlier)]
@@ -359,32 +250,6 @@ def vtimezone(key: str, year: int) -> icalendar.Timezone:
     return vtz
 
 
-def parse_remind(text: str) -> tuple[timedelta, ...]:
-    """Reminders from `P14D,P2D`: distinct positive durations, longest first."""
-    found: set[timedelta] = set()
-    if not text.strip():
-        return ()
-    for part in text.split(","):
-        item = part.strip().upper()
-        if CALENDAR_UNITS.match(item):
-            raise ValueError(f"remind: {part.strip()!r} counts years or months, which have no "
-                             f"fixed length ({REMIND_EXPECTED})")
-        try:
-            # "P" and "PT" parse as zero in icalendar: a duration needs a number.
-            if not any(c.isdigit() for c in item):
-                raise ValueError(item)
-            duration = vDuration.from_ical(item)
-        except ValueError:
-            raise ValueError(
-                f"remind: {part.strip()!r} is not an ISO 8601 duration ({REMIND_EXPECTED})"
-            ) from None
-        if duration <= timedelta(0):
-            raise ValueError(f"remind: {part.strip()!r} is not a positive duration "
-                             f"({REMIND_EXPECTED})")
-        if duration > REMIND_LONGEST:
-            raise ValueError(f"remind: {part.strip()!r} is longer than a year "
-                             f"({REMIND_EXPECTED}, each at most P366D)")
-        found.add(duration)
-    if len(found) > REMIND_MAX:
-        raise ValueError(f"remind: {len(found)} durations are too many ({REMIND_EXPECTED})")
-    return tuple(sorted(found, reverse=True))
+def duration(text: str) -> timedelta:
+    """An iCalendar (ISO 8601) duration like P14D or PT12H; ValueError if it is not one."""
+    return vDuration.from_ical(text)

@@ -9,6 +9,9 @@ from typing import Literal
 Precision = Literal["day", "month", "time", "undated"]
 Status = Literal["published", "estimated"]
 Actor = Literal["provider", "accme", "accreditor"]
+# "progress": a one-off cohort table (its cycle is the cohort, "2023-11");
+# "yearly": recurs every data year (its cycles are the years, "2024").
+TrackKind = Literal["progress", "yearly"]
 
 ACTORS: tuple[str, ...] = ("provider", "accme", "accreditor")
 FLAGS: tuple[str, ...] = ("enduring_materials",)
@@ -108,6 +111,7 @@ class Track:
     id: str
     name: str
     source: str
+    kind: TrackKind
     milestones: tuple[Milestone, ...]
     links: tuple[Link, ...] = ()
     cycle: str = ""  # the cohort of a finite track ("2023-11")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import wording
 from .model import (
     ACTORS,
     FLAGS,
@@ -78,8 +79,6 @@ LINK_KEYS = {"title": True, "url": True}
 ROSTER_COLUMNS = ("id", "name", "next_decision_date", "enduring_materials", "accreditor",
                   "rotation")
 REQUIRED_COLUMNS = ("id", "name")
-YES = {"yes", "y", "true", "1", "x"}
-NO = {"no", "n", "false", "0", ""}
 
 
 class RulesError(Exception):
@@ -498,8 +497,8 @@ def _track(report: _Report, ident: str, value: Any) -> Track | None:
     _relative_order(report, where, milestones)
     if None in (name, source, estimated, cycle) or (is_yearly and None in (yearly, first_cycle)):
         return None
-    return Track(ident, name, source, tuple(milestones), links, cycle or "", ndd, estimated,
-                 yearly, first_cycle, published)
+    return Track(ident, name, source, "yearly" if is_yearly else "progress", tuple(milestones),
+                 links, cycle or "", ndd, estimated, yearly, first_cycle, published)
 
 
 def _accreditor(report: _Report, ident: str, value: Any) -> Accreditor | None:
@@ -580,12 +579,6 @@ def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:
     return parts, report.problems
 
 
-def _flag(value: str) -> bool | None:
-    """A spreadsheet's yes/no."""
-    lowered = value.strip().lower()
-    return True if lowered in YES else False if lowered in NO else None
-
-
 def parse_roster(text: str, file: str, ndds: set[date],
                  accreditors: set[str]) -> tuple[dict[str, Profile], list[str]]:
     """Parse and validate a roster CSV against the Next Decision Dates and accreditors known."""
@@ -651,10 +644,10 @@ def parse_roster(text: str, file: str, ndds: set[date],
                         report.add(f"{place}, column next_decision_date",
                                    f"no track for Next Decision Date {ndd.isoformat()}",
                                    f"one of: {known_ndds}, or empty")
-            flag = _flag(row.get("enduring_materials", ""))
+            flag = wording.yes_no(row.get("enduring_materials", ""))
             if flag is None:
                 report.add(f"{place}, column enduring_materials",
-                           f"{_show(row['enduring_materials'])}", "yes or no")
+                           f"{_show(row['enduring_materials'])}", wording.YES_NO_ACCEPTED)
             accreditor = row.get("accreditor", "") or None
             if accreditor is not None and accreditor not in accreditors:
                 report.add(f"{place}, column accreditor", f"unknown accreditor {_show(accreditor)}",

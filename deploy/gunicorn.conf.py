@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from gunicorn import glogging
 
-from calfeed.web import TOKEN_IN_PATH, RedactTokens
+from calfeed.redact import RedactTokens, redact
 
 # Behind a reverse proxy on the same machine; a command-line --bind overrides it.
 bind = "127.0.0.1:8000"
@@ -27,7 +27,7 @@ errorlog = "-"
 def _redact(value: object) -> object:
     """A log value with any /p/<token> shortened to its prefix."""
     if isinstance(value, str) and "/p/" in value:
-        return TOKEN_IN_PATH.sub(r"\1\2...", value)
+        return redact(value)
     return value
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+from flask import Flask
 
 from calfeed import create_app
 from serving import copy_data
@@ -11,15 +15,30 @@ TODAY = "2026-11-21"
 SECRET = "test-secret-key-0123456789abcdef"
 
 
+def settings(folder: Path, data: Path | None = None, **overrides: Any) -> dict[str, Any]:
+    """create_app settings: today pinned, the test secret, an instance folder inside folder.
+
+    With data (a folder from the `data` fixture), the app reads those copies and looks
+    at them on every request, so a test's edit is seen by the next request.
+    """
+    found: dict[str, Any] = {"TESTING": True, "CALFEED_TODAY": TODAY, "CALFEED_SECRET_KEY": SECRET,
+                             "INSTANCE_PATH": str(folder / "instance")}
+    if data is not None:
+        found.update(CALFEED_RULES=str(data / "rules.toml"), CALFEED_PROVIDERS=None,
+                     CALFEED_RELOAD_INTERVAL=0)
+    found.update(overrides)
+    return found
+
+
+def make_app(folder: Path, data: Path | None = None, **overrides: Any) -> Flask:
+    """An app with settings(folder, data, **overrides)."""
+    return create_app(settings(folder, data, **overrides))
+
+
 @pytest.fixture
 def app(tmp_path):
     """The app on the bundled rules and demo roster, today pinned, the instance folder private."""
-    return create_app({
-        "TESTING": True,
-        "CALFEED_TODAY": TODAY,
-        "CALFEED_SECRET_KEY": SECRET,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-    })
+    return make_app(tmp_path)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from calfeed import web
+from calfeed import calendars, web
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -92,7 +92,7 @@ def test_build_a_calendar_and_open_a_provider_page(app, site, browser):
 
     with app.app_context():
         profile = web.snapshot(app).rules.providers["demo-12-month"]
-        private = web.provider_urls(app, profile, site)
+        private = calendars.provider_urls(web.state(app).secret, profile, site)
     page.goto(private["page"])
     assert page.locator("h1").inner_text() == "Demo Medical Society (12-month progress report)"
     assert page.locator(".subscribe .buttons a").first.get_attribute("href") == private["webcal"]

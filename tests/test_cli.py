@@ -43,7 +43,7 @@ def test_check_misspelt_key(cli, data):
         f"{rules_file}: tracks.progress-8-month.milestones[2]: no date form (expected exactly "
         "one of: date, month, at, when, after, deadline)",
     ]
-    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
 
 
 def test_check_roster_bad_date_names_row_column_and_value(cli, data):
@@ -127,7 +127,7 @@ def test_bad_today(cli):
     result = cli("events", "demo-annual", "--today", "2026-13-01")
     assert result.exit_code == 2
     assert "'2026-13-01' is not a date (expected YYYY-MM-DD)" in result.output
-    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
 
 
 def test_flask_cli_has_the_commands():

@@ -1,4 +1,4 @@
-"""Load and soak (issue 5, item 5): gunicorn with two workers, many clients, a reload
+"""Load and soak: gunicorn with two workers, many clients, a reload
 in the middle, and nothing lost.
 
 Bounded both ways: at most MAX_REQUESTS requests and at most SECONDS of load, on the

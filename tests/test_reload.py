@@ -1,4 +1,4 @@
-"""Live reload under a real gunicorn with two workers (issue 5, item 1; DESIGN §7).
+"""Live reload under a real gunicorn with two workers (DESIGN §7).
 
 An operator edits rules.toml and the roster under a running server. A broken save must
 not take a feed down or change it: both workers keep serving the last good data with
@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from calfeed import tokens, web
+from calfeed import redact, tokens
 
 from serving import SECRET, Server, copy_data, fetch, gunicorn, rewrite
 
@@ -60,7 +60,7 @@ def answers_from_every_worker(server: Server, path: str, check) -> set[str]:
     than hopes, that each worker's own copy of the data was seen.
     """
     seen: set[str] = set()
-    logged = web.TOKEN_IN_PATH.sub(r"\1\2...", path)  # the log shows a token's prefix only
+    logged = redact.redact(path)  # the log shows a token's prefix only
     start = len(server.access_lines())
     deadline = time.monotonic() + SETTLE
     with ThreadPoolExecutor(8) as pool:
@@ -80,6 +80,10 @@ def served(tmp_path):
     rules, roster = copy_data(tmp_path / "data")
     with gunicorn(tmp_path / "server", {"CALFEED_RULES": str(rules),
                                         "CALFEED_PROVIDERS": str(roster)}) as server:
+        # A worker loads the files when it boots: both must have loaded the good ones
+        # before a test breaks them, however slowly the second one started.
+        answers_from_every_worker(server, "/healthz",
+                                  lambda status, headers, body: status == 200 or pytest.fail(body))
         yield server, rules, roster
 
 

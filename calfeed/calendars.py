@@ -1,0 +1,171 @@
+"""Whom a calendar is for, and where its URLs are: the site's URL scheme.
+
+Three kinds of calendar share every URL shape: a public track (`/tracks/<id>`), the
+builder (`/calendar`, answers in the query string, nothing stored) and a provider
+behind its private token (`/p/<token>`). Each has a page ending in `/`, feeds ending in
+`.ics` `.json` `.csv`, and one `.ics` per event under
+`…/events/<track>/<cycle>/<milestone>.ics`, so a static build can write the same paths.
+The web routes, the static build and `calfeed links` all take their paths from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import quote
+
+from . import tokens, wording
+from .model import Event, Profile, Rules
+from .store import Snapshot
+
+FORMATS = ("ics", "json", "csv")
+
+
+class Unknown(LookupError):
+    """No calendar at this address (an unknown track, a wrong token)."""
+
+
+class BadParameter(Exception):
+    """A query parameter with a value calfeed does not accept."""
+
+    def __init__(self, name: str, value: str, accepted: str, message: str | None = None) -> None:
+        super().__init__(message or f"{name}: {value!r} is not accepted (expected {accepted})")
+        self.reason = message  # a more precise explanation than "not accepted", if any
+        self.name = name
+        self.value = value
+        self.accepted = accepted
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a page or feed is about: whose calendar, and where its URLs live."""
+
+    kind: str  # "track" | "builder" | "provider"
+    profile: Profile
+    base: str  # the path before "/" or ".ics": "/tracks/annual-reporting", "/calendar", "/p/<token>"
+    query: str = ""  # the builder's answers, normalized: "" or "?next_decision_date=…"
+    filename: str = "calendar"
+    answers: tuple[str, ...] = ()  # the builder's answers in words
+
+    @property
+    def private(self) -> bool:
+        """Whether the URL carries a secret (a provider's token)."""
+        return self.kind == "provider"
+
+    def page(self) -> str:
+        """The page's path."""
+        return f"{self.base}/{self.query}"
+
+    def feed(self, fmt: str = "ics", **extra: str) -> str:
+        """A feed's path, with extra query parameters."""
+        return with_query(f"{self.base}.{fmt}{self.query}", extra)
+
+    def event(self, event: Event) -> str:
+        """The path of the .ics of one event."""
+        return f"{self.base}/events/{event.track}/{event.cycle}/{event.milestone}.ics{self.query}"
+
+    def paths(self) -> list[str]:
+        """The page and the three feeds, without query options: what a static site holds."""
+        return [self.page()] + [self.feed(fmt) for fmt in FORMATS]
+
+
+def with_query(path: str, extra: Mapping[str, str]) -> str:
+    """A path with more query parameters appended."""
+    if not extra:
+        return path
+    joined = "&".join(f"{k}={quote(v, safe=',')}" for k, v in extra.items())
+    return f"{path}{'&' if '?' in path else '?'}{joined}"
+
+
+def webcal(url: str) -> str:
+    """The webcal:// form of a feed URL, which opens the calendar app."""
+    return "webcal://" + url.split("://", 1)[-1]
+
+
+def track(rules: Rules, track_id: str) -> Subject:
+    """A public track's calendar: that track only, the conditional step shown as conditional."""
+    found = rules.tracks.get(track_id)
+    if found is None:
+        raise Unknown(track_id)
+    # "track-" keeps these UIDs apart from any provider's, whatever the roster says.
+    profile = Profile(id=f"track-{found.id}", name=found.name,
+                      next_decision_date=found.next_decision_date, enduring_materials=None,
+                      accreditor=None, tracks=(found.id,))
+    return Subject("track", profile, f"/tracks/{found.id}", filename=found.id)
+
+
+def builder(rules: Rules, args: Mapping[str, str]) -> Subject:
+    """The builder's calendar from its query parameters; unknown values are BadParameter."""
+    ndds = {t.next_decision_date for t in rules.tracks.values()
+            if t.kind == "progress" and t.next_decision_date}
+    raw = args.get("next_decision_date", "").strip()
+    ndd = None
+    if raw.lower() not in ("", "none"):
+        try:
+            ndd = date.fromisoformat(raw) if len(raw) == 10 else None
+        except ValueError:
+            ndd = None
+        if ndd not in ndds:
+            known = ", ".join(d.isoformat() for d in sorted(ndds))
+            raise BadParameter("next_decision_date", raw,
+                               f"one of: {known}, or empty for no progress report")
+    enduring = wording.yes_no(args.get("enduring_materials", ""))
+    if enduring is None:
+        raise BadParameter("enduring_materials", args.get("enduring_materials", ""),
+                           wording.YES_NO_ACCEPTED)
+    raw_accreditor = args.get("accreditor", "").strip()
+    accreditor = raw_accreditor or None
+    if accreditor == "accme" and "accme" not in rules.accreditors:
+        accreditor = None
+    if accreditor is not None and accreditor not in rules.accreditors:
+        known = ", ".join(rules.accreditors)
+        raise BadParameter("accreditor", raw_accreditor,
+                           f"one of: {known}, or empty for ACCME" if known else "empty for ACCME")
+    # The id (and so every UID) names the answers, never their order or spelling.
+    parts = ["calendar"]
+    words = []
+    query = []
+    if ndd:
+        parts.append(ndd.isoformat())
+        words.append(f"Next Decision Date {wording.long_date(ndd)}")
+        query.append(f"next_decision_date={ndd.isoformat()}")
+    else:
+        words.append("no progress report")
+    if enduring:
+        parts.append("em")
+        words.append("enduring materials")
+        query.append("enduring_materials=yes")
+    else:
+        words.append("no enduring materials")
+    if accreditor:
+        parts.append(accreditor)
+        words.append(rules.accreditors[accreditor].name)
+        query.append(f"accreditor={accreditor}")
+    ident = "-".join(parts)
+    profile = Profile(id=ident, name=f"Your calendar ({', '.join(words)})",
+                      next_decision_date=ndd, enduring_materials=enduring, accreditor=accreditor)
+    return Subject("builder", profile, "/calendar", "?" + "&".join(query) if query else "",
+                   filename=ident, answers=tuple(words))
+
+
+def provider(snap: Snapshot, token: str) -> Subject:
+    """A provider's calendar behind its token; a wrong token is Unknown."""
+    profile = snap.provider(token)
+    if profile is None:
+        raise Unknown(tokens.prefix(token))
+    return Subject("provider", profile, f"/p/{token}", filename=profile.id)
+
+
+def provider_of(secret: bytes, profile: Profile) -> Subject:
+    """A roster provider's calendar, its token made with the secret key."""
+    token = tokens.token(secret, profile.id, profile.rotation)
+    return Subject("provider", profile, f"/p/{token}", filename=profile.id)
+
+
+def provider_urls(secret: bytes, profile: Profile, site: str) -> dict[str, str]:
+    """A provider's private page and feed URLs on a site (for `calfeed links`)."""
+    subject = provider_of(secret, profile)
+    ics = site + subject.feed()
+    return {"page": site + subject.page(), "webcal": webcal(ics), "ics": ics,
+            "json": site + subject.feed("json"), "csv": site + subject.feed("csv")}

@@ -1,0 +1,122 @@
+"""Fetch a site from its WSGI app, following the links of its pages: the static build's crawler.
+
+Each URL is one plain WSGI call of the app, as a server would make it, so the bytes
+are the server's. The crawler hands each answer to a writer and follows the same-site
+links of HTML answers; it never follows a query string, which a static host ignores.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable
+from html import unescape
+from typing import Any
+from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
+
+# href="…" and src="…" as Jinja writes them (autoescaped, so quotes in text never
+# look like attributes). A regular expression reads them about 9 times faster than
+# html.parser (measured on provider pages), and pages are most of what a build reads.
+_LINK = re.compile(r"""\s(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+# write(path, file name, response): what the crawler does with each answer.
+Writer = Callable[[str, str, Any], None]
+
+
+class CrawlError(Exception):
+    """A URL the site cannot hold: an unexpected status, or a path that is no file name."""
+
+
+def links(html: str) -> list[str]:
+    """The href and src values of an HTML page, in document order."""
+    return [unescape(a or b) for a, b in _LINK.findall(html) if a or b]
+
+
+def file_path(path: str) -> str:
+    """The file a URL path is written to: `/a/` → `a/index.html`, `/a.ics` → `a.ics`."""
+    name = unquote(path).lstrip("/")
+    if not name or name.endswith("/"):
+        name += "index.html"
+    parts = name.split("/")
+    # A path the app answered cannot point outside the tree, but a crafted link could.
+    if any(p in ("", ".", "..") or "\0" in p for p in parts):
+        raise CrawlError(f"cannot write URL path {path!r} as a file (expected plain path segments)")
+    return name
+
+
+class Crawler:
+    """Fetches paths from one WSGI app and hands each answer to a writer."""
+
+    def __init__(self, app: Any, site: str, write: Writer) -> None:
+        self.app = app
+        self.write = write
+        # A GET as a WSGI server would pass it: one plain call of the app per URL,
+        # without a test client's request building and wrapping.
+        self.environ = {
+            "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "QUERY_STRING": "",
+            "SERVER_NAME": "localhost", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "localhost", "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr, "wsgi.multithread": False, "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        split = urlsplit(site)
+        self.site = site
+        self.origin = (split.scheme, split.netloc)
+        self.root = split.path.rstrip("/")  # the site's path prefix: links carry it, routes do not
+        # Paths written that any later crawl may link to again (the public ones).
+        self.shared: set[str] = set()
+
+    def fetch(self, path: str, status: int = 200, referrer: str | None = None) -> Any:
+        """GET one app path and check its status."""
+        environ = {**self.environ, "wsgi.input": io.BytesIO(),
+                   # WSGI's PATH_INFO: the decoded path's bytes as latin-1 (PEP 3333).
+                   "PATH_INFO": unquote_to_bytes(path).decode("latin-1")}
+        response = self.app.response_class.from_app(self.app, environ, buffered=True)
+        if response.status_code != status:
+            via = f" (linked from {referrer})" if referrer else ""
+            raise CrawlError(f"GET {path}{via} answered {response.status_code}, expected {status}")
+        return response
+
+    def local(self, link: str, page: str) -> str | None:
+        """The app path a link on page points to, if a static host can serve it."""
+        url = urlsplit(urljoin(self.site + page, link))
+        if (url.scheme, url.netloc) != self.origin or url.query:
+            return None  # another site, webcal://, or a query string only a server answers
+        if not (url.path + "/").startswith(self.root + "/"):
+            return None
+        return url.path[len(self.root):] or "/"
+
+    def crawl(self, seeds: Iterable[str], mine: Callable[[str], bool],
+              remember: bool = True) -> set[str]:
+        """Fetch and write seeds and every page they link to that mine() accepts.
+
+        Returns the linked paths that mine() refused, for someone else to write.
+        With remember=False the paths written are forgotten afterwards: no later
+        crawl links to them (a provider's own files), so memory stays flat however
+        many crawls there are.
+        """
+        queue = deque((p, None) for p in seeds)
+        seen = {p for p, _ in queue}
+        others: set[str] = set()
+        while queue:
+            path, referrer = queue.popleft()
+            if path in self.shared:
+                continue
+            response = self.fetch(path, referrer=referrer)
+            self.write(path, file_path(path), response)
+            if remember:
+                self.shared.add(path)
+            if response.mimetype != "text/html":
+                continue
+            for link in links(response.get_data(as_text=True)):
+                target = self.local(link, path)
+                if target is None or target in seen or target in self.shared:
+                    continue
+                seen.add(target)
+                if mine(target):
+                    queue.append((target, path))
+                else:
+                    others.add(target)
+        return others

@@ -1,0 +1,196 @@
+"""What the page templates get: a calendar's events as dated, grouped, worded views.
+
+Pure: the web layer passes the data, the calendar, today and the site's address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+from . import engine, wording
+from .calendars import Subject, webcal
+from .model import Event, Link, Rules
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event as the page shows it: its date in words, its text, its own .ics."""
+
+    event: Event
+    when: str
+    iso: str | None
+    day: date | None  # the local date, for grouping and "past"
+    past: bool
+    actor: str
+    paragraphs: tuple[str, ...]
+    links: tuple[Link, ...]
+    ics: str | None
+    data_year: str | None = None  # the cycle, when it is a data year (yearly tracks)
+
+
+@dataclass(frozen=True)
+class SlotView:
+    """The steps due at one moment (annual reporting has five), shown under one date.
+
+    Text and links that every step repeats (an accreditor's note, PARS) are
+    shown once for the slot instead of once per step.
+    """
+
+    when: str
+    iso: str | None
+    day: date | None
+    past: bool
+    steps: tuple[EventView, ...]
+    shared: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True)
+class MonthView:
+    """The slots of one month."""
+
+    label: str
+    slots: tuple[SlotView, ...]
+    past: bool
+
+
+@dataclass(frozen=True)
+class NextView:
+    """The next thing the reader must do, how far off it is, and how many steps share its day."""
+
+    view: EventView
+    days: int
+    left: str
+    others: int
+
+
+def event_view(event: Event, today: date, subject: Subject, rules: Rules) -> EventView:
+    """One event as the page shows it."""
+    start = event.start
+    day = start.date() if isinstance(start, datetime) else start
+    if day is None:
+        past = False
+    elif event.precision == "month":
+        past = event.end <= today  # type: ignore[operator]
+    else:
+        past = day < today
+    iso = None
+    if start is not None:
+        iso = start.isoformat()[:7] if event.precision == "month" else start.isoformat()
+    paragraphs = tuple(p.strip() for p in event.description.split("\n\n") if p.strip())
+    track = rules.tracks.get(event.track)
+    return EventView(event, wording.when(event), iso, day, past,
+                     wording.actor_label(event.actor, you=subject.kind != "track"),
+                     paragraphs, event.links, subject.event(event) if start is not None else None,
+                     event.cycle if track is not None and track.kind == "yearly" else None)
+
+
+def _slot(views: list[EventView]) -> SlotView:
+    """Steps due at the same moment, with what they all repeat taken out once."""
+    first = views[0]
+    if len(views) == 1:
+        return SlotView(first.when, first.iso, first.day, first.past, (first,))
+    # A step's first paragraph is its own text, never hoisted, so no step is left empty.
+    shared = tuple(p for p in first.paragraphs[1:] if all(p in v.paragraphs[1:] for v in views))
+    links = tuple(l for l in first.links if all(l in v.links for v in views))
+    steps = tuple(
+        replace(v, paragraphs=v.paragraphs[:1] + tuple(p for p in v.paragraphs[1:] if p not in shared),
+                links=tuple(l for l in v.links if l not in links))
+        for v in views)
+    return SlotView(first.when, first.iso, first.day, all(v.past for v in views), steps,
+                    shared, links)
+
+
+def slots(views: list[EventView]) -> list[SlotView]:
+    """Consecutive events at the same moment, grouped."""
+    groups: list[list[EventView]] = []
+    for view in views:
+        if view.day is not None and groups and groups[-1][0].event.start == view.event.start \
+                and groups[-1][0].event.precision == view.event.precision:
+            groups[-1].append(view)
+        else:
+            groups.append([view])
+    return [_slot(g) for g in groups]
+
+
+def months(views: list[EventView]) -> list[MonthView]:
+    """Dated events grouped by month, then by moment, in order."""
+    found: list[MonthView] = []
+    for slot in slots(views):
+        assert slot.day is not None
+        label = wording.month_year(slot.day)
+        if found and found[-1].label == label:
+            last = found[-1]
+            found[-1] = MonthView(label, last.slots + (slot,), last.past and slot.past)
+        else:
+            found.append(MonthView(label, (slot,), slot.past))
+    return found
+
+
+def next_step(views: list[EventView], today: date) -> NextView | None:
+    """The next thing the provider must do, with the days left and what else falls that day."""
+    upcoming = [v for v in views if v.day is not None and not v.past]
+    if not upcoming:
+        return None
+    mine = [v for v in upcoming if v.event.actor != "accme"] or upcoming
+    first = mine[0]
+    same = [v for v in mine if v.event.start == first.event.start]
+    days = (first.day - today).days  # type: ignore[operator]
+    left = wording.days_left(days, first.event.precision, first.day)  # type: ignore[arg-type]
+    return NextView(first, days, left, len(same) - 1)
+
+
+def subscribe_links(ics_url: str, name: str) -> dict[str, str]:
+    """The one-click subscribe links of the big calendar services."""
+    feed = webcal(ics_url)
+    add = f"url={quote(ics_url, safe='')}&name={quote(name, safe='')}"
+    return {
+        "webcal": feed,
+        "google": "https://calendar.google.com/calendar/r?cid=" + quote(feed, safe=""),
+        "outlook": "https://outlook.live.com/calendar/0/addfromweb?" + add,
+        "office": "https://outlook.office.com/calendar/0/addfromweb?" + add,
+    }
+
+
+def builder_form(rules: Rules, subject: Subject | None = None) -> dict[str, Any]:
+    """The builder form's choices, with a subject's answers selected."""
+    profile = subject.profile if subject else None
+    progress = sorted((t for t in rules.tracks.values()
+                       if t.kind == "progress" and t.next_decision_date),
+                      key=lambda t: t.next_decision_date)  # type: ignore[arg-type,return-value]
+    return {
+        "ndds": [(t.next_decision_date.isoformat(),  # type: ignore[union-attr]
+                  f"{wording.long_date(t.next_decision_date)} — {t.name}")  # type: ignore[arg-type]
+                 for t in progress],
+        "accreditors": [(a.id, a.name) for a in rules.accreditors.values()],
+        "ndd": profile.next_decision_date.isoformat() if profile and profile.next_decision_date else "",
+        "enduring": bool(profile and profile.enduring_materials),
+        "accreditor": (profile.accreditor or "") if profile else "",
+    }
+
+
+def calendar_page(rules: Rules, subject: Subject, events: list[Event], today: date,
+                  site: str) -> dict[str, Any]:
+    """Everything calendar.html shows for one subject."""
+    calendar = engine.calendar(rules, subject.profile, site + subject.page())
+    views = [event_view(e, today, subject, rules) for e in events]
+    dated = [v for v in views if v.day is not None]
+    ics_url = site + subject.feed()
+    return {
+        "subject": subject, "private": subject.private, "calendar": calendar, "today": today,
+        "months": months(dated), "undated": slots([v for v in views if v.day is None]),
+        "next": next_step(dated, today),
+        "tracks": [t for t in rules.tracks.values() if engine.applies(t, subject.profile)],
+        "rules": rules, "links": subscribe_links(ics_url, calendar.name), "ics_url": ics_url,
+        "remind_url": site + subject.feed(remind="P14D,P2D"),
+        "builder": builder_form(rules, subject) if subject.kind == "builder" else None,
+    }
+
+
+def home_page(rules: Rules, tracks: list[Subject]) -> dict[str, Any]:
+    """Everything home.html shows: the track calendars and the builder form."""
+    return {"tracks": [(s, rules.tracks[s.filename]) for s in tracks],
+            "builder": builder_form(rules), "rules": rules}

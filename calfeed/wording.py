@@ -1,0 +1,149 @@
+"""Every human wording of calfeed's facts: dates, times, zones, actors, statuses, yes/no.
+
+Pages (as Jinja filters and globals), feeds, the JSON/CSV twins and the command line
+all word things through these functions, so a date or an actor reads the same
+everywhere and a new channel (email) has nothing to copy. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from . import zones
+from .model import Event
+
+# The words a yes/no answer may be, in the roster and in query strings alike.
+YES = frozenset({"yes", "y", "true", "1", "x", "on"})
+NO = frozenset({"no", "n", "false", "0", "off", ""})
+YES_NO_ACCEPTED = "yes or no (also y/n, 1/0, true/false, on/off, x)"
+
+ZONE_NAMES = {"CT": "Central Time", "ET": "Eastern Time", "MT": "Mountain Time",
+              "PT": "Pacific Time"}
+# Who acts, as a page labels it and as a feed's description says it.
+ACTOR_LABELS = {"provider": "Provider", "accme": "ACCME", "accreditor": "Your accreditor"}
+ACTOR_LABEL_YOU = "You (the provider)"
+ACTOR_PHRASES = {"provider": "the provider", "accme": "ACCME", "accreditor": "your accreditor"}
+
+# An estimated date: the title's caveat, the feed's note, the page's tag and note.
+ESTIMATED = "estimated"
+ESTIMATED_FEED_NOTE = ("Estimated: ACCME has not yet published this date; "
+                       "it follows ACCME's usual rule.")
+ESTIMATED_TAG = "Estimated date"
+ESTIMATED_PAGE_NOTE = ("ACCME has not published this date yet: it follows ACCME's usual "
+                       "rule and may change.")
+
+
+def yes_no(text: str) -> bool | None:
+    """A yes/no answer as True or False; None if the text is neither."""
+    lowered = text.strip().lower()
+    return True if lowered in YES else False if lowered in NO else None
+
+
+def long_date(day: date) -> str:
+    """A date as ACCME writes it: March 31, 2025."""
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def weekday_date(day: date) -> str:
+    """A date with its weekday: Monday, April 1, 2024."""
+    return f"{day:%A}, {long_date(day)}"
+
+
+def month_year(day: date) -> str:
+    """The month of a date: July 2024."""
+    return f"{day:%B} {day.year}"
+
+
+def clock(moment: datetime) -> str:
+    """A wall-clock time as ACCME writes it: "11:59 p.m.", "noon", "midnight"."""
+    if (moment.hour, moment.minute) == (12, 0):
+        return "noon"
+    if (moment.hour, moment.minute) == (0, 0):
+        return "midnight"
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment.minute:02d} {'a.m.' if moment.hour < 12 else 'p.m.'}"
+
+
+def zone(moment: datetime) -> str:
+    """An aware moment's zone as people write it: "CT" for CST and CDT, else its abbreviation."""
+    return zones.everyday_name(zones.key(moment), moment.year) or moment.tzname() or "UTC"
+
+
+def zone_name(moment: datetime) -> str:
+    """An aware moment's zone in full: "Central Time" (else as zone() writes it)."""
+    short = zone(moment)
+    return ZONE_NAMES.get(short, short)
+
+
+def deadline_time(moment: datetime) -> str:
+    """A deadline's time and zone in full: "11:59 p.m. Central Time"."""
+    return f"{clock(moment)} {zone_name(moment)}"
+
+
+def when(event: Event) -> str:
+    """An event's date in words, in its true precision, as pages show it."""
+    start = event.start
+    if start is None:
+        return event.when or "No date published"
+    if event.precision == "month":
+        return f"{month_year(start)} (no exact day published)"
+    if isinstance(start, datetime):
+        return f"{weekday_date(start.date())}, {deadline_time(start)}"
+    return weekday_date(start)
+
+
+def when_short(event: Event) -> str:
+    """An event's date in a table column: 2024-04-01 23:59 CDT, July 2024, 2024-01-24."""
+    start = event.start
+    if start is None:
+        return event.when or "undated"
+    if event.precision == "month":
+        return month_year(start)
+    if isinstance(start, datetime):
+        return f"{start:%Y-%m-%d %H:%M} {start.tzname()}"
+    return start.isoformat()
+
+
+def due(event: Event) -> str:
+    """What a feed's title adds to say when: " — due 11:59 p.m. CT", " — expected during July 2024"."""
+    start = event.start
+    if event.precision == "time":
+        assert isinstance(start, datetime)
+        return f" — due {clock(start)} {zone(start)}"
+    if event.precision == "month":
+        assert isinstance(start, date)
+        return f" — expected during {month_year(start)}"
+    return ""
+
+
+def days_left(days: int, precision: str, day: date) -> str:
+    """How far off the next deadline is: "today", "tomorrow", "in 12 days", "this month"."""
+    if precision == "month":
+        return "this month" if days <= 0 else month_year(day)
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "tomorrow"
+    return f"in {days} days"
+
+
+def actor_label(actor: str, you: bool = False) -> str:
+    """Who acts, as a page labels it; `you` when the reader is the provider."""
+    if you and actor == "provider":
+        return ACTOR_LABEL_YOU
+    return ACTOR_LABELS.get(actor, actor)
+
+
+def actor_phrase(actor: str) -> str:
+    """Who acts, as a feed's description says it: "the provider"."""
+    return ACTOR_PHRASES.get(actor, actor)
+
+
+def utc_stamp(moment: datetime) -> str:
+    """A moment in UTC as ISO 8601 with a Z: 2026-11-21T00:00:00Z."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def count(number: int, word: str) -> str:
+    """A number of things: "1 track", "3 tracks"."""
+    return f"{number} {word}{'' if number == 1 else 's'}"
