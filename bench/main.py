@@ -1,4 +1,4 @@
-"""`bench/run [--quick]`: every measurement of issue 6, then results.json and RESULTS.md.
+"""`bench/run [--quick]`: every measurement, then results.json and RESULTS.md.
 
 1. serving    gunicorn (2 sync workers) warm feed / 304 / ceiling route / nginx, with wrk
 2. render     ical.render per demo provider beside the bare icalendar program

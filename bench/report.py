@@ -217,7 +217,7 @@ def markdown(results: dict[str, Any]) -> str:
                   "every part works.", ""]
     for note in results.get("notes", []):
         lines.append(f"- Note: {note}")
-    lines += ["## Targets (issue 6)", "", "| key | target | measured | met |", "|---|---|---|---|"]
+    lines += ["## Targets", "", "| key | target | measured | met |", "|---|---|---|---|"]
     for path, entry in results.get("targets", {}).items():
         met = {True: "yes", False: f"**no** (off by {entry.get('miss', 0) * 100:.0f} %)",
                None: "–"}[entry.get("met")]
