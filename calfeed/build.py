@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import calendars, create_app, crawl, secret, swap, wording
+from . import calendars, create_app, crawl, secret, swap, web, wording
 
 MANIFEST = "manifest.json"
 NOT_FOUND_FILE = "404.html"
@@ -175,9 +175,8 @@ class _Renderer:
         self.tree = Tree(job)
         self.crawler = crawl.Crawler(app, app.config["CALFEED_BASE_URL"].rstrip("/"),
                                      self.tree.write)
-        state = app.extensions["calfeed"]
-        self.secret: bytes = state.secret
-        self.rules = state.store.current().rules
+        self.secret = web.state(app).secret
+        self.rules = web.snapshot(app).rules
 
     def providers(self, ids: list[str]) -> tuple[list[Written], set[str]]:
         """Write the given providers' pages, feeds and event files.
@@ -235,8 +234,6 @@ def site_config(config: dict[str, Any]) -> dict[str, Any]:
 
 def _load(config: dict[str, Any]) -> Any:
     """The app a build renders from, its data loaded; BuildError if it cannot be."""
-    from . import web
-
     try:
         app = create_app(site_config(config))
         web.snapshot(app)
@@ -258,7 +255,8 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
     outdir.parent.mkdir(parents=True, exist_ok=True)
     swap.remove_stale(outdir)
     app = _load(config)
-    rules = app.extensions["calfeed"].store.current().rules
+    rules = web.snapshot(app).rules
+    assert rules is not None
     temp = swap.temporary(outdir)
     # What is loaded now lives until the end: the collector need not look at it again,
     # and forked workers share its memory pages instead of copying them.
