@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ from .model import (
     WEEKDAYS,
     Accreditor,
     Calendar,
+    Change,
     Day,
     Deadline,
     Event,
@@ -37,6 +38,8 @@ YEARS_AHEAD = 2
 FORWARD = {name: relativedelta(weekday=day(+1))
            for name, day in zip(WEEKDAYS, (MO, TU, WE, TH, FR, SA, SU))}
 SATURDAY = 5
+# A move announced this many days ago or less is news: pages flag it.
+RECENT_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class _Due:
     start: date | datetime | None
     precision: str
     estimated: bool
+    changes: tuple[Change, ...] = ()  # `was` in the same form as start
 
 
 @lru_cache(maxsize=None)
@@ -69,10 +73,16 @@ def yearly_deadline(track: Track, data_year: int) -> _Due:
     assert rule is not None
     zone = _zone(rule.tz)
     if data_year in track.published:
-        return _Due(track.published[data_year].replace(tzinfo=zone), "time", False)
+        return _Due(track.published[data_year].replace(tzinfo=zone), "time", False,
+                    _in_zone(track.history.get(data_year, ()), zone))
     hour, minute = map(int, rule.time.split(":"))
     day = move(date(data_year + rule.year_offset, rule.month, rule.day), rule.move)
     return _Due(datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone), "time", True)
+
+
+def _in_zone(history: tuple[Change, ...], zone: ZoneInfo) -> tuple[Change, ...]:
+    """A timed date's history with each `was` in the deadline's zone, as its start is."""
+    return tuple(replace(c, was=c.was.replace(tzinfo=zone)) for c in history)
 
 
 def cycles(track: Track, today: date) -> list[int]:
@@ -100,16 +110,19 @@ def _resolve(milestone: Milestone, track: Track, done: dict[str, _Due],
     when = milestone.when
     estimated = milestone.estimated or track.estimated
     if isinstance(when, Day):
-        return _Due(when.day, "day", estimated)
+        return _Due(when.day, "day", estimated, milestone.changes)
     if isinstance(when, Month):
-        return _Due(date(when.year, when.month, 1), "month", estimated)
+        return _Due(date(when.year, when.month, 1), "month", estimated, milestone.changes)
     if isinstance(when, Timed):
-        return _Due(when.at.replace(tzinfo=_zone(when.tz)), "time", estimated)
+        zone = _zone(when.tz)
+        return _Due(when.at.replace(tzinfo=zone), "time", estimated,
+                    _in_zone(milestone.changes, zone))
     if isinstance(when, Undated):
         return _Due(None, "undated", estimated)
     if isinstance(when, Deadline):
         assert deadline is not None
-        return _Due(deadline.start, deadline.precision, deadline.estimated or estimated)
+        return _Due(deadline.start, deadline.precision, deadline.estimated or estimated,
+                    deadline.changes)
     assert isinstance(when, Relative)
     anchor = done[when.after]
     base = anchor.start.date() if isinstance(anchor.start, datetime) else anchor.start
@@ -159,7 +172,8 @@ def _accreditor_due(accreditor: Accreditor, data_year: int, accme: _Due) -> tupl
         note = (f"Deadline set by your Recognized Accreditor, the {accreditor.name}, "
                 f"which reviews providers before ACCME's own deadline of "
                 f"{wording.long_date(accme_at.date())} at {wording.deadline_time(accme_at)}.")
-        return _Due(day, "day", False), f" — {accreditor.name} deadline", note
+        return (_Due(day, "day", False, accreditor.history.get(data_year, ())),
+                f" — {accreditor.name} deadline", note)
     note = (f"The {accreditor.name} has published no deadline for data year {data_year}; "
             f"this is ACCME's date. Providers accredited by a state medical society may be "
             f"required to complete their annual reporting requirements earlier: check with "
@@ -220,6 +234,7 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
             url=links[0].url if links else None,
             links=links,
             when=milestone.when.when if isinstance(milestone.when, Undated) else None,
+            changes=due.changes,
         ))
     return events
 
@@ -238,6 +253,27 @@ def schedule(rules: Rules, profile: Profile, today: date) -> list[Event]:
             events += _expand(rules, track, profile, str(year), deadline,
                               cycle_fields(year, deadline))
     return sorted(events, key=lambda e: e.sort_key)
+
+
+def announced_span(change: Change) -> tuple[date, date]:
+    """The first and last day the announcement of a change may have been made."""
+    announced = change.announced
+    if isinstance(announced, Day):
+        return announced.day, announced.day
+    first = date(announced.year, announced.month, 1)
+    return first, _end(first, "month") - timedelta(days=1)  # type: ignore[operator]
+
+
+def changed_recently(event: Event, today: date, days: int = RECENT_DAYS) -> bool:
+    """Whether a move of the event was announced within the last `days` days.
+
+    An announcement known only by its month counts while any day of that month does.
+    """
+    for change in event.changes:
+        first, last = announced_span(change)
+        if first <= today and last >= today - timedelta(days=days):
+            return True
+    return False
 
 
 def sequence(revised: datetime) -> int:

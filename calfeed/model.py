@@ -79,6 +79,20 @@ When = Day | Month | Timed | Undated | Relative | Deadline
 
 
 @dataclass(frozen=True)
+class Change:
+    """One recorded move of a published date: what it was, when it was announced, why.
+
+    `was` has the form of the date that moved: a date for a day (or the first of the
+    month for a month), a local date-time for a timed deadline in rules (the zone is
+    the deadline's), an aware date-time in an Event.
+    """
+
+    was: date | datetime
+    announced: Day | Month  # a month when only the month of the announcement is known
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Milestone:
     """One row of an ACCME table: ACCME's words, who acts, and exactly one date form."""
 
@@ -90,6 +104,7 @@ class Milestone:
     links: tuple[Link, ...] = ()
     only_if: str | None = None
     estimated: bool = False
+    changes: tuple[Change, ...] = ()  # the date's history, oldest first
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,8 @@ class Track:
     yearly: YearlyRule | None = None
     first_cycle: int | None = None  # first data year of a yearly track
     published: dict[int, datetime] = field(default_factory=dict)  # data year -> local deadline
+    # data year -> the history of its published deadline, oldest first
+    history: dict[int, tuple[Change, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,6 +147,8 @@ class Accreditor:
     name: str
     url: str | None
     deadlines: dict[int, date]  # data year -> the accreditor's deadline
+    # data year -> the history of its deadline, oldest first
+    history: dict[int, tuple[Change, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -176,6 +195,7 @@ class Event:
     url: str | None
     links: tuple[Link, ...] = ()
     when: str | None = None  # the wording of an undated step
+    changes: tuple[Change, ...] = ()  # how its date moved, oldest first
 
     @property
     def sort_key(self) -> tuple:

@@ -24,6 +24,7 @@ from .model import (
     FLAGS,
     MOVES,
     Accreditor,
+    Change,
     Day,
     Deadline,
     Link,
@@ -69,13 +70,19 @@ MILESTONE_KEYS = {
     "id": True, "title": True, "description": False, "actor": True, "links": False,
     "only_if": False, "estimated": False,
     "date": False, "month": False, "at": False, "tz": False, "when": False,
-    "after": False, "days": False, "move": False, "deadline": False,
+    "after": False, "days": False, "move": False, "deadline": False, "changes": False,
 }
 DATE_FORMS = ("date", "month", "at", "when", "after", "deadline")
 YEARLY_KEYS = {"month": True, "day": True, "time": True, "tz": True,
                "year_offset": False, "move": False}
 ACCREDITOR_KEYS = {"name": True, "url": False, "deadlines": False}
 LINK_KEYS = {"title": True, "url": True}
+# A date's history: what it was, when the move was announced, and why.
+CHANGE_KEYS = {"was": True, "announced": True, "note": False}
+CHANGES_EXPECTED = "an array of { was, announced, note } tables, oldest first"
+# Date forms whose date can move with a recorded history (the others are estimates
+# or have no date).
+HISTORY_FORMS = ("date", "month", "at")
 ROSTER_COLUMNS = ("id", "name", "next_decision_date", "enduring_materials", "accreditor",
                   "rotation")
 REQUIRED_COLUMNS = ("id", "name")
@@ -249,6 +256,106 @@ def _placeholders(report: _Report, where: str, text: str, allowed: tuple[str, ..
                        else "no placeholders in a track that is not yearly")
 
 
+def _month(report: _Report, where: str, value: Any) -> Month | None:
+    """A quoted "YYYY-MM" month."""
+    text = _typed(report, where, value, str, 'a quoted month like "2024-07"')
+    match = MONTH.match(text) if text is not None else None
+    if text is not None and (match is None or not 1 <= int(match[2]) <= 12):
+        report.add(where, f"{_show(text)} is not a month", 'a quoted month like "2024-07"')
+        return None
+    if match and int(match[1]) not in YEARS:
+        report.add(where, f"{_show(text)} is out of range",
+                   f"a month in the years {YEARS[0]}-{YEARS[-1]}")
+        return None
+    return Month(int(match[1]), int(match[2])) if match else None
+
+
+def _at(report: _Report, where: str, value: Any) -> datetime | None:
+    """A local date-time of a timed milestone (its zone is the milestone's tz)."""
+    if not isinstance(value, datetime) or value.tzinfo is not None:
+        report.add(where, f"{_kind(value)} {_show(value)}",
+                   "a local date-time like 2024-04-01T23:59:00, with tz naming its zone")
+        return None
+    return _in_years(report, where, value)  # type: ignore[return-value]
+
+
+def _month_start(report: _Report, where: str, value: Any) -> date | None:
+    """A month as the date of its first day: how a moved month's `was` is kept."""
+    month = _month(report, where, value)
+    return date(month.year, month.month, 1) if month else None
+
+
+def _announced(report: _Report, where: str, value: Any) -> Day | Month | None:
+    """When a move was announced: a date, or a quoted month when the day is not known."""
+    if isinstance(value, str):
+        return _month(report, where, value)
+    day = _plain_date(report, where, value)
+    return Day(day) if day else None
+
+
+def changes(report: _Report, where: str, value: Any, parse: Callable[[_Report, str, Any], Any],
+            current: Any) -> tuple[Change, ...]:
+    """A dated value's history (`changes = [{ was, announced, note }]`), oldest first.
+
+    The one reader of history for every kind of dated value: `parse` reads `was` in
+    the same form as the value itself, and `current` is the value now, which no
+    entry may repeat (a move to the same date is a typo).
+    """
+    if _typed(report, where, value, list, CHANGES_EXPECTED) is None:
+        return ()
+    found: list[Change] = []
+    for n, item in enumerate(value, 1):
+        here = f"{where}[{n}]"
+        table = _table(report, here, item, CHANGE_KEYS)
+        if table is None:
+            continue
+        was = parse(report, f"{here}.was", table["was"]) if "was" in table else None
+        announced = (_announced(report, f"{here}.announced", table["announced"])
+                     if "announced" in table else None)
+        note = _text(report, f"{here}.note", table["note"]) if "note" in table else None
+        if was is not None and current is not None and was == current:
+            report.add(f"{here}.was", f"{_show(was)} is the date as it is now",
+                       "the date before it moved")
+            was = None
+        if found and announced is not None and _first_day(announced) < _first_day(found[-1].announced):
+            report.add(f"{here}.announced",
+                       f"{_show(_announced_text(announced))} is earlier than the entry before it",
+                       "entries oldest first")
+        if was is None or announced is None or ("note" in table and note is None):
+            continue
+        found.append(Change(was, announced, note))
+    return tuple(found)
+
+
+def _first_day(announced: Day | Month) -> date:
+    """The first day an announcement may have been made."""
+    return announced.day if isinstance(announced, Day) else date(announced.year, announced.month, 1)
+
+
+def _announced_text(announced: Day | Month) -> str:
+    """An announcement date as the file writes it."""
+    if isinstance(announced, Day):
+        return announced.day.isoformat()
+    return f"{announced.year:04d}-{announced.month:02d}"
+
+
+def dated(report: _Report, where: str, value: Any, key: str,
+          parse: Callable[[_Report, str, Any], Any]) -> tuple[Any, tuple[Change, ...]]:
+    """A dated value written bare (`2024 = 2025-03-14`) or with its history.
+
+    The long form is a table of the value under `key` and `changes`:
+    `2019 = { at = 2020-04-30T23:59:00, changes = [{ was = …, announced = …, note = … }] }`.
+    Returns the value (None if it is broken) and its history.
+    """
+    if not isinstance(value, dict):
+        return parse(report, where, value), ()
+    table = _table(report, where, value, {key: True, "changes": False})
+    if table is None or key not in table:
+        return None, ()
+    current = parse(report, f"{where}.{key}", table[key])
+    return current, changes(report, f"{where}.changes", table.get("changes", []), parse, current)
+
+
 def _when(report: _Report, where: str, table: dict, yearly: bool) -> When | None:
     """Exactly one date form of a milestone."""
     forms = [key for key in DATE_FORMS if key in table]
@@ -278,25 +385,11 @@ def _when(report: _Report, where: str, table: dict, yearly: bool) -> When | None
         day = _plain_date(report, here, value)
         return Day(day) if day else None
     if form == "month":
-        text = _typed(report, here, value, str, 'a quoted month like "2024-07"')
-        match = MONTH.match(text) if text is not None else None
-        if text is not None and (match is None or not 1 <= int(match[2]) <= 12):
-            report.add(here, f"{_show(text)} is not a month", 'a quoted month like "2024-07"')
-            return None
-        if match and int(match[1]) not in YEARS:
-            report.add(here, f"{_show(text)} is out of range",
-                       f"a month in the years {YEARS[0]}-{YEARS[-1]}")
-            return None
-        return Month(int(match[1]), int(match[2])) if match else None
+        return _month(report, here, value)
     if form == "at":
         zone = _zone(report, f"{where}.tz", table.get("tz"))
-        if not isinstance(value, datetime) or value.tzinfo is not None:
-            report.add(here, f"{_kind(value)} {_show(value)}",
-                       "a local date-time like 2024-04-01T23:59:00, with tz naming its zone")
-            return None
-        if _in_years(report, here, value) is None:
-            return None
-        return Timed(value, zone) if zone else None
+        at = _at(report, here, value)
+        return Timed(at, zone) if zone and at else None
     if form == "when":
         text = _text(report, here, value)
         return Undated(text) if text else None
@@ -340,11 +433,32 @@ def _milestone(report: _Report, where: str, value: Any, yearly: bool) -> Milesto
                        "true or false")
     links = _links(report, f"{where}.links", table.get("links", []))
     when = _when(report, where, table, yearly)
+    history = _milestone_changes(report, where, table, when)
     if None in (ident, title, description, actor, when, estimated) or (
         "only_if" in table and only_if is None
     ):
         return None
-    return Milestone(ident, title, description, actor, when, links, only_if, estimated)
+    return Milestone(ident, title, description, actor, when, links, only_if, estimated, history)
+
+
+def _milestone_changes(report: _Report, where: str, table: dict,
+                       when: When | None) -> tuple[Change, ...]:
+    """The history of a milestone's own date (date, month or at)."""
+    if "changes" not in table:
+        return ()
+    form = next((key for key in DATE_FORMS if key in table), None)
+    if form not in HISTORY_FORMS:
+        report.add(f"{where}.changes", f"changes given with {form or 'no date form'}",
+                   "changes only with a published date: " + ", ".join(HISTORY_FORMS))
+        return ()
+    here = f"{where}.changes"
+    value = table["changes"]
+    if form == "date":
+        return changes(report, here, value, _plain_date, when.day if isinstance(when, Day) else None)
+    if form == "month":
+        current = date(when.year, when.month, 1) if isinstance(when, Month) else None
+        return changes(report, here, value, _month_start, current)
+    return changes(report, here, value, _at, when.at if isinstance(when, Timed) else None)
 
 
 def _relative_order(report: _Report, where: str, milestones: list[Milestone]) -> None:
@@ -381,8 +495,14 @@ def _relative_order(report: _Report, where: str, milestones: list[Milestone]) ->
             seen.append(step.id)
 
 
-def _year_keys(report: _Report, where: str, value: Any, parse: Callable) -> dict[int, Any]:
-    """A table keyed by data year ("2024" = ...)."""
+def _year_keys(report: _Report, where: str, value: Any, parse: Callable,
+               history: dict[int, tuple[Change, ...]] | None = None,
+               form: str = "") -> dict[int, Any]:
+    """A table keyed by data year ("2024" = ...).
+
+    With `history` (filled in place), each year may also be written with its
+    history, as `dated` reads it, the date under the key `form`.
+    """
     if _typed(report, where, value, dict, "a table of data year = date") is None:
         return {}
     years = {}
@@ -392,7 +512,12 @@ def _year_keys(report: _Report, where: str, value: Any, parse: Callable) -> dict
         if not re.fullmatch(r"[0-9]{4}", key):
             report.add(here, f"{_show(key)} is not a year", "a data year such as 2024")
             continue
-        parsed = parse(report, here, item)
+        if history is not None:
+            parsed, moves = dated(report, here, item, form, parse)
+            if moves:
+                history[int(key)] = moves
+        else:
+            parsed = parse(report, here, item)
         if parsed is not None:
             years[int(key)] = parsed
     return years
@@ -460,6 +585,7 @@ def _track(report: _Report, ident: str, value: Any) -> Track | None:
     ndd = None
     first_cycle = None
     published: dict[int, datetime] = {}
+    history: dict[int, tuple[Change, ...]] = {}
     if is_yearly:
         for key in ("cycle", "next_decision_date"):
             if key in table:
@@ -471,7 +597,7 @@ def _track(report: _Report, ident: str, value: Any) -> Track | None:
             report.add(f"{where}.first_cycle", f"{first_cycle}", "a year between 1900 and 2200")
             first_cycle = None
         published = _year_keys(report, f"{where}.published", table.get("published", {}),
-                               _local_datetime)
+                               _local_datetime, history, "at")
     else:
         for key in ("first_cycle", "published"):
             if key in table:
@@ -498,7 +624,7 @@ def _track(report: _Report, ident: str, value: Any) -> Track | None:
     if None in (name, source, estimated, cycle) or (is_yearly and None in (yearly, first_cycle)):
         return None
     return Track(ident, name, source, "yearly" if is_yearly else "progress", tuple(milestones),
-                 links, cycle or "", ndd, estimated, yearly, first_cycle, published)
+                 links, cycle or "", ndd, estimated, yearly, first_cycle, published, history)
 
 
 def _accreditor(report: _Report, ident: str, value: Any) -> Accreditor | None:
@@ -513,8 +639,10 @@ def _accreditor(report: _Report, ident: str, value: Any) -> Accreditor | None:
     url = table.get("url")
     if url is not None and _typed(report, f"{where}.url", url, str, "a string") is None:
         url = None
-    deadlines = _year_keys(report, f"{where}.deadlines", table.get("deadlines", {}), _plain_date)
-    return Accreditor(ident, name, url, deadlines) if name else None
+    history: dict[int, tuple[Change, ...]] = {}
+    deadlines = _year_keys(report, f"{where}.deadlines", table.get("deadlines", {}), _plain_date,
+                           history, "date")
+    return Accreditor(ident, name, url, deadlines, history) if name else None
 
 
 def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:

@@ -39,7 +39,7 @@ def test_check_misspelt_key(cli, data):
     assert result.stderr.splitlines() == [
         f'{rules_file}: tracks.progress-8-month.milestones[2].dat: unknown key "dat", did you '
         'mean "date"? (expected one of: id, title, description, actor, links, only_if, '
-        "estimated, date, month, at, tz, when, after, days, move, deadline)",
+        "estimated, date, month, at, tz, when, after, days, move, deadline, changes)",
         f"{rules_file}: tracks.progress-8-month.milestones[2]: no date form (expected exactly "
         "one of: date, month, at, when, after, deadline)",
     ]

@@ -541,7 +541,7 @@ def test_a_key_with_a_newline_stays_on_one_line(tmp_path):
     assert err.value.problems[0] == (
         f'{path}: tracks.progress-8-month.milestones[2]."da\\nte": unknown key "da\\nte", did you '
         'mean "date"? (expected one of: id, title, description, actor, links, only_if, '
-        "estimated, date, month, at, tz, when, after, days, move, deadline)")
+        "estimated, date, month, at, tz, when, after, days, move, deadline, changes)")
 
 
 def test_a_roster_name_with_a_nul_is_a_problem_not_a_crash(tmp_path):
