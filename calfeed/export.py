@@ -8,16 +8,26 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from .model import Calendar, Event
+from . import wording
+from .model import Calendar, Change, Day, Event
 
 CSV_COLUMNS = ("start", "end", "precision", "status", "track", "cycle", "milestone", "title",
-               "actor", "when", "url", "uid", "description")
+               "actor", "when", "url", "uid", "description", "changes")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _iso(value: date | datetime | None) -> str | None:
     """ISO 8601: a date, or a date-time with its UTC offset."""
     return value.isoformat() if value is not None else None
+
+
+def change_dict(change: Change) -> dict[str, Any]:
+    """One move of an event's date: `was` as `start` is written, `announced` a date or a month."""
+    announced = change.announced
+    return {"was": _iso(change.was),
+            "announced": (announced.day.isoformat() if isinstance(announced, Day)
+                          else f"{announced.year:04d}-{announced.month:02d}"),
+            "note": change.note}
 
 
 def event_dict(event: Event) -> dict[str, Any]:
@@ -29,6 +39,7 @@ def event_dict(event: Event) -> dict[str, Any]:
         "status": event.status, "actor": event.actor, "description": event.description,
         "url": event.url, "when": event.when,
         "links": [{"title": link.title, "url": link.url} for link in event.links],
+        "changes": [change_dict(c) for c in event.changes],
     }
 
 
@@ -64,5 +75,8 @@ def to_csv(events: list[Event]) -> str:
     writer.writerow(CSV_COLUMNS)
     for event in events:
         row = event_dict(event)
+        # A person reads the spreadsheet: the moves in words, newest first.
+        row["changes"] = " ".join(wording.change_words(c, event.start, event.precision)
+                                  for c in reversed(event.changes))
         writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 from icalendar import vCategory, vDDDTypes, vDuration, vInt, vText
 
-from . import wording, zones
+from . import engine, wording, zones
 from .model import Calendar, Event
 
 PRODID = "-//calfeed//calfeed//EN"
@@ -51,7 +51,7 @@ def render(events: Sequence[Event], calendar: Calendar,
     remind = tuple(remind)
     parts = [_header(calendar, _calendar_description(events, calendar))]
     parts += [_vtimezone_ical(key, year) for key, year in latest.items()]
-    parts += [_vevent_ical(event, calendar.revised, calendar.sequence, calendar.url, remind)
+    parts += [_vevent_ical(event, calendar.revised, calendar.url, remind)
               for event in dated]
     parts.append(_END)
     return b"".join(parts)
@@ -93,18 +93,17 @@ def _vtimezone_ical(key: str, year: int) -> bytes:
 
 
 @lru_cache(maxsize=64)
-def _common(revised: datetime, sequence: int, url: str | None,
-            remind: tuple[timedelta, ...]) -> _Common:
+def _common(revised: datetime, url: str | None, remind: tuple[timedelta, ...]) -> _Common:
     """The values every VEVENT of a feed shares, converted once."""
-    return _Common(revised, sequence, url, remind)
+    return _Common(revised, url, remind)
 
 
 # A provider's feed has some 30 events; this holds a few dozen feeds' worth.
 @lru_cache(maxsize=1024)
-def _vevent_ical(event: Event, revised: datetime, sequence: int, url: str | None,
+def _vevent_ical(event: Event, revised: datetime, url: str | None,
                  remind: tuple[timedelta, ...]) -> bytes:
     """A VEVENT's bytes; an event's own .ics reuses what its feed serialized."""
-    return _vevent(event, _common(revised, sequence, url, remind)).to_ical()
+    return _vevent(event, _common(revised, url, remind)).to_ical()
 
 
 def clear_caches() -> None:
@@ -117,10 +116,9 @@ def clear_caches() -> None:
 class _Common:
     """What every VEVENT of one feed shares, converted once per render."""
 
-    def __init__(self, revised: datetime, sequence: int, url: str | None,
+    def __init__(self, revised: datetime, url: str | None,
                  remind: Sequence[timedelta]) -> None:
         self.stamp = vDDDTypes(_utc(revised))
-        self.sequence = vInt(sequence)
         self.footer = f"This calendar: {url}" if url else ""
         self.triggers = [vDuration(-before) for before in remind]
         self.categories: dict[str, vCategory] = {}
@@ -139,8 +137,12 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
     vevent = icalendar.Event()
     vevent.add("uid", event.uid)
     vevent.add("dtstamp", common.stamp)
-    vevent.add("last-modified", common.stamp)
-    vevent.add("sequence", common.sequence)
+    # An event changes only when its date moves, and each move is a history entry:
+    # so the history alone gives SEQUENCE and LAST-MODIFIED, and an event that did
+    # not move keeps both however often `revised` rises (README: "Changing a date").
+    vevent.add("sequence", vInt(len(event.changes)))
+    if event.changes:
+        vevent.add("last-modified", modified(event))
     if event.precision == "time":
         assert isinstance(start, datetime)
         vevent.add("dtstart", start)
@@ -173,9 +175,17 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
     return vevent
 
 
+def modified(event: Event) -> datetime:
+    """When a moved event last changed: the start of the day its latest move was announced (UTC)."""
+    first, _ = engine.announced_span(event.changes[-1])
+    return datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+
+
 def _event_description(event: Event, common: _Common) -> str:
-    """ACCME's full text, who acts, whether it is estimated, then the links."""
-    lines = [event.description, "", f"Who acts: {wording.actor_phrase(event.actor)}"]
+    """Its moves (newest first), ACCME's full text, who acts, whether it is estimated, the links."""
+    moves = [wording.change_words(c, event.start, event.precision) for c in reversed(event.changes)]
+    lines = moves + ([""] if moves else []) + [
+        event.description, "", f"Who acts: {wording.actor_phrase(event.actor)}"]
     if event.status == "estimated":
         lines.append(wording.ESTIMATED_FEED_NOTE)
     # Google shows no URL property: the links must be in the text to be seen.

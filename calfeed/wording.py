@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from . import zones
-from .model import Event
+from .model import Change, Day, Event, Month
 
 # The words a yes/no answer may be, in the roster and in query strings alike.
 YES = frozenset({"yes", "y", "true", "1", "x", "on"})
@@ -137,6 +137,39 @@ def actor_label(actor: str, you: bool = False) -> str:
 def actor_phrase(actor: str) -> str:
     """Who acts, as a feed's description says it: "the provider"."""
     return ACTOR_PHRASES.get(actor, actor)
+
+
+def moment_words(start: date | datetime, precision: str, with_clock: bool = True) -> str:
+    """A date in its true precision: "July 2024", "Tuesday, March 31, 2020, 11:59 p.m. CT"."""
+    if precision == "month":
+        return month_year(start)
+    if isinstance(start, datetime):
+        text = weekday_date(start.date())
+        return f"{text}, {clock(start)} {zone(start)}" if with_clock else text
+    return weekday_date(start)
+
+
+def announced_words(when: Day | Month) -> str:
+    """When a move was announced: "March 18, 2020", or "March 2020" when only the month is known."""
+    if isinstance(when, Day):
+        return long_date(when.day)
+    return month_year(date(when.year, when.month, 1))
+
+
+def change_words(change: Change, start: date | datetime | None, precision: str) -> str:
+    """One move as a sentence: "Moved: was Tuesday, March 31, 2020; announced March 2020. Why."
+
+    The old time of day is only said when it differs from the new one.
+    """
+    was = change.was
+    same_clock = (isinstance(was, datetime) and isinstance(start, datetime)
+                  and (was.hour, was.minute, was.tzinfo) == (start.hour, start.minute, start.tzinfo))
+    text = (f"Moved: was {moment_words(was, precision, not same_clock)}; "
+            f"announced {announced_words(change.announced)}.")
+    if change.note:
+        note = change.note.strip()
+        text += " " + (note if note.endswith((".", "!", "?")) else note + ".")
+    return text
 
 
 def utc_stamp(moment: datetime) -> str:

@@ -180,13 +180,12 @@ DTSTART;VALUE=DATE:20240124
 DTEND;VALUE=DATE:20240125
 DTSTAMP:20261121T000000Z
 UID:tiny/tiny/2023-11/enter-activity-data@calfeed
-SEQUENCE:3623040
+SEQUENCE:0
 CATEGORIES:Tiny Milestones
 CLASS:PUBLIC
 DESCRIPTION:Provider enters CME activity data\\, in PARS.\\n\\nWho acts: the 
  provider\\n\\nPARS: https://pars.accme.org/\\nGuide: https://www.accme.org/pr
  ogress-reports\\nThis calendar: https://calfeed.example/calendar.ics
-LAST-MODIFIED:20261121T000000Z
 STATUS:CONFIRMED
 TRANSP:TRANSPARENT
 URL:https://pars.accme.org/
@@ -198,14 +197,13 @@ DTSTART;TZID=America/Chicago:20240401T235900
 DTEND;TZID=America/Chicago:20240402T000000
 DTSTAMP:20261121T000000Z
 UID:tiny/tiny/2023-11/annual@calfeed
-SEQUENCE:3623040
+SEQUENCE:0
 CATEGORIES:Tiny Milestones
 CLASS:PUBLIC
 DESCRIPTION:Complete the five steps.\\n\\nWho acts: the provider\\nEstimated:
   ACCME has not yet published this date\\; it follows ACCME's usual rule.\\n
  \\nGuide: https://www.accme.org/progress-reports\\nThis calendar: https://ca
  lfeed.example/calendar.ics
-LAST-MODIFIED:20261121T000000Z
 STATUS:TENTATIVE
 TRANSP:TRANSPARENT
 URL:https://www.accme.org/progress-reports
@@ -218,13 +216,12 @@ DTSTART;VALUE=DATE:20240701
 DTEND;VALUE=DATE:20240702
 DTSTAMP:20261121T000000Z
 UID:tiny/tiny/2023-11/decision@calfeed
-SEQUENCE:3623040
+SEQUENCE:0
 CATEGORIES:Tiny Milestones
 CLASS:PUBLIC
 DESCRIPTION:ACCME notifies provider of the July 2024 Cohort progress repor
  t decision.\\n\\nWho acts: ACCME\\n\\nGuide: https://www.accme.org/progress-re
  ports\\nThis calendar: https://calfeed.example/calendar.ics
-LAST-MODIFIED:20261121T000000Z
 STATUS:CONFIRMED
 TRANSP:TRANSPARENT
 URL:https://www.accme.org/progress-reports
@@ -268,7 +265,8 @@ def test_ical_package_reads_every_event_as_the_engine_made_it(loaded, provider):
                 assert got.dtend == event.end
             else:
                 assert got.dtstart.day == 1
-        assert got.sequence == engine.sequence(loaded.revised)
+        # No date in the bundled rules has moved: nothing looks changed.
+        assert got.sequence == 0 and got.last_modified is None
         assert got.status.value == ("TENTATIVE" if event.status == "estimated" else "CONFIRMED")
         assert got.transparency == "TRANSPARENT"
 
@@ -400,8 +398,9 @@ def test_every_event_is_transparent_public_and_free(loaded):
     assert len(blocks) == 30
     for block in blocks:
         for line in ("TRANSP:TRANSPARENT", "X-MICROSOFT-CDO-BUSYSTATUS:FREE", "CLASS:PUBLIC",
-                     "DTSTAMP:20261121T000000Z", "LAST-MODIFIED:20261121T000000Z"):
+                     "DTSTAMP:20261121T000000Z", "SEQUENCE:0"):
             assert line in block
+        assert not any(line.startswith("LAST-MODIFIED") for line in block)
 
 
 # ---------------------------------------------------------------------------
@@ -437,7 +436,8 @@ def test_a_moved_date_keeps_its_uid_and_raises_sequence(loaded, tmp_path):
     source = Path(loaded.path).read_text(encoding="utf-8")
     assert source.count("date = 2024-04-03\n") == 1
     assert source.count("revised = 2026-11-21T00:00:00Z\n") == 1
-    moved = (source.replace("date = 2024-04-03\n", "date = 2024-04-10\n")
+    moved = (source.replace("date = 2024-04-03\n", "date = 2024-04-10\nchanges = [{ was = "
+                            "2024-04-03, announced = 2026-11-30, note = \"A test move\" }]\n")
              .replace("revised = 2026-11-21T00:00:00Z\n", "revised = 2026-12-01T09:30:00Z\n"))
     (tmp_path / "rules.toml").write_text(moved, encoding="utf-8")
     roster = Path(loaded.providers_path).read_text(encoding="utf-8")
@@ -452,9 +452,18 @@ def test_a_moved_date_keeps_its_uid_and_raises_sequence(loaded, tmp_path):
     assert list(before) == list(after)
     assert before[uid].dtstart.value == date(2024, 4, 3)
     assert after[uid].dtstart.value == date(2024, 4, 10)
-    assert int(after[uid].sequence.value) > int(before[uid].sequence.value)
+    assert (int(before[uid].sequence.value), int(after[uid].sequence.value)) == (0, 1)
     assert after[uid].dtstamp.value == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
-    assert after[uid].last_modified.value == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    # The day the move was announced, not the revision: a later, unrelated edit
+    # leaves it as it is.
+    assert after[uid].last_modified.value == datetime(2026, 11, 30, tzinfo=UTC)
+    assert "was Wednesday, April 3, 2024; announced November 30, 2026. A test move." in (
+        after[uid].description.value)
+    # Every other event is as it was, apart from the feed's DTSTAMP.
+    for other in set(before) - {uid}:
+        assert int(after[other].sequence.value) == 0
+        assert "last_modified" not in after[other].contents
+        assert after[other].dtstart.value == before[other].dtstart.value
 
 
 # ---------------------------------------------------------------------------
