@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import bundled, create_app, engine, export, rules, settings, wording
+from . import diff as changes
 from .model import Event, Profile, Rules
 
 rules_option = click.option(
@@ -208,7 +210,41 @@ def _progress() -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]
             bars["bar"].__exit__(None, None, None)
 
 
-COMMANDS = [check, events, links, build]
+@click.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--providers", "providers_path", type=click.Path(dir_okay=False),
+              help="Roster CSV to count providers with (default: the one NEW names).")
+@click.option("--today", help="Pin today (YYYY-MM-DD; env CALFEED_TODAY): it decides which "
+              "data years calendars show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def diff(old: str, new: str, providers_path: str | None, today: str | None,
+         as_json: bool) -> None:
+    """What an edit does to every calendar: exit 1 if revised was not raised or a moved date has no history."""
+    day = parse_today(today)
+    problems: list[str] = []
+    loaded = []
+    # Both files are checked before either is compared, so one run lists every problem.
+    for path, roster in ((old, None), (new, providers_path)):
+        try:
+            loaded.append(rules.load(path, roster, roster=path == new))
+        except rules.RulesError as err:
+            problems += err.problems
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    report = changes.compare(loaded[0], loaded[1], day)
+    if as_json:
+        click.echo(json.dumps(changes.as_dict(report), ensure_ascii=False, indent=2))
+    else:
+        for problem in report.problems:
+            click.echo(problem, err=True)
+        click.echo("\n".join(changes.lines(report)))
+    sys.exit(1 if report.problems else 0)
+
+
+COMMANDS = [check, events, links, build, diff]
 
 
 def register(app: Flask) -> None:

@@ -814,15 +814,20 @@ def _read(path: Path, limit: int, report: _Report) -> str | None:
         return None
 
 
-def load(rules_path: str | Path, providers_path: str | Path | None = None) -> Rules:
-    """Load rules.toml and its roster, or raise RulesError listing every problem."""
+def load(rules_path: str | Path, providers_path: str | Path | None = None,
+         roster: bool = True) -> Rules:
+    """Load rules.toml and its roster, or raise RulesError listing every problem.
+
+    With roster=False the roster rules.toml names is not read (`calfeed diff` reads
+    the old rules alone: their roster may be gone, and the new one is what counts).
+    """
     rules_path = Path(rules_path)
     report = _Report(str(rules_path))
     text = _read(rules_path, MAX_RULES_BYTES, report)
     if text is None:
         raise RulesError(report.problems)
     parts, problems = parse_rules(text, str(rules_path))
-    if providers_path is None and parts.get("roster"):
+    if providers_path is None and parts.get("roster") and roster:
         providers_path = rules_path.parent / parts["roster"]
     providers: dict[str, Profile] = {}
     if providers_path is not None and parts:
