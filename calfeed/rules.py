@@ -301,6 +301,9 @@ def changes(report: _Report, where: str, value: Any, parse: Callable[[_Report, s
     the same form as the value itself, and `current` is the value now, which no
     entry may repeat (a move to the same date is a typo).
     """
+    if isinstance(value, dict):  # `changes = { was = … }`: the brackets were forgotten
+        report.add(where, "a single table, not an array", CHANGES_EXPECTED + ", in [ ]")
+        return ()
     if _typed(report, where, value, list, CHANGES_EXPECTED) is None:
         return ()
     found: list[Change] = []

@@ -15,9 +15,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
+from . import diff
 from . import rules as rules_module
 from . import tokens
 from .model import Profile, Rules
@@ -56,12 +57,14 @@ class Store:
 
     def __init__(self, rules_path: str | Path, providers_path: str | Path | None,
                  secret: bytes, interval: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 today: Callable[[], date] = date.today) -> None:
         self.rules_path = str(rules_path)
         self.providers_path = str(providers_path) if providers_path else None
         self.secret = secret
         self.interval = interval
         self.clock = clock
+        self.today = today  # for the reload log: which data years calendars show
         self._lock = threading.Lock()
         self._watched: tuple[str, ...] = tuple(p for p in (self.rules_path, self.providers_path) if p)
         self._signature: Signature = ()
@@ -112,6 +115,8 @@ class Store:
             )
             log.info("loaded %s (revised %s, %d providers)", loaded.path,
                      loaded.revised.isoformat(), len(loaded.providers))
+            if old.rules is not None:
+                self._log_changes(old.rules, loaded)
             return
         for problem in problems:
             log.error("reload refused: %s", problem)
@@ -126,6 +131,14 @@ class Store:
         self._signature = signature + _stat(p for p in watched if p not in self._watched)
         self._watched = watched
         self._snapshot = replace(old, errors=problems, failed_at=now)
+
+
+    def _log_changes(self, old: Rules, new: Rules) -> None:
+        """One line saying how many events the reload moved, added and removed."""
+        try:
+            log.info("reload of %s: %s", new.path, diff.reload_line(old, new, self.today()))
+        except Exception:  # the new data is good and in place: a report must not undo that
+            log.exception("reload of %s: comparing with the previous data failed", new.path)
 
 
 def _stat(paths) -> Signature:

@@ -91,7 +91,8 @@ def init_app(app: Flask) -> None:
         raise ValueError(f"CALFEED_TODAY: {err}") from None
     key = secret.key(app.config.get("CALFEED_SECRET_KEY"), app.instance_path)
     store = Store(app.config["CALFEED_RULES"], app.config.get("CALFEED_PROVIDERS"), key,
-                  interval=settings.reload_interval(app.config))
+                  interval=settings.reload_interval(app.config),
+                  today=(lambda: today) if today else date.today)
     app.extensions["calfeed"] = State(store, FeedCache(), today, key)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(long_date=wording.long_date, words=wording)
