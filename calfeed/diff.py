@@ -246,6 +246,9 @@ def lines(report: Report) -> list[str]:
             track = report.new.tracks.get(d.track) or report.old.tracks[d.track]
             cycle = f"data year {d.cycle}" if track.yearly else f"cycle {d.cycle}"
             out.append(f"{d.track} {d.cycle} ({track.name}, {cycle})")
+        if d.kind == "title":  # the old and new titles say it all
+            out.append(f'  title {d.milestone}: "{d.old}" → "{d.new}" ({_providers(d.providers)})')
+            continue
         change = (d.new if d.old is None else d.old if d.new is None else f"{d.old} → {d.new}")
         out.append(f'  {d.kind} {d.milestone} "{d.title}": {change} '
                    f"({_providers(d.providers)})")
