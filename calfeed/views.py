@@ -29,6 +29,8 @@ class EventView:
     links: tuple[Link, ...]
     ics: str | None
     data_year: str | None = None  # the cycle, when it is a data year (yearly tracks)
+    moves: tuple[str, ...] = ()  # "Moved: was …; announced …", newest first
+    recent: bool = False  # a move announced in the last 30 days
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class SlotView:
     steps: tuple[EventView, ...]
     shared: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
+    moves: tuple[str, ...] = ()  # a move every step shares (a data year's deadline), said once
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,17 @@ class NextView:
     days: int
     left: str
     others: int
+    moved: str | None = None  # its move, when that was announced in the last 30 days
+
+
+@dataclass(frozen=True)
+class RecentView:
+    """Steps whose date moved in the last 30 days: where they are now, and the move."""
+
+    when: str
+    iso: str | None
+    move: str
+    titles: tuple[str, ...]
 
 
 def event_view(event: Event, today: date, subject: Subject, rules: Rules) -> EventView:
@@ -82,10 +96,12 @@ def event_view(event: Event, today: date, subject: Subject, rules: Rules) -> Eve
         iso = start.isoformat()[:7] if event.precision == "month" else start.isoformat()
     paragraphs = tuple(p.strip() for p in event.description.split("\n\n") if p.strip())
     track = rules.tracks.get(event.track)
+    moves = tuple(wording.change_words(c, start, event.precision) for c in reversed(event.changes))
     return EventView(event, wording.when(event), iso, day, past,
                      wording.actor_label(event.actor, you=subject.kind != "track"),
                      paragraphs, event.links, subject.event(event) if start is not None else None,
-                     event.cycle if track is not None and track.kind == "yearly" else None)
+                     event.cycle if track is not None and track.kind == "yearly" else None,
+                     moves, engine.changed_recently(event, today))
 
 
 def _slot(views: list[EventView]) -> SlotView:
@@ -96,12 +112,14 @@ def _slot(views: list[EventView]) -> SlotView:
     # A step's first paragraph is its own text, never hoisted, so no step is left empty.
     shared = tuple(p for p in first.paragraphs[1:] if all(p in v.paragraphs[1:] for v in views))
     links = tuple(l for l in first.links if all(l in v.links for v in views))
+    moves = first.moves if all(v.moves == first.moves for v in views) else ()
     steps = tuple(
         replace(v, paragraphs=v.paragraphs[:1] + tuple(p for p in v.paragraphs[1:] if p not in shared),
-                links=tuple(l for l in v.links if l not in links))
+                links=tuple(l for l in v.links if l not in links),
+                moves=() if moves else v.moves)
         for v in views)
     return SlotView(first.when, first.iso, first.day, all(v.past for v in views), steps,
-                    shared, links)
+                    shared, links, moves)
 
 
 def slots(views: list[EventView]) -> list[SlotView]:
@@ -140,7 +158,19 @@ def next_step(views: list[EventView], today: date) -> NextView | None:
     same = [v for v in mine if v.event.start == first.event.start]
     days = (first.day - today).days  # type: ignore[operator]
     left = wording.days_left(days, first.event.precision, first.day)  # type: ignore[arg-type]
-    return NextView(first, days, left, len(same) - 1)
+    # A move of the next deadline announced lately is said in the box itself.
+    moved = next((v for v in same if v.recent), None)
+    return NextView(first, days, left, len(same) - 1, moved.moves[0] if moved else None)
+
+
+def recent(views: list[EventView]) -> list[RecentView]:
+    """Steps whose date moved in the last 30 days, the steps of one move together."""
+    groups: dict[tuple[str, str], list[EventView]] = {}
+    for view in views:
+        if view.recent:
+            groups.setdefault((view.when, view.moves[0]), []).append(view)
+    return [RecentView(when, group[0].iso, move, tuple(v.event.title for v in group))
+            for (when, move), group in groups.items()]
 
 
 def subscribe_links(ics_url: str, name: str) -> dict[str, str]:
@@ -182,7 +212,7 @@ def calendar_page(rules: Rules, subject: Subject, events: list[Event], today: da
     return {
         "subject": subject, "private": subject.private, "calendar": calendar, "today": today,
         "months": months(dated), "undated": slots([v for v in views if v.day is None]),
-        "next": next_step(dated, today),
+        "next": next_step(dated, today), "recent": recent(views),
         "tracks": [t for t in rules.tracks.values() if engine.applies(t, subject.profile)],
         "rules": rules, "links": subscribe_links(ics_url, calendar.name), "ics_url": ics_url,
         "remind_url": site + subject.feed(remind="P14D,P2D"),

@@ -31,6 +31,10 @@ ESTIMATED_FEED_NOTE = ("Estimated: ACCME has not yet published this date; "
 ESTIMATED_TAG = "Estimated date"
 ESTIMATED_PAGE_NOTE = ("ACCME has not published this date yet: it follows ACCME's usual "
                        "rule and may change.")
+# A date that moved: the page's tags, and its heading over the moves that are news.
+MOVED_TAG = "Moved"
+CHANGED_RECENTLY_TAG = "Changed recently"
+CHANGED_RECENTLY_HEADING = "Changed in the last 30 days"
 
 
 def yes_no(text: str) -> bool | None:

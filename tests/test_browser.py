@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from calfeed import calendars, web
+from calfeed import calendars, create_app, web
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -21,9 +22,9 @@ if not os.path.exists(CHROMIUM):
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 
-@pytest.fixture
-def site(app):
-    """The app on a free loopback port, served by werkzeug in a thread."""
+@contextmanager
+def serving(app):
+    """An app on a free loopback port, served by werkzeug in a thread."""
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -34,6 +35,13 @@ def site(app):
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def site(app):
+    """The app on a free loopback port."""
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -105,4 +113,37 @@ def test_build_a_calendar_and_open_a_provider_page(app, site, browser):
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=str(ARTIFACTS / "provider-phone.png"), full_page=True)
 
+    assert problems == []
+
+
+def test_a_moved_deadline_is_flagged_at_the_top_and_in_the_next_deadline_box(browser, tmp_path):
+    # published-dates.md: data year 2019 "extended ad hoc from March 31 to April 30, 2020".
+    app = create_app({
+        "TESTING": True, "CALFEED_TODAY": "2020-03-30", "CALFEED_SECRET_KEY": "s" * 32,
+        "CALFEED_RULES": str(Path(__file__).parent / "fixtures" / "extension-2019.toml"),
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+    })
+    moved = ("Moved: was Tuesday, March 31, 2020; announced March 2020. "
+             "Extended because of the COVID-19 public health emergency.")
+    problems: list[str] = []
+    with serving(app) as base:
+        page = watched_page(browser, problems, viewport={"width": 1200, "height": 900})
+        page.goto(base + "/tracks/annual-reporting/")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "moved.png"), full_page=True)
+        # Above the subscribe buttons, as the first thing after the title.
+        changed = page.locator("section.changed")
+        assert changed.is_visible()
+        assert changed.locator("h2").inner_text() == "Changed in the last 30 days"
+        assert "now Thursday, April 30, 2020, 11:59 p.m. Central Time. " + moved in (
+            changed.inner_text())
+        top = changed.bounding_box()["y"]
+        assert top < page.locator(".next").bounding_box()["y"] < page.locator(
+            ".subscribe").bounding_box()["y"]
+        assert page.locator(".next .moved").inner_text() == moved
+        assert page.locator(".next .due").inner_text() == (
+            "Thursday, April 30, 2020, 11:59 p.m. Central Time")
+        slot = page.locator(".timeline .slot").first
+        assert slot.locator("p.moved").inner_text() == moved
+        assert slot.locator(".tag.changed").count() == 3
     assert problems == []

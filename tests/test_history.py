@@ -295,3 +295,40 @@ def test_the_server_logs_one_line_per_reload_with_what_moved(tmp_path, caplog):
     reloads = [r.getMessage() for r in caplog.records if "events:" in r.getMessage()]
     assert reloads == [f"reload of {path}: events: 3 moved, 0 appeared, 0 disappeared; "
                        "3 of 3 providers affected"]
+
+
+# ---------------------------------------------------------------------------
+# The page.
+
+
+def page(tmp_path, today: str) -> str:
+    """The annual-reporting track page of the fixture, today pinned."""
+    from calfeed import create_app
+
+    app = create_app({"TESTING": True, "CALFEED_TODAY": today, "CALFEED_SECRET_KEY": "s" * 32,
+                      "CALFEED_RULES": str(AFTER), "INSTANCE_PATH": str(tmp_path / "instance")})
+    response = app.test_client().get("/tracks/annual-reporting/")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_the_page_flags_a_move_announced_in_the_last_30_days(tmp_path):
+    html = page(tmp_path, "2020-03-30")
+    top = html.index('<section class="card changed"')
+    assert top < html.index('<section class="next"') < html.index('<section class="card subscribe"')
+    assert "Changed in the last 30 days" in html
+    assert ("now <time datetime=\"2020-04-30T23:59:00-05:00\">Thursday, April 30, 2020, 11:59 "
+            "p.m. Central Time</time>. " + MOVED) in html
+    next_box = html[html.index('<section class="next"'):html.index('<section class="card subscribe"')]
+    assert f'<p class="moved">{MOVED}</p>' in next_box
+    # The three steps of the moved slot say it once, and each is tagged.
+    assert html.count(f'<p class="moved">{MOVED}</p>') == 2
+    assert html.count('<span class="tag changed">Changed recently</span>') == 3
+
+
+def test_an_old_move_is_still_said_but_no_longer_flagged(tmp_path):
+    html = page(tmp_path, "2020-06-01")
+    assert "Changed in the last 30 days" not in html
+    assert '<span class="tag changed">' not in html
+    assert html.count('<span class="tag moved">Moved</span>') == 3
+    assert html.count(f'<p class="moved">{MOVED}</p>') == 1

@@ -55,7 +55,7 @@ def test_csv_header_row_then_one_line_per_event(client):
     assert response.data.startswith(b"\xef\xbb\xbfstart,")
     lines = response.data.decode("utf-8-sig").split("\r\n")
     assert lines[0] == ("start,end,precision,status,track,cycle,milestone,title,actor,when,url,"
-                        "uid,description")
+                        "uid,description,changes")
     assert lines[1].startswith("2024-01-24,2024-01-25,day,published,progress-8-month,2023-11,"
                                "enter-activity-data,Provider enters CME activity data,provider,")
 
