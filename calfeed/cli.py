@@ -220,7 +220,7 @@ def _progress() -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def diff(old: str, new: str, providers_path: str | None, today: str | None,
          as_json: bool) -> None:
-    """What an edit does to every calendar: exit 1 if revised was not raised or a moved date has no history."""
+    """What an edit does to every calendar; exit 1 if it needs revised raised or a history entry."""
     day = parse_today(today)
     problems: list[str] = []
     loaded = []

@@ -145,8 +145,10 @@ def _positions(old: Rules, new: Rules) -> dict[tuple[str, str], int]:
     return positions
 
 
-def _toml(value: date | datetime) -> str:
-    """A date as rules.toml writes it: a local date-time in the deadline's zone, or a date."""
+def _toml(value: date | datetime, precision: str) -> str:
+    """A date as rules.toml writes it: a local date-time in the deadline's zone, a date, a month."""
+    if precision == "month":
+        return f'"{value:%Y-%m}"'
     if isinstance(value, datetime):
         return value.replace(tzinfo=None).isoformat()
     return value.isoformat()
@@ -173,8 +175,7 @@ def _history_problem(rules: Rules, old: Event, new: Event, accreditor: str | Non
     if old.start == new.start or any(c.was == old.start for c in new.changes):
         return None
     where, form = _place(rules, new, accreditor)
-    was = f'"{old.start:%Y-%m}"' if old.precision == "month" else _toml(old.start)  # type: ignore[arg-type]
-    now = f'"{new.start:%Y-%m}"' if new.precision == "month" else _toml(new.start)  # type: ignore[arg-type]
+    was, now = _toml(old.start, old.precision), _toml(new.start, new.precision)  # type: ignore[arg-type]
     entry = f'changes = [{{ was = {was}, announced = YYYY-MM-DD, note = "why it moved" }}]'
     if form in ("at", "date") and not where.startswith("tracks." + new.track + ".milestones"):
         # A data year's date is written bare; its history needs the long form.
@@ -219,25 +220,15 @@ def compare(old: Rules, new: Rules, today: date) -> Report:
     problems = []
     if any(d.kind in DATE_KINDS for d in differences) and new.revised <= old.revised:
         problems.append(
-            f"{new.path}: revised: {_stamp(new.revised)} is not later than "
-            f"{_stamp(old.revised)} in {old.path}, and dates changed (expected revised raised "
-            f"to when you made this edit, so subscribed calendars update)")
+            f"{new.path}: revised: {wording.utc_stamp(new.revised)} is not later than "
+            f"{wording.utc_stamp(old.revised)} in {old.path}, and dates changed (expected "
+            f"revised raised to when you made this edit, so subscribed calendars update)")
     problems += sorted(history)
     return Report(old, new, today, tuple(differences), tuple(problems), reached)
 
 
-def _stamp(moment: datetime) -> str:
-    """A revision as rules.toml writes it."""
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def _providers(count: int) -> str:
-    """"1 provider", "3 providers"."""
-    return f"{count} provider{'' if count == 1 else 's'}"
-
-
 def lines(report: Report) -> list[str]:
-    """The report as text: one heading per track and cycle, one line per difference, a summary last."""
+    """The report as text: a heading per track and cycle, a line per difference, a summary last."""
     out: list[str] = []
     heading = None
     for d in report.differences:
@@ -247,11 +238,12 @@ def lines(report: Report) -> list[str]:
             cycle = f"data year {d.cycle}" if track.yearly else f"cycle {d.cycle}"
             out.append(f"{d.track} {d.cycle} ({track.name}, {cycle})")
         if d.kind == "title":  # the old and new titles say it all
-            out.append(f'  title {d.milestone}: "{d.old}" → "{d.new}" ({_providers(d.providers)})')
+            reach = wording.count(d.providers, "provider")
+            out.append(f'  title {d.milestone}: "{d.old}" → "{d.new}" ({reach})')
             continue
         change = (d.new if d.old is None else d.old if d.new is None else f"{d.old} → {d.new}")
         out.append(f'  {d.kind} {d.milestone} "{d.title}": {change} '
-                   f"({_providers(d.providers)})")
+                   f"({wording.count(d.providers, 'provider')})")
     out.append(summary(report))
     return out
 
@@ -260,15 +252,16 @@ def summary(report: Report) -> str:
     """One line: how many of each kind, how many providers they reach, the revisions."""
     counts = ", ".join(f"{report.count(k)} {SUMMARY_WORDS[k]}" for k in KINDS if report.count(k))
     roster = len(report.new.providers)
-    return (f"{counts or 'no changes'}; reaches {report.reached} of {_providers(roster)} on the "
-            f"roster; revised {_stamp(report.old.revised)} → {_stamp(report.new.revised)}")
+    return (f"{counts or 'no changes'}; reaches {report.reached} of "
+            f"{wording.count(roster, 'provider')} on the roster; revised "
+            f"{wording.utc_stamp(report.old.revised)} → {wording.utc_stamp(report.new.revised)}")
 
 
 def as_dict(report: Report) -> dict:
     """The report as plain data, for --json."""
     return {
-        "old": {"path": report.old.path, "revised": _stamp(report.old.revised)},
-        "new": {"path": report.new.path, "revised": _stamp(report.new.revised)},
+        "old": {"path": report.old.path, "revised": wording.utc_stamp(report.old.revised)},
+        "new": {"path": report.new.path, "revised": wording.utc_stamp(report.new.revised)},
         "today": report.today.isoformat(),
         "differences": [
             {"track": d.track, "cycle": d.cycle, "milestone": d.milestone, "kind": d.kind,
@@ -286,4 +279,4 @@ def reload_line(old: Rules, new: Rules, today: date) -> str:
     counts: Iterable[str] = (f"{report.count(k)} {SUMMARY_WORDS[k]}"
                              for k in ("moved", "appears", "disappears"))
     return (f"events: {', '.join(counts)}; {report.reached} of "
-            f"{_providers(len(new.providers))} affected")
+            f"{wording.count(len(new.providers), 'provider')} affected")

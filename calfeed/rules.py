@@ -320,7 +320,8 @@ def changes(report: _Report, where: str, value: Any, parse: Callable[[_Report, s
             report.add(f"{here}.was", f"{_show(was)} is the date as it is now",
                        "the date before it moved")
             was = None
-        if found and announced is not None and _first_day(announced) < _first_day(found[-1].announced):
+        if (found and announced is not None
+                and _first_day(announced) < _first_day(found[-1].announced)):
             report.add(f"{here}.announced",
                        f"{_show(_announced_text(announced))} is earlier than the entry before it",
                        "entries oldest first")
@@ -457,7 +458,8 @@ def _milestone_changes(report: _Report, where: str, table: dict,
     here = f"{where}.changes"
     value = table["changes"]
     if form == "date":
-        return changes(report, here, value, _plain_date, when.day if isinstance(when, Day) else None)
+        current = when.day if isinstance(when, Day) else None
+        return changes(report, here, value, _plain_date, current)
     if form == "month":
         current = date(when.year, when.month, 1) if isinstance(when, Month) else None
         return changes(report, here, value, _month_start, current)

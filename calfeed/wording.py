@@ -167,7 +167,8 @@ def change_words(change: Change, start: date | datetime | None, precision: str) 
     """
     was = change.was
     same_clock = (isinstance(was, datetime) and isinstance(start, datetime)
-                  and (was.hour, was.minute, was.tzinfo) == (start.hour, start.minute, start.tzinfo))
+                  and (was.hour, was.minute, was.tzinfo)
+                  == (start.hour, start.minute, start.tzinfo))
     text = (f"Moved: was {moment_words(was, precision, not same_clock)}; "
             f"announced {announced_words(change.announced)}.")
     if change.note:
