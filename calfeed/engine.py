@@ -29,7 +29,7 @@ from .model import (
 )
 
 FLAG_NOTES = {"enduring_materials": "if you offer enduring materials"}
-# SEQUENCE counts minutes of revision since this instant: it only ever grows
+# The calendar's sequence counts minutes of revision since this instant: it only ever grows
 # when `revised` grows, and fits the 32-bit integer some clients expect.
 SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 # How many deadlines of a yearly track still ahead of today a calendar shows.
@@ -277,7 +277,10 @@ def changed_recently(event: Event, today: date, days: int = RECENT_DAYS) -> bool
 
 
 def sequence(revised: datetime) -> int:
-    """The SEQUENCE of every event: grows with the rules revision."""
+    """The calendar's revision number (JSON `sequence`): grows with the rules revision.
+
+    An event's own SEQUENCE counts the moves of its date instead (ical.py).
+    """
     return max(0, int((revised - SEQUENCE_EPOCH).total_seconds() // 60))
 
 

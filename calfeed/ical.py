@@ -137,9 +137,10 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
     vevent = icalendar.Event()
     vevent.add("uid", event.uid)
     vevent.add("dtstamp", common.stamp)
-    # An event changes only when its date moves, and each move is a history entry:
-    # so the history alone gives SEQUENCE and LAST-MODIFIED, and an event that did
-    # not move keeps both however often `revised` rises (README: "Changing a date").
+    # The change a subscriber must notice is a moved date, and each move is a history
+    # entry: so the history alone gives SEQUENCE and LAST-MODIFIED, and an event whose
+    # date never moved keeps both however often `revised` rises (README: "A date's
+    # history").
     vevent.add("sequence", vInt(len(event.changes)))
     if event.changes:
         vevent.add("last-modified", modified(event))
