@@ -13,7 +13,8 @@ from .model import Calendar, Change, Day, Event
 
 CSV_COLUMNS = ("start", "end", "precision", "status", "track", "cycle", "milestone", "title",
                "actor", "when", "url", "uid", "description", "changes")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A line break as well as the tab and CR: a description may begin with one.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -61,7 +62,7 @@ def _cell(value: Any) -> str:
     """A CSV cell as text that a spreadsheet shows, never runs as a formula."""
     text = "" if value is None else str(value)
     # Excel, LibreOffice and Google Sheets run a cell starting with = + - @ (or a tab
-    # or CR before one) as a formula: an apostrophe in front makes it plain text.
+    # or line break before one) as a formula: an apostrophe in front makes it plain text.
     return "'" + text if text.startswith(FORMULA_START) else text
 
 

@@ -69,9 +69,9 @@ def _header(calendar: Calendar, description: str) -> bytes:
     cal.add("prodid", PRODID)
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    # X- properties have no known type: icalendar would write them unescaped, and a
-    # comma, semicolon or newline in a name would then break the line.
-    cal.add("name", calendar.name)
+    # NAME (RFC 7986) and the X- properties have no type icalendar knows: it would
+    # write them unescaped, and a comma, semicolon or newline would break the line.
+    cal.add("name", vText(calendar.name))
     cal.add("x-wr-calname", vText(calendar.name))
     cal.add("description", description)
     cal.add("x-wr-caldesc", vText(description))

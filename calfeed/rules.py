@@ -6,19 +6,22 @@ The only module that reads files. A message reads `FILE: WHERE: what is wrong
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
 import re
 import string
 import tomllib
-from collections.abc import Callable
-from datetime import date, datetime, time, timezone
+import unicodedata
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import wording
+from .engine import YEARS_AHEAD, yearly_deadline
 from .model import (
     ACTORS,
     FLAGS,
@@ -50,6 +53,9 @@ MAX_ROSTER_BYTES = 64 << 20
 # from the ends of Python's calendar (years 1 and 9999), where the engine's next
 # day, or a conversion to UTC, overflows.
 YEARS = range(1900, 2201)
+# The last data year a calendar can show: "today" is at most the last of YEARS, and a
+# yearly track runs to the YEARS_AHEAD-th deadline after today.
+LAST_DATA_YEAR = YEARS[-1] + YEARS_AHEAD
 
 # Ids appear in URL paths, file names of `calfeed build` and UIDs: keep them to
 # characters that need no escaping anywhere and cannot climb out of a folder.
@@ -158,13 +164,100 @@ def _typed(report: _Report, where: str, value: Any, kind: type | tuple, expected
     return None
 
 
+# What a character is called in a message, where its name says more than its code.
+CHARACTER_NAMES = {"\n": "line break", "\r": "carriage return", "\t": "tab",
+                   "\x00": "NUL character", "\x0b": "vertical tab", "\x0c": "form feed",
+                   "\x85": "next-line character", "\u2028": "line separator",
+                   "\u2029": "paragraph separator", " ": "space"}
+ONE_LINE = "text on one line, without line breaks or other control characters"
+
+
+def _character(text: str, index: int) -> str:
+    """A character of the file's text as a message names it: 'line break (U+000A) at character 9'."""
+    char = text[index]
+    name = CHARACTER_NAMES.get(char) or (
+        "control character" if unicodedata.category(char) == "Cc"
+        else unicodedata.name(char, "character").lower())
+    return f"{name} (U+{ord(char):04X}) at character {index + 1}"
+
+
+def _first_bad(text: str, allowed: str = "") -> int | None:
+    """Where the first control character (or line or paragraph separator) is, if any.
+
+    A one-line text (a name, a title) allows none; a description allows the line
+    breaks and tabs in `allowed`.
+    """
+    for index, char in enumerate(text):
+        if char not in allowed and unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return index
+    return None
+
+
+def _calendar_safe(report: _Report, where: str, text: str,
+                   expected: str = "another character after the backslash") -> bool:
+    """False (and a problem) for text that a calendar file cannot carry as written."""
+    # icalendar reads a backslash before N as the iCalendar escape of a line
+    # break, so "\N" would reach feeds as a line break but pages as written.
+    index = text.find("\\N")
+    if index < 0:
+        return True
+    report.add(where, f'backslash before N ("\\N") at character {index + 1} in {_show(text)}, '
+               "which calendar files would show as a line break", expected)
+    return False
+
+
 def _text(report: _Report, where: str, value: Any) -> str | None:
-    """A non-empty string."""
+    """A non-empty string on one line: a name, a title, a wording, a source."""
     text = _typed(report, where, value, str, "a non-empty string")
     if text is not None and not text.strip():
         report.add(where, "empty string", "a non-empty string")
         return None
-    return text
+    return text if text is not None and _one_line(report, where, text) else None
+
+
+def _one_line(report: _Report, where: str, text: str) -> bool:
+    """False (and a problem) for a name or title with a control character or line break."""
+    bad = _first_bad(text)
+    if bad is not None:
+        report.add(where, f"{_character(text, bad)} in {_show(text)}", ONE_LINE)
+        return False
+    return _calendar_safe(report, where, text)
+
+
+def _description(report: _Report, where: str, value: Any) -> str | None:
+    """A description: any text whose line breaks are kept, as LF, in every output."""
+    text = _typed(report, where, value, str, "a string")
+    if text is None:
+        return None
+    # A line break is one LF wherever it came from (CRLF, or a lone CR as old Macs
+    # wrote), so that the feed, JSON, CSV and page carry the same text.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    bad = _first_bad(text, allowed="\n\t")
+    if bad is not None:
+        report.add(where, f"{_character(text, bad)} in {_show(text)}",
+                   "text, tabs and line breaks, without other control characters")
+        return None
+    return text if _calendar_safe(
+        report, where, text, "a real line break, or another character after the backslash"
+    ) else None
+
+
+def _web_address(report: _Report, where: str, value: Any) -> str | None:
+    """An http(s) address with nothing in it that would end it early in a page or a feed."""
+    url = _typed(report, where, value, str, "a string")
+    if url is None:
+        return None
+    if not url.startswith(("https://", "http://")):
+        report.add(where, f"{_show(url)} is not a web address",
+                   "an address starting with https://")
+        return None
+    bad = next((i for i, c in enumerate(url) if c.isspace() or unicodedata.category(c) == "Cc"),
+               None)
+    if bad is not None:
+        report.add(where, f"{_character(url, bad)} in the web address {_show(url)}",
+                   "an address without spaces or control characters (write a space as %20)")
+        return None
+    return url
 
 
 def _in_years(report: _Report, where: str, value: date) -> date | None:
@@ -205,11 +298,7 @@ def _links(report: _Report, where: str, value: Any) -> tuple[Link, ...]:
         if table is None:
             continue
         title = _text(report, f"{here}.title", table.get("title", "?"))
-        url = _typed(report, f"{here}.url", table.get("url"), str, "a string")
-        if url is not None and not url.startswith(("https://", "http://")):
-            report.add(f"{here}.url", f"{_show(url)} is not a web address",
-                       "an address starting with https://")
-            url = None
+        url = _web_address(report, f"{here}.url", table.get("url"))
         if title and url:
             links.append(Link(title, url))
     return tuple(links)
@@ -228,6 +317,70 @@ def _zone(report: _Report, where: str, value: Any) -> str | None:
                    "an IANA time zone such as America/Chicago")
         return None
     return name
+
+
+def _clock(moment: datetime) -> str:
+    """A wall-clock time as a message says it: 2:00 a.m."""
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'a.m.' if moment.hour < 12 else 'p.m.'}"
+
+
+def _clock_change(zone_name: str, local: datetime) -> tuple[str, str] | None:
+    """What the clocks do at a local time that does not exist or happens twice in a zone.
+
+    Returns (what is wrong, what was expected), or None for a time that happens once.
+    Clients disagree on such times (libical and ical.js read 02:30 in a spring-forward
+    gap an hour earlier than icalendar and node-ical), so they are refused, not guessed.
+    """
+    zone = ZoneInfo(zone_name)
+    # PEP 495: fold=0 gives the offset before a change, fold=1 the one after it.
+    before = local.replace(tzinfo=zone, fold=0).utcoffset()
+    after = local.replace(tzinfo=zone, fold=1).utcoffset()
+    if before == after or before is None or after is None:
+        return None
+    # The change happens within a day of the local time; find its second.
+    low = int((local - before).replace(tzinfo=timezone.utc).timestamp()) - 86400
+    high = low + 2 * 86400
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    instant = datetime.fromtimestamp(high, timezone.utc).replace(tzinfo=None)
+    old, new = instant + before, instant + after
+    def day(moment: datetime) -> str:
+        return f"{moment:%A}, {moment:%B} {moment.day}, {moment.year}"
+
+    def span(start: datetime, end: datetime) -> str:
+        """'2:00 to 3:00 a.m.', '11:30 p.m. to 12:30 a.m.'."""
+        if (start.hour < 12) == (end.hour < 12):
+            return f"{_clock(start)[:-5]} to {_clock(end)}"
+        return f"{_clock(start)} to {_clock(end)}"
+
+    if old.date() == new.date():
+        change = f"{span(old, new)} on {day(old)}"
+        earlier, later = min(old, new), max(old, new)
+        expected = (f"a time outside {span(earlier, later).replace(' to ', '-', 1)} that day, "
+                    "which every calendar reads as the same instant")
+    else:
+        change = f"{_clock(old)} on {day(old)} to {_clock(new)} on {day(new)}"
+        expected = f"a date and time that happen exactly once in {zone_name}"
+    if after > before:
+        what = (f"{_clock(local)} does not exist there that day: "
+                f"clocks jump from {change} in {zone_name}")
+    else:
+        what = (f"{_clock(local)} happens twice there that day: "
+                f"clocks go back from {change} in {zone_name}")
+    return what, expected
+
+
+def _once(report: _Report, where: str, local: datetime, zone_name: str) -> datetime | None:
+    """A local date-time that happens exactly once in its zone, else a problem."""
+    change = _clock_change(zone_name, local)
+    if change is None:
+        return local
+    report.add(where, f"{_show(local)}: {change[0]}", change[1])
+    return None
 
 
 def _placeholders(report: _Report, where: str, text: str, allowed: tuple[str, ...]) -> None:
@@ -393,7 +546,9 @@ def _when(report: _Report, where: str, table: dict, yearly: bool) -> When | None
     if form == "at":
         zone = _zone(report, f"{where}.tz", table.get("tz"))
         at = _at(report, here, value)
-        return Timed(at, zone) if zone and at else None
+        if zone is None or at is None or _once(report, here, at, zone) is None:
+            return None
+        return Timed(at, zone)
     if form == "when":
         text = _text(report, here, value)
         return Undated(text) if text else None
@@ -419,8 +574,8 @@ def _milestone(report: _Report, where: str, value: Any, yearly: bool) -> Milesto
         return None
     ident = _safe_id(report, f"{where}.id", table.get("id"))
     title = _text(report, f"{where}.title", table.get("title", "?"))
-    description = table.get("description", title or "")
-    description = _typed(report, f"{where}.description", description, str, "a string")
+    description = _description(report, f"{where}.description",
+                               table.get("description", title or ""))
     allowed = FIELDS if yearly else ()
     for key, text in (("title", title), ("description", description)):
         if text:
@@ -628,8 +783,37 @@ def _track(report: _Report, ident: str, value: Any) -> Track | None:
     _relative_order(report, where, milestones)
     if None in (name, source, estimated, cycle) or (is_yearly and None in (yearly, first_cycle)):
         return None
-    return Track(ident, name, source, "yearly" if is_yearly else "progress", tuple(milestones),
-                 links, cycle or "", ndd, estimated, yearly, first_cycle, published, history)
+    track = Track(ident, name, source, "yearly" if is_yearly else "progress",
+                  tuple(milestones), links, cycle or "", ndd, estimated, yearly, first_cycle,
+                  published, history)
+    if yearly is not None:
+        _deadlines_once(report, where, track)
+    return track
+
+
+def _deadlines_once(report: _Report, where: str, track: Track) -> None:
+    """Every deadline a calendar can show of a yearly track happens once in its zone.
+
+    The published ones, each; the rule's, in every data year from first_cycle to
+    LAST_DATA_YEAR, in one line per rule (a rule at 02:30 on a Sunday in March falls
+    into the gap only in some years).
+    """
+    rule = track.yearly
+    assert rule is not None and track.first_cycle is not None
+    for year, local in sorted(track.published.items()):
+        _once(report, f"{where}.published.{year}", local, rule.tz)
+    failing = []
+    for year in range(track.first_cycle, LAST_DATA_YEAR + 1):
+        if year not in track.published:
+            local = yearly_deadline(track, year).start.replace(tzinfo=None)  # type: ignore[union-attr]
+            change = _clock_change(rule.tz, local)
+            if change:
+                failing.append((year, change))
+    if failing:
+        (year, (what, expected)), more = failing[0], len(failing) - 1
+        also = f" (and the deadlines of {more} later data years up to {LAST_DATA_YEAR})" if more else ""
+        report.add(f"{where}.yearly.time",
+                   f'"{rule.time}" on the deadline of data year {year}: {what}{also}', expected)
 
 
 def _accreditor(report: _Report, ident: str, value: Any) -> Accreditor | None:
@@ -642,8 +826,8 @@ def _accreditor(report: _Report, ident: str, value: Any) -> Accreditor | None:
         return None
     name = _text(report, f"{where}.name", table.get("name", "?"))
     url = table.get("url")
-    if url is not None and _typed(report, f"{where}.url", url, str, "a string") is None:
-        url = None
+    if url is not None:
+        url = _web_address(report, f"{where}.url", url)
     history: dict[int, tuple[Change, ...]] = {}
     deadlines = _year_keys(report, f"{where}.deadlines", table.get("deadlines", {}), _plain_date,
                            history, "date")
@@ -716,11 +900,14 @@ def parse_roster(text: str, file: str, ndds: set[date],
                  accreditors: set[str]) -> tuple[dict[str, Profile], list[str]]:
     """Parse and validate a roster CSV against the Next Decision Dates and accreditors known."""
     report = _Report(file)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # Rows end at LF or CRLF only: a lone CR is a character like any other, so one
+    # inside a quoted cell stays in its cell (and a name refuses it by its row), and one
+    # outside quotes is reported at its row instead of splitting it.
+    reader = csv.reader(io.StringIO(text, newline="\n"))
     try:
         header = [h.strip() for h in next(reader, [])]
     except csv.Error as err:
-        report.add("row 1", f"unreadable CSV: {err}", "a comma-separated header row")
+        report.add("row 1", *_csv_problem(err))
         return {}, report.problems
     if not header:
         report.add("row 1", "empty file", "a header row: " + ",".join(ROSTER_COLUMNS[:5]))
@@ -740,65 +927,104 @@ def parse_roster(text: str, file: str, ndds: set[date],
     known_ndds = ", ".join(d.isoformat() for d in sorted(ndds)) or "none in the rules"
     providers: dict[str, Profile] = {}
     first_row: dict[str, int] = {}
-    row_no = 1
-    try:
-        for row_no, cells in enumerate(reader, 2):
-            if not any(c.strip() for c in cells):
-                continue  # spreadsheets leave blank lines at the end
-            if len(cells) != len(header):
-                report.add(f"row {row_no}", f"{len(cells)} cells",
-                           f"{len(header)} cells, one per column of the header")
-                continue
-            row = dict(zip(header, (c.strip() for c in cells)))
-            problems_before = len(report.problems)
-            ident = _safe_id(report, f"row {row_no}, column id", row["id"])
-            place = f"row {row_no} (id {_show(row['id'])})"
-            if ident in first_row:
-                report.add(f"{place}, column id", f"duplicate provider id {_show(ident)}",
-                           f"each id once; first seen in row {first_row[ident]}")
-            elif ident:
-                first_row[ident] = row_no
-            if not row["name"]:
-                report.add(f"{place}, column name", "empty name", "the provider's name")
-            ndd = None
-            raw_ndd = row.get("next_decision_date", "")
-            if raw_ndd:
-                try:
-                    # fromisoformat also takes 20240731 and 2024-W31-3: a roster says YYYY-MM-DD.
-                    if not ISO_DATE.match(raw_ndd):
-                        raise ValueError
-                    ndd = date.fromisoformat(raw_ndd)
-                except ValueError:
+    for row_no, cells in _rows(reader, report):
+        if not any(c.strip() for c in cells):
+            continue  # spreadsheets leave blank lines at the end
+        if len(cells) != len(header):
+            # A quote that never closes swallows the rows after it into one cell.
+            spans = [(n, c.count("\n")) for n, c in enumerate(cells) if "\n" in c]
+            hint = ""
+            if spans and len(cells) < len(header):
+                n, lines = spans[0]
+                column = header[n] if n < len(header) else f"cell {n + 1}"
+                hint = (f"; the quoted cell in column {column} runs over {lines + 1} lines "
+                        '(a " that never closes?)')
+            report.add(f"row {row_no}", f"{len(cells)} cells{hint}",
+                       f"{len(header)} cells, one per column of the header")
+            continue
+        row = dict(zip(header, (c.strip() for c in cells)))
+        problems_before = len(report.problems)
+        ident = _safe_id(report, f"row {row_no}, column id", row["id"])
+        place = f"row {row_no} (id {_show(row['id'])})"
+        if ident in first_row:
+            report.add(f"{place}, column id", f"duplicate provider id {_show(ident)}",
+                       f"each id once; first seen in row {first_row[ident]}")
+        elif ident:
+            first_row[ident] = row_no
+        if not row["name"]:
+            report.add(f"{place}, column name", "empty name", "the provider's name")
+        else:
+            _one_line(report, f"{place}, column name", row["name"])
+        ndd = None
+        raw_ndd = row.get("next_decision_date", "")
+        if raw_ndd:
+            try:
+                # fromisoformat also takes 20240731 and 2024-W31-3: a roster says YYYY-MM-DD.
+                if not ISO_DATE.match(raw_ndd):
+                    raise ValueError
+                ndd = date.fromisoformat(raw_ndd)
+            except ValueError:
+                report.add(f"{place}, column next_decision_date",
+                           f"{_show(raw_ndd)} is not a date",
+                           "YYYY-MM-DD, or empty for no progress report")
+            else:
+                if ndd not in ndds:
                     report.add(f"{place}, column next_decision_date",
-                               f"{_show(raw_ndd)} is not a date",
-                               "YYYY-MM-DD, or empty for no progress report")
-                else:
-                    if ndd not in ndds:
-                        report.add(f"{place}, column next_decision_date",
-                                   f"no track for Next Decision Date {ndd.isoformat()}",
-                                   f"one of: {known_ndds}, or empty")
-            flag = wording.yes_no(row.get("enduring_materials", ""))
-            if flag is None:
-                report.add(f"{place}, column enduring_materials",
-                           f"{_show(row['enduring_materials'])}", wording.YES_NO_ACCEPTED)
-            accreditor = row.get("accreditor", "") or None
-            if accreditor is not None and accreditor not in accreditors:
-                report.add(f"{place}, column accreditor", f"unknown accreditor {_show(accreditor)}",
-                           "one of: " + ", ".join(sorted(accreditors)) + ", or empty for ACCME")
-            rotation = row.get("rotation", "") or "0"
-            if not re.fullmatch(r"[0-9]{1,6}", rotation):  # ASCII only, unlike isdigit()
-                report.add(f"{place}, column rotation", f"{_show(rotation)}",
-                           "a whole number 0-999999, raised by one to replace the private URL")
-            if len(report.problems) == problems_before:
-                providers[ident] = Profile(ident, row["name"], ndd, bool(flag), accreditor,
-                                           None, int(rotation))
-    except csv.Error as err:
-        report.add(f"row {row_no + 1}", f"unreadable CSV: {err}", "well-formed CSV")
+                               f"no track for Next Decision Date {ndd.isoformat()}",
+                               f"one of: {known_ndds}, or empty")
+        flag = wording.yes_no(row.get("enduring_materials", ""))
+        if flag is None:
+            report.add(f"{place}, column enduring_materials",
+                       f"{_show(row['enduring_materials'])}", wording.YES_NO_ACCEPTED)
+        accreditor = row.get("accreditor", "") or None
+        if accreditor is not None and accreditor not in accreditors:
+            report.add(f"{place}, column accreditor", f"unknown accreditor {_show(accreditor)}",
+                       "one of: " + ", ".join(sorted(accreditors)) + ", or empty for ACCME")
+        rotation = row.get("rotation", "") or "0"
+        if not re.fullmatch(r"[0-9]{1,6}", rotation):  # ASCII only, unlike isdigit()
+            report.add(f"{place}, column rotation", f"{_show(rotation)}",
+                       "a whole number 0-999999, raised by one to replace the private URL")
+        if len(report.problems) == problems_before:
+            providers[ident] = Profile(ident, row["name"], ndd, bool(flag), accreditor,
+                                       None, int(rotation))
     return providers, report.problems
 
 
-def _read(path: Path, limit: int, report: _Report) -> str | None:
-    """Read a UTF-8 file (a byte-order mark allowed) no larger than limit."""
+def _rows(reader: Any, report: _Report) -> Iterator[tuple[int, list[str]]]:
+    """The rows after the header, numbered as a spreadsheet does.
+
+    A row the csv module cannot read is a problem of its own row, and reading goes
+    on with the next one, so every row's problems are reported at once.
+    """
+    row_no = 1
+    while True:
+        row_no += 1
+        line = reader.line_num
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            report.add(f"row {row_no}", *_csv_problem(err))
+            if reader.line_num == line:  # nothing consumed: it would fail again
+                return
+            continue
+        yield row_no, cells
+
+
+def _csv_problem(err: csv.Error) -> tuple[str, str]:
+    """What is wrong with an unreadable row, and what was expected."""
+    if "new-line character" in str(err):
+        return ("carriage return (U+000D) inside the row, outside quotes",
+                "each row on one line ending in LF or CRLF; save the file again as CSV")
+    return f"unreadable CSV: {err}", "well-formed CSV"
+
+
+def _read(path: Path, limit: int, report: _Report, rows: bool = False) -> str | None:
+    """Read a UTF-8 file (a byte-order mark allowed) no larger than limit.
+
+    `rows`: the file is a CSV, whose problems are placed by row rather than by line.
+    """
     try:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
@@ -811,12 +1037,44 @@ def _read(path: Path, limit: int, report: _Report) -> str | None:
     if len(data) > limit:
         report.add("file", f"larger than {limit // 1024} KiB", f"at most {limit // 1024} KiB")
         return None
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data.decode("utf-8-sig")
+        return data[bom:].decode("utf-8")
     except UnicodeDecodeError as err:
-        report.add(f"byte {err.start}", "not UTF-8 text",
-                   "a UTF-8 file (save the spreadsheet as CSV UTF-8)")
+        report.add(*_not_utf8(data, bom, err, rows))
         return None
+
+
+def _not_utf8(data: bytes, bom: int, err: UnicodeDecodeError,
+              rows: bool) -> tuple[str, str, str]:
+    """Where a file stops being UTF-8 (a roster's row and column, a rules file's line),
+    the byte, and how to save it right."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ("file", "a UTF-16 file (Excel's \"Unicode Text\")",
+                'a UTF-8 file: save it as "CSV UTF-8 (Comma delimited)"')
+    at = bom + err.start  # err counts from after the byte-order mark
+    byte = data[at]
+    # What the byte is in Windows-1252, the usual culprit (Excel's "CSV" on Windows).
+    guess = bytes([byte]).decode("cp1252", errors="replace")
+    seen = f" ({guess} in Windows-1252)" if guess.isprintable() and guess != "\ufffd" else ""
+    what = f"byte 0x{byte:02X}{seen} at byte {at} is not UTF-8"
+    before = data[bom:at].decode("utf-8")
+    if not rows:
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        return f"line {line}, column {column}", what, "a UTF-8 file: save it as UTF-8"
+    # The row and cell the byte falls in, read as the roster is read.
+    try:
+        records = list(csv.reader(io.StringIO(before + "x", newline="\n")))
+    except csv.Error:  # a row broken before the byte: place it by line instead
+        records = [[]] * (before.count("\n") + 1)
+    header = [h.strip() for h in records[0]] if records else []
+    cell = len(records[-1]) - 1 if records else 0
+    where = f"row {len(records)}"
+    if len(records) > 1 and cell < len(header):
+        where += f", column {header[cell]}"
+    return (where, what,
+            'a UTF-8 file: save it from the spreadsheet as "CSV UTF-8 (Comma delimited)"')
 
 
 def load(rules_path: str | Path, providers_path: str | Path | None = None,
@@ -837,7 +1095,7 @@ def load(rules_path: str | Path, providers_path: str | Path | None = None,
     providers: dict[str, Profile] = {}
     if providers_path is not None and parts:
         roster_report = _Report(str(providers_path))
-        roster_text = _read(Path(providers_path), MAX_ROSTER_BYTES, roster_report)
+        roster_text = _read(Path(providers_path), MAX_ROSTER_BYTES, roster_report, rows=True)
         problems += roster_report.problems
         if roster_text is not None:
             providers, roster_problems = parse_roster(

@@ -548,8 +548,10 @@ def test_a_roster_name_with_a_nul_is_a_problem_not_a_crash(tmp_path):
     path = write(tmp_path, "rules.toml", edited('roster = "providers.csv"', 'roster = "\\u0000"'))
     with pytest.raises(rules.RulesError) as err:
         rules.load(path)
-    assert err.value.problems == [f"{tmp_path}/\\x00: file: cannot read: embedded null byte "
-                                  "(expected a file name without NUL characters)"]
+    # refused as a name with a control character, before any file is opened
+    assert err.value.problems == [
+        f'{path}: roster: NUL character (U+0000) at character 1 in "\\x00" '
+        "(expected text on one line, without line breaks or other control characters)"]
 
 
 def test_a_superscript_rotation_is_a_problem_not_a_crash(tmp_path):

@@ -204,19 +204,24 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(hostile):
     assert rows["enter-activity-data"]["description"].startswith(IMG)
     for row in rows.values():
         for cell in row.values():
-            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "\n")), cell
 
 
-@pytest.mark.parametrize("text", ["+1+2", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1", "=1"])
-def test_every_formula_start_is_neutralised(tmp_path, data, text):
+@pytest.mark.parametrize("key, text, cell", [
+    ("title", "+1+2", "'+1+2"), ("title", "-2+3", "'-2+3"), ("title", "=1", "'=1"),
+    ("title", "@SUM(A1:A2)", "'@SUM(A1:A2)"),
+    # a title is one line, so tabs and line breaks can only start a description
+    ("description", "\t=1", "'\t=1"), ("description", "\r=1", "'\n=1"),
+    ("description", "\n=1", "'\n=1")])
+def test_every_formula_start_is_neutralised(tmp_path, data, key, text, cell):
     rules = data / "rules.toml"
     value = json.dumps(text)  # a TOML basic string, escapes included
     rules.write_text(rules.read_text().replace(
-        'title = "Provider remits the progress report review fee"', f"title = {value}", 1))
+        f'{key} = "Provider remits the progress report review fee', f"{key} = {value} #", 1))
     client = make_app(tmp_path, data).test_client()
     body = client.get("/calendar.csv?next_decision_date=2024-07-31").data.decode()
     rows = {row["milestone"]: row for row in csv.DictReader(io.StringIO(body))}
-    assert rows["review-fee"]["title"] == "'" + text
+    assert rows["review-fee"][key] == cell
 
 
 # --- ids that could climb out of a folder -------------------------------------
