@@ -1,0 +1,338 @@
+"""Operator text all the way to the bytes: every text field, every output, read back.
+
+Whatever text a coordinator puts in rules.toml or the roster — names, titles, sources,
+link titles, the accreditor's name, an undated step's wording, a description — either
+reaches the .ics, the JSON, the CSV and the page as written (a description's line
+breaks as line breaks), or `calfeed check` refuses it with one line naming the file,
+the key or row, and the character. Each output is read back with a parser calfeed does
+not write it with: vobject and `ical` for the feed, `csv` for the CSV, `json` for the
+JSON and html.parser for the page.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import os
+import unicodedata
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import vobject
+from click.testing import CliRunner
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+from ical.calendar_stream import IcsCalendarStream
+
+from calfeed import create_app, tokens
+from calfeed.cli import main
+
+from conftest import SECRET, TODAY
+from test_fuzz_rules import BASE, toml_document
+
+DEEPER = int(os.environ.get("CALFEED_FUZZ_EXAMPLES", "0"))
+TEXTS = settings(max_examples=DEEPER or 120, deadline=None, derandomize=not DEEPER,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                        HealthCheck.function_scoped_fixture])
+
+# The 8-month track's second milestone is a dated one with a link; its first is undated.
+TRACK = "progress-8-month"
+DATED = "enter-activity-data"
+# Where each text field lives, as calfeed check names it.
+WHERE = {
+    "provider": 'row 2 (id "fuzz"), column name',
+    "track_name": f"tracks.{TRACK}.name",
+    "source": f"tracks.{TRACK}.source",
+    "track_link": f"tracks.{TRACK}.links[1].title",
+    "title": f"tracks.{TRACK}.milestones[2].title",
+    "description": f"tracks.{TRACK}.milestones[2].description",
+    "milestone_link": f"tracks.{TRACK}.milestones[2].links[1].title",
+    "when": f"tracks.{TRACK}.milestones[1].when",
+    "accreditor": "accreditors.cma.name",
+}
+# What each output escapes or treats specially, characters that look like nothing, and
+# the rest of Unicode; braces are left out (they are placeholders, tested in
+# test_fuzz_rules). A description may also hold line breaks and tabs.
+PRINTABLE = list(';,\\:"\'<>&=+-@ N\u00a0\u200b\u202e\ufeff\ufffe—é😀')
+BREAKS = list("\n\r\t")
+# Every kind of line break and control character, for the texts calfeed must refuse.
+CONTROLS = list("\t\n\r\x00\x0b\x0c\x1b\x1f\x7f\x85\u2028\u2029")
+OTHERS = st.characters(codec="utf-8", exclude_characters="{}",
+                       exclude_categories=("Cc", "Cs", "Zl", "Zp"))
+
+
+def texts_of(*specials: list[str]) -> st.SearchStrategy[str]:
+    """Short texts mostly made of the given characters, with any other ones mixed in."""
+    return st.text(st.one_of(st.sampled_from([c for group in specials for c in group]), OTHERS),
+                   min_size=1, max_size=30)
+
+
+CLEAN = {field: texts_of(PRINTABLE, BREAKS) if field == "description" else texts_of(PRINTABLE)
+         for field in WHERE}
+# All fields clean (they load, and the outputs are compared), or one of them with a
+# control character (refused, unless it is a description's line break or tab, or
+# surrounds a roster cell, which is read without its surrounding spaces).
+FIELDS = st.tuples(st.fixed_dictionaries(CLEAN), st.one_of(
+    st.none(), st.tuples(st.sampled_from(list(WHERE)), st.builds(
+        "".join, st.lists(st.one_of(texts_of(PRINTABLE), st.sampled_from(CONTROLS)),
+                          min_size=1, max_size=4).filter(lambda parts: set(parts) & set(CONTROLS)))
+    ))).map(
+    lambda drawn: drawn[0] | ({drawn[1][0]: drawn[1][1]} if drawn[1] else {}))
+# What a spreadsheet would run as a formula; the CSV puts an apostrophe before it.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def refusal(field: str, text: str) -> str | None:
+    """What `calfeed check` must say about a field's text, or None if it must load.
+
+    The README's rule: a description may hold tabs and line breaks (CRLF and CR become
+    LF); every other text is one line; none holds another control character, a line or
+    paragraph separator, or a backslash before N.
+    """
+    if field == "provider":
+        text = text.strip()  # a roster cell is read without its surrounding spaces
+    if field == "description":
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    elif not text.strip():
+        return "empty"
+    allowed = "\n\t" if field == "description" else ""
+    for index, char in enumerate(text):
+        if char not in allowed and unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return f"(U+{ord(char):04X}) at character {index + 1}"
+    if "\\N" in text:
+        return 'backslash before N ("\\N")'
+    return None
+
+
+def write_files(folder: Path, texts: dict[str, str]) -> tuple[Path, Path]:
+    """The bundled rules with the texts put in place, and a one-provider roster."""
+    data = copy.deepcopy(BASE)
+    track = data["tracks"][TRACK]
+    track["name"], track["source"] = texts["track_name"], texts["source"]
+    track["links"][0]["title"] = texts["track_link"]
+    undated, dated = track["milestones"][0], track["milestones"][1]
+    assert "when" in undated and dated["id"] == DATED
+    undated["when"] = texts["when"]
+    dated["title"], dated["description"] = texts["title"], texts["description"]
+    dated["links"][0]["title"] = texts["milestone_link"]
+    data["accreditors"]["cma"]["name"] = texts["accreditor"]
+    del data["roster"]
+    folder.mkdir(parents=True, exist_ok=True)
+    rules = folder / "rules.toml"
+    rules.write_text(toml_document(data), encoding="utf-8")
+    roster = folder / "providers.csv"
+    with roster.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "name", "next_decision_date", "enduring_materials", "accreditor"])
+        writer.writerow(["fuzz", texts["provider"], "2024-07-31", "no", "cma"])
+    return rules, roster
+
+
+def stored(field: str, text: str) -> str:
+    """The text as calfeed keeps it: a trimmed roster cell, a description's breaks as LF."""
+    if field == "provider":
+        return text.strip()
+    if field == "description":
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+# --- reading the outputs back --------------------------------------------------------------
+
+class Page(HTMLParser):
+    """Every element of a page with its attributes, its own and its ancestors' classes, its text."""
+
+    VOID = {"meta", "link", "br", "input", "img", "hr", "source", "wbr"}
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[tuple[str, dict, list[str]]] = []
+        self.elements: list[tuple[str, dict, list[str], str]] = []
+        self.feed(html)
+        self.close()
+        assert not self.open, f"unclosed elements: {[tag for tag, _, _ in self.open]}"
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.open.append((tag, dict(attrs), []))
+
+    def handle_endtag(self, tag):
+        assert self.open and self.open[-1][0] == tag, f"</{tag}> closes {self.open[-1:]}"
+        tag, attrs, chunks = self.open.pop()
+        classes = [c for _, a, _ in self.open + [(tag, attrs, chunks)]
+                   for c in (a.get("class") or "").split()]
+        self.elements.append((tag, attrs, classes, "".join(chunks)))
+
+    def handle_data(self, data):
+        for _, _, chunks in self.open:
+            chunks.append(data)
+
+    def texts(self, tag: str, within: str | None = None) -> list[str]:
+        """The text of every `tag` element (inside an element of class `within`)."""
+        return [text for t, _, classes, text in self.elements
+                if t == tag and (within is None or within in classes)]
+
+
+def read_feed(body: bytes) -> dict:
+    """What two independent iCalendar parsers read from a feed, and that they agree."""
+    by_vobject = vobject.readOne(body.decode("utf-8"))
+    by_ical = IcsCalendarStream.calendar_from_ics(body.decode("utf-8"))
+    events = {e.uid.value: e for e in by_vobject.contents["vevent"]}
+    for event in by_ical.events:
+        # ical splits CATEGORIES on escaped commas too, so only vobject's are compared
+        assert (event.summary, event.description) == (
+            events[event.uid].summary.value, events[event.uid].description.value)
+    assert by_ical.name == [by_vobject.contents["name"][0].value]
+    assert by_ical.description == [by_vobject.contents["description"][0].value]
+    return {"calendar": by_vobject, "events": events}
+
+
+def check_outputs(client, texts: dict[str, str]) -> None:
+    """Every output of the provider's calendar carries every text as calfeed keeps it."""
+    t = {field: stored(field, text) for field, text in texts.items()}
+    token = tokens.token(SECRET.encode(), "fuzz", 0)
+    uid = f"fuzz/{TRACK}/2023-11/{DATED}@calfeed"
+    undated_uid = f"fuzz/{TRACK}/2023-11/review-fee@calfeed"
+    cma_uid = "fuzz/annual-reporting/2024/annual-agreement@calfeed"
+    name = f"{t['provider']} — ACCME deadlines"
+    links = f"{t['milestone_link']}: https://pars.accme.org/"
+    track_links = f"{t['track_link']}: https://www.accme.org/progress-reports"
+
+    answers = {fmt: client.get(f"/p/{token}{fmt}") for fmt in (".ics", ".json", ".csv", "/")}
+    for fmt, answer in answers.items():
+        assert answer.status_code == 200, (fmt, answer.data[-2000:])
+
+    feed = read_feed(answers[".ics"].data)
+    calendar, events = feed["calendar"], feed["events"]
+    assert calendar.contents["name"][0].value == name
+    assert calendar.contents["x-wr-calname"][0].value == name
+    description = calendar.contents["description"][0].value
+    assert description.startswith(f"ACCME deadlines for {t['provider']}: {t['track_name']}; ")
+    assert f"Provider remits the progress report review fee ({t['when']})" in description
+    assert calendar.contents["x-wr-caldesc"][0].value == description
+    event = events[uid]
+    assert event.summary.value == t["title"]
+    assert event.description.value.startswith(t["description"] + "\n\nWho acts: the provider")
+    assert f"\n\n{links}\n{track_links}\nThis calendar: " in event.description.value
+    assert event.categories.value == [t["track_name"]]
+    cma = events[cma_uid]
+    # the accreditor's own deadline: a whole day (2025-03-14 for data year 2024)
+    assert cma.summary.value == (
+        f"Accept the terms of the ACCME annual agreement — {t['accreditor']} deadline")
+    assert f"Recognized Accreditor, the {t['accreditor']}, which reviews" in cma.description.value
+
+    served = json.loads(answers[".json"].data)
+    assert served["calendar"]["name"] == name
+    # the feed's description adds the undated steps, which the JSON lists as events
+    assert description.startswith(served["calendar"]["description"] + " Not in this calendar")
+    by_uid = {e["uid"]: e for e in served["events"]}
+    assert by_uid[uid]["title"] == t["title"]
+    assert by_uid[uid]["description"] == t["description"]
+    assert by_uid[uid]["track_name"] == t["track_name"]
+    assert [link["title"] for link in by_uid[uid]["links"]] == [t["milestone_link"],
+                                                                t["track_link"]]
+    assert by_uid[undated_uid]["when"] == t["when"]
+    assert by_uid[cma_uid]["title"] == cma.summary.value
+
+    rows = {row["uid"]: row for row in csv.DictReader(io.StringIO(answers[".csv"].data.decode(
+        "utf-8-sig"), newline=""))}
+
+    def cell(text: str) -> str:
+        return "'" + text if text.startswith(FORMULA_START) else text
+
+    assert rows[uid]["title"] == cell(t["title"])
+    assert rows[uid]["description"] == cell(t["description"])
+    assert rows[undated_uid]["when"] == cell(t["when"])
+
+    page = Page(answers["/"].data.decode("utf-8"))
+    assert page.texts("h1") == [t["provider"]]
+    assert page.texts("title") == [f"{t['provider']} · calfeed"]
+    assert t["title"] in page.texts("h4")
+    assert t["track_name"] in page.texts("strong")
+    assert t["track_name"] in page.texts("span", within="meta")
+    assert any(t["source"] in text for text in page.texts("p", within="sources"))
+    assert t["milestone_link"] in page.texts("a", within="links")
+    assert t["track_link"] in page.texts("a", within="links")
+    assert any(t["when"] in text for text in page.texts("div", within="undated"))
+    # A blank line starts a paragraph; a single line break stays in its paragraph, and
+    # the page shows it as one (white-space: pre-line).
+    paragraphs = [p.strip() for p in t["description"].split("\n\n") if p.strip()]
+    texts = page.texts("p", within="text")
+    for paragraph in paragraphs:
+        assert paragraph in texts, (paragraph, texts)
+
+
+# --- the property --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """One folder for the module: each example overwrites its files."""
+    return tmp_path_factory.mktemp("text")
+
+
+def app_on(folder: Path, rules: Path, roster: Path):
+    """An app on the example's files."""
+    return create_app({"TESTING": True, "CALFEED_TODAY": TODAY, "CALFEED_SECRET_KEY": SECRET,
+                       "INSTANCE_PATH": str(folder / "instance"), "CALFEED_RULES": str(rules),
+                       "CALFEED_PROVIDERS": str(roster), "CALFEED_RELOAD_INTERVAL": 0})
+
+
+@TEXTS
+@given(texts=FIELDS)
+@example(texts={  # what the issue found: a spreadsheet's Alt+Enter, and TEXT's specials
+    "provider": "Line one\nLine two", "track_name": "Track; with, specials\\",
+    "source": "Source", "track_link": "Guide", "title": "T", "description": "D",
+    "milestone_link": "PARS", "when": "W", "accreditor": "CMA"})
+@example(texts={field: f"{field}; a, b\\ c: \"q\" <b>&amp;</b> é😀" for field in WHERE} | {
+    "description": "First line\nsecond line\r\nthird\rfourth\n\nA paragraph\twith a tab"})
+def test_every_text_reaches_every_output_or_is_refused_by_name(folder, texts):
+    rules, roster = write_files(folder, texts)
+    expected = {field: refusal(field, text) for field, text in texts.items()}
+    result = CliRunner().invoke(main, ["check", "--rules", str(rules), "--providers", str(roster)])
+    refused = {field: why for field, why in expected.items() if why}
+    event("refused" if refused else "loaded")  # --hypothesis-show-statistics
+    assert "Traceback" not in result.output
+    if refused:
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().split("\n")
+        assert len(lines) == len(refused), result.output
+        for field, why in refused.items():
+            path = roster if field == "provider" else rules
+            line = next((l for l in lines if l.startswith(f"{path}: {WHERE[field]}: ")), None)
+            assert line is not None, (field, result.output)
+            assert why in line if why != "empty" else ("empty" in line), line
+            assert line.endswith(")") and "(expected " in line and line.isprintable(), line
+        return
+    assert result.exit_code == 0, result.output
+    check_outputs(app_on(folder, rules, roster).test_client(), texts)
+
+
+# --- the static build --------------------------------------------------------------------
+
+def test_the_static_build_carries_hostile_text_faithfully(tmp_path):
+    texts = {field: f"{field}; a, b\\ c: \"q\" <i>&amp;</i> =1 é😀" for field in WHERE}
+    texts["description"] = "=First line\nsecond; line, with \\ backslash\n\nA paragraph\twith a tab"
+    rules, roster = write_files(tmp_path / "data", texts)
+    site = tmp_path / "site"
+    result = CliRunner().invoke(main, [
+        "build", str(site), "--rules", str(rules), "--providers", str(roster),
+        "--base-url", "https://cme.example.org", "--today", TODAY],
+        env={"CALFEED_SECRET_KEY": SECRET, "CI": "1"})
+    assert result.exit_code == 0, result.output
+    token = tokens.token(SECRET.encode(), "fuzz", 0)
+    files = {".ics": site / "p" / f"{token}.ics", ".json": site / "p" / f"{token}.json",
+             ".csv": site / "p" / f"{token}.csv", "/": site / "p" / token / "index.html"}
+
+    class Static:
+        """The built files, answered like the app's client answers."""
+
+        def get(self, url: str):
+            suffix = next(s for s in files if url.endswith(s))
+            return type("Answer", (), {"status_code": 200, "data": files[suffix].read_bytes()})
+
+    check_outputs(Static(), texts)
+    ics = files[".ics"].read_bytes().decode("utf-8")
+    assert "\r\nNAME:provider\\; a\\, b\\\\ c: " in ics.replace("\r\n ", "")  # TEXT-escaped
