@@ -1,0 +1,116 @@
+"""Deadlines at local times that do not exist or happen twice are refused, once for all.
+
+On Sunday, March 9, 2025 Chicago's clocks jump from 2:00 to 3:00 a.m.: 02:30 never
+happens, and libical and ical.js put it at 07:30Z while icalendar and node-ical put it
+at 08:30Z. On Sunday, November 2, 2025 they go back from 2:00 to 1:00 a.m.: 01:30
+happens twice. calfeed check refuses both, with the day, the zone and what the clocks
+do, for `at` + `tz`, a yearly track's `published` years and its rule in every data year
+a calendar can show (through 2202), so no client ever has to guess.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from calfeed import rules
+
+from test_fuzz_rules import edited, write
+
+PUBLISHED_2023 = "2023 = 2024-04-01T23:59:00"
+RULE = 'month = 3\nday = 31\ntime = "23:59"\ntz = "America/Chicago"\nyear_offset = 1\nmove = "off-weekend"'
+TIMED = ('date = 2024-01-24\nlinks = [{ title = "PARS", url = "https://pars.accme.org/" }]\n\n'
+         '[[tracks.progress-8-month.milestones]]\nid = "activities-selected"')
+TIMED_AT = 'at = {at}\ntz = "{tz}"\nlinks = [{{ title = "PARS", url = "https://pars.accme.org/" }}]\n\n' \
+           '[[tracks.progress-8-month.milestones]]\nid = "activities-selected"'
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    """The problem lines calfeed check prints for a rules file, [] if it loads."""
+    path = write(tmp_path, "rules.toml", text)
+    try:
+        rules.load(path, write(tmp_path, "providers.csv", "id,name\n"))
+    except rules.RulesError as err:
+        return [line.removeprefix(f"{path}: ") for line in err.problems]
+    return []
+
+
+def timed(at: str, tz: str = "America/Chicago") -> str:
+    """The bundled rules with the 8-month track's data-entry step due at a local time."""
+    return edited(TIMED, TIMED_AT.format(at=at, tz=tz))
+
+
+def test_a_time_in_the_spring_forward_gap_is_refused_with_what_the_clocks_do(tmp_path):
+    assert problems(tmp_path, timed("2025-03-09T02:30:00")) == [
+        'tracks.progress-8-month.milestones[2].at: "2025-03-09T02:30:00": 2:30 a.m. does not '
+        "exist there that day: clocks jump from 2:00 to 3:00 a.m. on Sunday, March 9, 2025 in "
+        "America/Chicago (expected a time outside 2:00-3:00 a.m. that day, which every "
+        "calendar reads as the same instant)"]
+
+
+def test_a_time_in_the_fall_back_hour_is_refused_as_happening_twice(tmp_path):
+    assert problems(tmp_path, timed("2025-11-02T01:30:00")) == [
+        'tracks.progress-8-month.milestones[2].at: "2025-11-02T01:30:00": 1:30 a.m. happens '
+        "twice there that day: clocks go back from 2:00 to 1:00 a.m. on Sunday, November 2, "
+        "2025 in America/Chicago (expected a time outside 1:00-2:00 a.m. that day, which "
+        "every calendar reads as the same instant)"]
+
+
+@pytest.mark.parametrize("at, tz", [
+    ("2025-03-09T01:59:00", "America/Chicago"),  # a minute before the jump
+    ("2025-03-09T03:00:00", "America/Chicago"),  # the first minute after it
+    ("2025-11-02T02:00:00", "America/Chicago"),  # after the repeated hour: once
+    ("2025-11-02T00:59:00", "America/Chicago"),
+    ("2025-03-09T02:30:00", "America/Phoenix"),  # no daylight saving time there
+    ("2025-03-30T02:30:00", "America/Chicago"),  # Europe's switch day, not Chicago's
+])
+def test_times_beside_the_switches_load(tmp_path, at, tz):
+    assert problems(tmp_path, timed(at, tz)) == []
+
+
+def test_a_zone_that_skipped_a_whole_day_is_named_with_both_days(tmp_path):
+    # Samoa moved across the date line: December 30, 2011 never happened in Apia.
+    assert problems(tmp_path, timed("2011-12-30T12:00:00", "Pacific/Apia")) == [
+        'tracks.progress-8-month.milestones[2].at: "2011-12-30T12:00:00": 12:00 p.m. does not '
+        "exist there that day: clocks jump from 12:00 a.m. on Friday, December 30, 2011 to "
+        "12:00 a.m. on Saturday, December 31, 2011 in Pacific/Apia (expected a date and time "
+        "that happen exactly once in Pacific/Apia)"]
+
+
+def test_a_published_deadline_in_the_gap_is_refused_by_its_year(tmp_path):
+    text = edited(PUBLISHED_2023, "2023 = 2024-03-10T02:15:00")
+    assert problems(tmp_path, text) == [
+        'tracks.annual-reporting.published.2023: "2024-03-10T02:15:00": 2:15 a.m. does not '
+        "exist there that day: clocks jump from 2:00 to 3:00 a.m. on Sunday, March 10, 2024 in "
+        "America/Chicago (expected a time outside 2:00-3:00 a.m. that day, which every "
+        "calendar reads as the same instant)"]
+
+
+def test_a_rule_is_checked_in_every_year_a_calendar_can_show(tmp_path):
+    # "March 9, moved forward to a Sunday, at 02:30" is the second Sunday of March (the
+    # US switch since 2007) in most years, but not when March 9 is a Monday: data year
+    # 2025 is due Sunday, March 15, 2026 and loads; data year 2026 is due Sunday,
+    # March 14, 2027, which is the switch. Published years (2020-2024) are not the rule's.
+    rule = RULE.replace("day = 31", "day = 9").replace('"23:59"', '"02:30"').replace(
+        '"off-weekend"', '"sunday"')
+    switch_days = [year for year in range(2026, 2203)
+                   if 8 <= 9 + (6 - date(year + 1, 3, 9).weekday()) % 7 <= 14]
+    assert switch_days[0] == 2026
+    assert problems(tmp_path, edited(RULE, rule)) == [
+        'tracks.annual-reporting.yearly.time: "02:30" on the deadline of data year 2026: '
+        "2:30 a.m. does not exist there that day: clocks jump from 2:00 to 3:00 a.m. on "
+        f"Sunday, March 14, 2027 in America/Chicago (and the deadlines of {len(switch_days) - 1} "
+        "later data years up to 2202) (expected a time outside 2:00-3:00 a.m. that day, "
+        "which every calendar reads as the same instant)"]
+
+
+def test_a_rule_that_never_meets_a_switch_loads(tmp_path):
+    # March 9 moved off weekends is a weekday: never the switch, which is on a Sunday.
+    rule = RULE.replace("day = 31", "day = 9").replace('"23:59"', '"02:30"')
+    assert problems(tmp_path, edited(RULE, rule)) == []
+
+
+def test_the_bundled_rules_have_no_deadline_at_a_missing_or_doubled_time(tmp_path):
+    assert problems(tmp_path, edited(RULE, RULE)) == []
