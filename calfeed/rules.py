@@ -932,7 +932,8 @@ def parse_roster(text: str, file: str, ndds: set[date],
             continue  # spreadsheets leave blank lines at the end
         if len(cells) != len(header):
             # A quote that never closes swallows the rows after it into one cell.
-            spans = [(n, c.count("\n")) for n, c in enumerate(cells) if "\n" in c]
+            spans = [(n, c.rstrip("\r\n").count("\n")) for n, c in enumerate(cells)
+                     if "\n" in c]
             hint = ""
             if spans and len(cells) < len(header):
                 n, lines = spans[0]

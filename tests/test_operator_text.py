@@ -336,3 +336,79 @@ def test_the_static_build_carries_hostile_text_faithfully(tmp_path):
     check_outputs(Static(), texts)
     ics = files[".ics"].read_bytes().decode("utf-8")
     assert "\r\nNAME:provider\\; a\\, b\\\\ c: " in ics.replace("\r\n ", "")  # TEXT-escaped
+
+
+# --- the roster's bytes ------------------------------------------------------------------
+
+HEADER = b"id,name,next_decision_date,enduring_materials,accreditor\r\n"
+GOOD_ROW = b"demo-annual,Demo Institute,,yes,\r\n"
+
+
+def roster_problems(tmp_path: Path, data: bytes) -> list[str]:
+    """What calfeed check says about a roster's bytes, the file name cut off."""
+    roster = tmp_path / "providers.csv"
+    roster.write_bytes(data)
+    result = CliRunner().invoke(main, ["check", "--providers", str(roster)])
+    assert "Traceback" not in result.output
+    return [line.removeprefix(f"{roster}: ") for line in result.output.strip().split("\n")]
+
+
+def test_a_line_break_inside_a_spreadsheet_cell_is_refused_by_row_and_character(tmp_path):
+    # Excel writes Alt+Enter inside a cell as a quoted LF (CRLF between rows)
+    assert roster_problems(tmp_path, HEADER + GOOD_ROW + b'evil,"Line one\nLine two",,no,\r\n') == [
+        'row 3 (id "evil"), column name: line break (U+000A) at character 9 in '
+        '"Line one\\nLine two" (expected text on one line, without line breaks or other '
+        "control characters)"]
+
+
+def test_a_bare_cr_inside_a_quoted_cell_is_refused_by_row_and_character(tmp_path):
+    assert roster_problems(tmp_path, HEADER + b'evil,"Name\rwith CR",,no,\r\n' + GOOD_ROW) == [
+        'row 2 (id "evil"), column name: carriage return (U+000D) at character 5 in '
+        '"Name\\rwith CR" (expected text on one line, without line breaks or other control '
+        "characters)"]
+
+
+def test_a_bare_cr_outside_quotes_is_reported_at_its_row_and_the_next_rows_still_read(tmp_path):
+    found = roster_problems(tmp_path, HEADER + b"evil,Name\rwith CR,,no,\r\n" + GOOD_ROW
+                            + b"bad-flag,Bad Flag,,maybe,\r\n")
+    assert found == [
+        "row 2: carriage return (U+000D) inside the row, outside quotes (expected each row on "
+        "one line ending in LF or CRLF; save the file again as CSV)",
+        'row 4 (id "bad-flag"), column enduring_materials: "maybe" (expected yes or no)']
+
+
+def test_a_latin1_roster_names_the_row_the_column_and_the_byte(tmp_path):
+    data = HEADER + GOOD_ROW + "cafe,Café Médical,,no,\r\n".encode("latin-1")
+    at = data.index(b"\xe9")
+    assert roster_problems(tmp_path, data) == [
+        f"row 3, column name: byte 0xE9 (é in Windows-1252) at byte {at} is not UTF-8 "
+        '(expected a UTF-8 file: save it from the spreadsheet as "CSV UTF-8 (Comma delimited)")']
+
+
+def test_a_utf16_roster_is_named_as_such(tmp_path):
+    data = (HEADER + GOOD_ROW).decode().encode("utf-16")
+    assert roster_problems(tmp_path, data) == [
+        'file: a UTF-16 file (Excel\'s "Unicode Text") (expected a UTF-8 file: save it as '
+        '"CSV UTF-8 (Comma delimited)")']
+
+
+def test_a_quote_that_never_closes_is_named_with_its_column(tmp_path):
+    assert roster_problems(tmp_path, HEADER + b'evil,"Unclosed,,no,\r\n' + GOOD_ROW) == [
+        'row 2: 2 cells; the quoted cell in column name runs over 2 lines (a " that never '
+        "closes?) (expected 5 cells, one per column of the header)"]
+
+
+def test_a_rules_file_in_latin1_names_the_line_and_column(tmp_path):
+    rules = tmp_path / "rules.toml"
+    text = (Path(__file__).parents[1] / "rules.toml").read_text(encoding="utf-8")
+    rules.write_bytes(text.replace('name = "California Medical Association"',
+                                   'name = "Asociación Médica"').encode("utf-8", "strict")
+                      .replace("ó".encode(), b"\xf3"))
+    data = rules.read_bytes()
+    line = next(n for n, l in enumerate(data.split(b"\n"), 1) if b"\xf3" in l)
+    at = data.index(b"\xf3")
+    result = CliRunner().invoke(main, ["check", "--rules", str(rules)])
+    # `name = "Asociaci` is 16 characters: the byte is the 17th
+    assert result.output == (
+        f"{rules}: line {line}, column 17: byte 0xF3 (ó in Windows-1252) at byte {at} is not "
+        "UTF-8 (expected a UTF-8 file: save it as UTF-8)\n")
