@@ -348,7 +348,9 @@ def _clock_change(zone_name: str, local: datetime) -> tuple[str, str] | None:
             high = middle
     instant = datetime.fromtimestamp(high, timezone.utc).replace(tzinfo=None)
     old, new = instant + before, instant + after
+
     def day(moment: datetime) -> str:
+        """'Sunday, March 9, 2025'."""
         return f"{moment:%A}, {moment:%B} {moment.day}, {moment.year}"
 
     def span(start: datetime, end: datetime) -> str:
