@@ -370,11 +370,12 @@ def test_a_bare_cr_inside_a_quoted_cell_is_refused_by_row_and_character(tmp_path
 
 def test_a_bare_cr_outside_quotes_is_reported_at_its_row_and_the_next_rows_still_read(tmp_path):
     found = roster_problems(tmp_path, HEADER + b"evil,Name\rwith CR,,no,\r\n" + GOOD_ROW
-                            + b"bad-flag,Bad Flag,,maybe,\r\n")
+                            + b"elsewhere,Elsewhere,,no,nope\r\n")
     assert found == [
         "row 2: carriage return (U+000D) inside the row, outside quotes (expected each row on "
         "one line ending in LF or CRLF; save the file again as CSV)",
-        'row 4 (id "bad-flag"), column enduring_materials: "maybe" (expected yes or no)']
+        'row 4 (id "elsewhere"), column accreditor: unknown accreditor "nope" (expected one '
+        "of: cma, or empty for ACCME)"]
 
 
 def test_a_latin1_roster_names_the_row_the_column_and_the_byte(tmp_path):
