@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import wording
+from . import wording, zones
 from .engine import YEARS_AHEAD, yearly_deadline
 from .model import (
     ACTORS,
@@ -173,7 +173,7 @@ ONE_LINE = "text on one line, without line breaks or other control characters"
 
 
 def _character(text: str, index: int) -> str:
-    """A character of the file's text as a message names it: 'line break (U+000A) at character 9'."""
+    """A character of a text as a message names it: 'line break (U+000A) at character 9'."""
     char = text[index]
     name = CHARACTER_NAMES.get(char) or (
         "control character" if unicodedata.category(char) == "Cc"
@@ -319,11 +319,6 @@ def _zone(report: _Report, where: str, value: Any) -> str | None:
     return name
 
 
-def _clock(moment: datetime) -> str:
-    """A wall-clock time as a message says it: 2:00 a.m."""
-    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'a.m.' if moment.hour < 12 else 'p.m.'}"
-
-
 def _clock_change(zone_name: str, local: datetime) -> tuple[str, str] | None:
     """What the clocks do at a local time that does not exist or happens twice in a zone.
 
@@ -331,48 +326,26 @@ def _clock_change(zone_name: str, local: datetime) -> tuple[str, str] | None:
     Clients disagree on such times (libical and ical.js read 02:30 in a spring-forward
     gap an hour earlier than icalendar and node-ical), so they are refused, not guessed.
     """
-    zone = ZoneInfo(zone_name)
-    # PEP 495: fold=0 gives the offset before a change, fold=1 the one after it.
-    before = local.replace(tzinfo=zone, fold=0).utcoffset()
-    after = local.replace(tzinfo=zone, fold=1).utcoffset()
-    if before == after or before is None or after is None:
+    change = zones.change_at(ZoneInfo(zone_name), local)
+    if change is None:
         return None
-    # The change happens within a day of the local time; find its second.
-    low = int((local - before).replace(tzinfo=timezone.utc).timestamp()) - 86400
-    high = low + 2 * 86400
-    while high - low > 1:
-        middle = (low + high) // 2
-        if datetime.fromtimestamp(middle, zone).utcoffset() == before:
-            low = middle
-        else:
-            high = middle
-    instant = datetime.fromtimestamp(high, timezone.utc).replace(tzinfo=None)
-    old, new = instant + before, instant + after
-
-    def day(moment: datetime) -> str:
-        """'Sunday, March 9, 2025'."""
-        return f"{moment:%A}, {moment:%B} {moment.day}, {moment.year}"
-
-    def span(start: datetime, end: datetime) -> str:
-        """'2:00 to 3:00 a.m.', '11:30 p.m. to 12:30 a.m.'."""
-        if (start.hour < 12) == (end.hour < 12):
-            return f"{_clock(start)[:-5]} to {_clock(end)}"
-        return f"{_clock(start)} to {_clock(end)}"
-
+    old = (change.at + change.before).replace(tzinfo=None)
+    new = (change.at + change.after).replace(tzinfo=None)
     if old.date() == new.date():
-        change = f"{span(old, new)} on {day(old)}"
+        moved = f"{wording.clock_span(old, new)} on {wording.weekday_date(old)}"
         earlier, later = min(old, new), max(old, new)
-        expected = (f"a time outside {span(earlier, later).replace(' to ', '-', 1)} that day, "
+        expected = (f"a time outside {wording.clock_span(earlier, later, '-')} that day, "
                     "which every calendar reads as the same instant")
     else:
-        change = f"{_clock(old)} on {day(old)} to {_clock(new)} on {day(new)}"
+        moved = (f"{wording.clock(old)} on {wording.weekday_date(old)} to "
+                 f"{wording.clock(new)} on {wording.weekday_date(new)}")
         expected = f"a date and time that happen exactly once in {zone_name}"
-    if after > before:
-        what = (f"{_clock(local)} does not exist there that day: "
-                f"clocks jump from {change} in {zone_name}")
+    if change.after > change.before:
+        what = (f"{wording.clock(local)} does not exist there that day: "
+                f"clocks jump from {moved} in {zone_name}")
     else:
-        what = (f"{_clock(local)} happens twice there that day: "
-                f"clocks go back from {change} in {zone_name}")
+        what = (f"{wording.clock(local)} happens twice there that day: "
+                f"clocks go back from {moved} in {zone_name}")
     return what, expected
 
 
@@ -807,13 +780,15 @@ def _deadlines_once(report: _Report, where: str, track: Track) -> None:
     failing = []
     for year in range(track.first_cycle, LAST_DATA_YEAR + 1):
         if year not in track.published:
-            local = yearly_deadline(track, year).start.replace(tzinfo=None)  # type: ignore[union-attr]
+            due = yearly_deadline(track, year).start
+            local = due.replace(tzinfo=None)  # type: ignore[union-attr]
             change = _clock_change(rule.tz, local)
             if change:
                 failing.append((year, change))
     if failing:
         (year, (what, expected)), more = failing[0], len(failing) - 1
-        also = f" (and the deadlines of {more} later data years up to {LAST_DATA_YEAR})" if more else ""
+        also = (f" (and the deadlines of {more} later data years up to {LAST_DATA_YEAR})"
+                if more else "")
         report.add(f"{where}.yearly.time",
                    f'"{rule.time}" on the deadline of data year {year}: {what}{also}', expected)
 

@@ -68,6 +68,18 @@ def clock(moment: datetime) -> str:
     return f"{hour}:{moment.minute:02d} {'a.m.' if moment.hour < 12 else 'p.m.'}"
 
 
+def clock_span(start: datetime, end: datetime, between: str = " to ") -> str:
+    """Two wall-clock times: "2:00 to 3:00 a.m.", "11:30 p.m. to 12:30 a.m.".
+
+    "midnight to 1:00 a.m." as well; `between` "-" gives "2:00-3:00 a.m.".
+    """
+    first, last = clock(start), clock(end)
+    half = first[-5:]
+    if half in (" a.m.", " p.m.") and last.endswith(half):
+        first = first[:-5]
+    return f"{first}{between}{last}"
+
+
 def zone(moment: datetime) -> str:
     """An aware moment's zone as people write it: "CT" for CST and CDT, else its abbreviation."""
     return zones.everyday_name(zones.key(moment), moment.year) or moment.tzname() or "UTC"

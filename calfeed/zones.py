@@ -1,7 +1,8 @@
 """A time zone's changes of UTC offset in a year, read from zoneinfo.
 
-Feeds need them for the RRULE-form VTIMEZONE (ical.py) and pages and feeds for the
-zone's everyday name, "CT" for CST and CDT alike (wording.py).
+Feeds need them for the RRULE-form VTIMEZONE (ical.py), pages and feeds for the
+zone's everyday name, "CT" for CST and CDT alike (wording.py), and rules.py for the
+local times a change skips or repeats.
 """
 
 from __future__ import annotations
@@ -92,3 +93,27 @@ def everyday_name(name: str, year: int) -> str | None:
     if len(s) == len(d) == 3 and s[0] == d[0] and s[2] == d[2] == "T" and (s[1], d[1]) == ("S", "D"):
         return s[0] + "T"
     return None
+
+
+def change_at(zone: ZoneInfo, local: datetime) -> Transition | None:
+    """The change of offset that makes a local time not exist or happen twice there.
+
+    None for a local time that happens exactly once. PEP 495: fold=0 gives the offset
+    before a change, fold=1 the one after it; they differ only in a gap or an overlap.
+    """
+    before = local.replace(tzinfo=zone, fold=0).utcoffset()
+    after = local.replace(tzinfo=zone, fold=1).utcoffset()
+    if before is None or after is None or before == after:
+        return None
+    # The change happens within a day of the local time: find its second.
+    low = int((local - before).replace(tzinfo=timezone.utc).timestamp()) - 86400
+    high = low + 2 * 86400
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    at = datetime.fromtimestamp(high, timezone.utc)
+    _, name, daylight = offset(zone, at)
+    return Transition(at, before, after, name, daylight)

@@ -73,10 +73,19 @@ def test_times_beside_the_switches_load(tmp_path, at, tz):
 def test_a_zone_that_skipped_a_whole_day_is_named_with_both_days(tmp_path):
     # Samoa moved across the date line: December 30, 2011 never happened in Apia.
     assert problems(tmp_path, timed("2011-12-30T12:00:00", "Pacific/Apia")) == [
-        'tracks.progress-8-month.milestones[2].at: "2011-12-30T12:00:00": 12:00 p.m. does not '
-        "exist there that day: clocks jump from 12:00 a.m. on Friday, December 30, 2011 to "
-        "12:00 a.m. on Saturday, December 31, 2011 in Pacific/Apia (expected a date and time "
+        'tracks.progress-8-month.milestones[2].at: "2011-12-30T12:00:00": noon does not '
+        "exist there that day: clocks jump from midnight on Friday, December 30, 2011 to "
+        "midnight on Saturday, December 31, 2011 in Pacific/Apia (expected a date and time "
         "that happen exactly once in Pacific/Apia)"]
+
+
+def test_a_change_at_midnight_is_worded_as_midnight(tmp_path):
+    # Brazil's daylight saving time began at midnight: 00:30 on November 4, 2018 never was.
+    assert problems(tmp_path, timed("2018-11-04T00:30:00", "America/Sao_Paulo")) == [
+        'tracks.progress-8-month.milestones[2].at: "2018-11-04T00:30:00": 12:30 a.m. does not '
+        "exist there that day: clocks jump from midnight to 1:00 a.m. on Sunday, November 4, "
+        "2018 in America/Sao_Paulo (expected a time outside midnight-1:00 a.m. that day, which "
+        "every calendar reads as the same instant)"]
 
 
 def test_a_published_deadline_in_the_gap_is_refused_by_its_year(tmp_path):
