@@ -11,6 +11,8 @@ import pytest
 
 from calfeed import calendars, create_app, web
 
+from conftest import make_app
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -146,4 +148,21 @@ def test_a_moved_deadline_is_flagged_at_the_top_and_in_the_next_deadline_box(bro
         slot = page.locator(".timeline .slot").first
         assert slot.locator("p.moved").inner_text() == moved
         assert slot.locator(".tag.changed").count() == 3
+
+
+def test_a_line_break_in_a_description_is_a_line_break_on_the_page(tmp_path, data, browser):
+    rules = data / "rules.toml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace(
+        'description = "Provider enters CME activity data. If applicable',
+        'description = "Provider enters CME activity data.\\nIf applicable', 1), encoding="utf-8")
+    # Before the step's date, so its text is shown rather than folded away.
+    app = make_app(tmp_path, data, CALFEED_TODAY="2024-01-01")
+    problems: list[str] = []
+    with serving(app) as base:
+        page = watched_page(browser, problems)
+        page.goto(base + "/tracks/progress-8-month/")
+        step = page.locator(".step", has_text="Provider enters CME activity data")
+        # innerText is the text as laid out: a line break only where one is seen
+        assert step.locator(".text p").first.inner_text().startswith(
+            "Provider enters CME activity data.\nIf applicable to your noncompliance findings")
     assert problems == []

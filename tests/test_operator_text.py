@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from ical.calendar_stream import IcsCalendarStream
 
-from calfeed import create_app, tokens
+from calfeed import tokens
 from calfeed.cli import main
 
-from conftest import SECRET, TODAY
+from conftest import SECRET, TODAY, make_app
 from test_fuzz_rules import BASE, toml_document
 
 DEEPER = int(os.environ.get("CALFEED_FUZZ_EXAMPLES", "0"))
@@ -275,9 +275,7 @@ def folder(tmp_path_factory) -> Path:
 
 def app_on(folder: Path, rules: Path, roster: Path):
     """An app on the example's files."""
-    return create_app({"TESTING": True, "CALFEED_TODAY": TODAY, "CALFEED_SECRET_KEY": SECRET,
-                       "INSTANCE_PATH": str(folder / "instance"), "CALFEED_RULES": str(rules),
-                       "CALFEED_PROVIDERS": str(roster), "CALFEED_RELOAD_INTERVAL": 0})
+    return make_app(folder, CALFEED_RULES=str(rules), CALFEED_PROVIDERS=str(roster))
 
 
 @TEXTS
