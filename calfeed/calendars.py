@@ -10,6 +10,7 @@ The web routes, the static build and `calfeed links` all take their paths from h
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +21,10 @@ from .model import Event, Profile, Rules
 from .store import Snapshot
 
 FORMATS = ("ics", "json", "csv")
+# The builder's questions, and the options its feeds also take: any other parameter is
+# refused, since a misspelt answer would otherwise be dropped without a word.
+BUILDER_ANSWERS = ("next_decision_date", "enduring_materials", "accreditor")
+FEED_OPTIONS = ("remind", "download", "plain")
 
 
 class Unknown(LookupError):
@@ -29,12 +34,16 @@ class Unknown(LookupError):
 class BadParameter(Exception):
     """A query parameter with a value calfeed does not accept."""
 
-    def __init__(self, name: str, value: str, accepted: str, message: str | None = None) -> None:
-        super().__init__(message or f"{name}: {value!r} is not accepted (expected {accepted})")
+    def __init__(self, name: str, value: str, accepted: str, message: str | None = None,
+                 unknown: bool = False, suggestion: str | None = None) -> None:
+        super().__init__(f"{name}: {message} (expected {accepted})" if unknown else
+                         message or f"{name}: {value!r} is not accepted (expected {accepted})")
         self.reason = message  # a more precise explanation than "not accepted", if any
         self.name = name
         self.value = value
         self.accepted = accepted
+        self.unknown = unknown  # the parameter itself is not one calfeed knows
+        self.suggestion = suggestion  # the known parameter nearest an unknown one
 
 
 @dataclass(frozen=True)
@@ -95,8 +104,30 @@ def track(rules: Rules, track_id: str) -> Subject:
     return Subject("track", profile, f"/tracks/{found.id}", filename=found.id)
 
 
-def builder(rules: Rules, args: Mapping[str, str]) -> Subject:
-    """The builder's calendar from its query parameters; unknown values are BadParameter."""
+def known_parameters(args: Mapping[str, str], known: tuple[str, ...]) -> None:
+    """Refuse the first parameter that is not known, suggesting the nearest known one."""
+    for name in args:
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            raise BadParameter(name, args.get(name, ""), "one of: " + ", ".join(known),
+                               f"calfeed does not know this parameter{hint}",
+                               unknown=True, suggestion=near[0] if near else None)
+
+
+def builder_name(rules: Rules, ndd: date | None, enduring: bool, accreditor: str | None) -> str:
+    """The builder's calendar named in plain words from its answers, as calendar apps list it."""
+    name = (f"Progress report (Next Decision Date {wording.long_date(ndd)}) and annual reporting"
+            if ndd else "Annual reporting")
+    details = ["with enduring materials"] if enduring else []
+    if accreditor:
+        details.append(f"accredited by the {rules.accreditors[accreditor].name}")
+    return ", ".join([name] + details)
+
+
+def builder(rules: Rules, args: Mapping[str, str], options: tuple[str, ...] = ()) -> Subject:
+    """The builder's calendar from its answers (and `options`); anything else is BadParameter."""
+    known_parameters(args, BUILDER_ANSWERS + options)
     ndds = {t.next_decision_date for t in rules.tracks.values()
             if t.kind == "progress" and t.next_decision_date}
     raw = args.get("next_decision_date", "").strip()
@@ -143,7 +174,7 @@ def builder(rules: Rules, args: Mapping[str, str]) -> Subject:
         words.append(rules.accreditors[accreditor].name)
         query.append(f"accreditor={accreditor}")
     ident = "-".join(parts)
-    profile = Profile(id=ident, name=f"Your calendar ({', '.join(words)})",
+    profile = Profile(id=ident, name=builder_name(rules, ndd, enduring, accreditor),
                       next_decision_date=ndd, enduring_materials=enduring, accreditor=accreditor)
     return Subject("builder", profile, "/calendar", "?" + "&".join(query) if query else "",
                    filename=ident, answers=tuple(words))

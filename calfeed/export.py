@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 import json
@@ -9,10 +10,13 @@ from datetime import date, datetime
 from typing import Any
 
 from . import wording
-from .model import Calendar, Change, Day, Event
+from .model import Calendar, Change, Day, Event, Rules
 
-CSV_COLUMNS = ("start", "end", "precision", "status", "track", "cycle", "milestone", "title",
-               "actor", "when", "url", "uid", "description", "changes")
+# What a person reads first, in words and in values a spreadsheet parses (an ISO date,
+# a 24-hour time); then the fields a program matches on, named as in the JSON.
+CSV_COLUMNS = ("Date", "Last day", "Time", "Time zone", "When", "Step", "Who acts", "Status",
+               "Changes", "Schedule", "Details", "Link",
+               "uid", "track", "cycle", "milestone", "precision", "start")
 # A line break as well as the tab and CR: a description may begin with one.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -66,7 +70,35 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def to_csv(events: list[Event]) -> str:
+def csv_row(event: Event, yearly: bool) -> dict[str, str | None]:
+    """One event as a spreadsheet row: its local day (and time, and zone) apart, inclusive."""
+    start = event.start
+    first = last = clock = zone = None
+    if isinstance(start, datetime):
+        # The deadline's own local day and time, never converted to the reader's zone.
+        first = last = start.date().isoformat()
+        clock = f"{start:%H:%M}"
+        zone = wording.zone_name(start)
+    elif isinstance(start, date):
+        first = last = start.isoformat()
+        if event.precision == "month":
+            # A month is all of it: the last day is inclusive, never the next month's first.
+            last = start.replace(day=calendar.monthrange(start.year, start.month)[1]).isoformat()
+    return {
+        "Date": first, "Last day": last, "Time": clock, "Time zone": zone, "When": wording.when(event),
+        "Step": event.title, "Who acts": wording.actor_label(event.actor),
+        "Status": wording.status_label(event.status),
+        # The moves in words, newest first.
+        "Changes": " ".join(wording.change_words(c, event.start, event.precision)
+                            for c in reversed(event.changes)),
+        "Schedule": wording.schedule(event, yearly),
+        "Details": event.description, "Link": event.url,
+        "uid": event.uid, "track": event.track, "cycle": event.cycle,
+        "milestone": event.milestone, "precision": event.precision, "start": _iso(start),
+    }
+
+
+def to_csv(events: list[Event], rules: Rules) -> str:
     """The CSV twin: a header row, then one line per event, for spreadsheets."""
     out = io.StringIO()
     # The byte-order mark is how Excel knows the file is UTF-8 ("–" in ACCME's
@@ -75,9 +107,7 @@ def to_csv(events: list[Event]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for event in events:
-        row = event_dict(event)
-        # A person reads the spreadsheet: the moves in words, newest first.
-        row["changes"] = " ".join(wording.change_words(c, event.start, event.precision)
-                                  for c in reversed(event.changes))
+        track = rules.tracks.get(event.track)
+        row = csv_row(event, track is not None and track.kind == "yearly")
         writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()

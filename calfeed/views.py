@@ -6,13 +6,17 @@ Pure: the web layer passes the data, the calendar, today and the site's address.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from . import engine, wording
 from .calendars import Subject, webcal
 from .model import Event, Link, Rules
+
+# Steps further ahead than this fold their full text on a page (the first one never
+# does), so the next few months read at a glance and a year ahead is a list of titles.
+TEXT_AHEAD = timedelta(days=60)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class SlotView:
     shared: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
     moves: tuple[str, ...] = ()  # a move every step shares (a data year's deadline), said once
+    folded: bool = False  # the steps' full text behind a "Full text and links" fold
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,29 @@ class MonthView:
     label: str
     slots: tuple[SlotView, ...]
     past: bool
+
+
+@dataclass(frozen=True)
+class CycleView:
+    """The passed steps of one data year or cohort, under one heading in the fold."""
+
+    label: str
+    slots: tuple[SlotView, ...]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A page's steps in the order a coordinator needs them: what is ahead, then the past.
+
+    Only `upcoming` and `undated` are shown open, and both hold at most the data years
+    and cohorts still running, so a page does not grow as the years go by; `past` is
+    folded away, newest first.
+    """
+
+    upcoming: tuple[MonthView, ...]
+    undated: tuple[SlotView, ...]
+    past: tuple[CycleView, ...]
+    passed: int  # how many steps are in the fold
 
 
 @dataclass(frozen=True)
@@ -134,10 +162,10 @@ def slots(views: list[EventView]) -> list[SlotView]:
     return [_slot(g) for g in groups]
 
 
-def months(views: list[EventView]) -> list[MonthView]:
-    """Dated events grouped by month, then by moment, in order."""
+def months(dated: list[SlotView]) -> list[MonthView]:
+    """Dated slots grouped by month, in order."""
     found: list[MonthView] = []
-    for slot in slots(views):
+    for slot in dated:
         assert slot.day is not None
         label = wording.month_year(slot.day)
         if found and found[-1].label == label:
@@ -146,6 +174,33 @@ def months(views: list[EventView]) -> list[MonthView]:
         else:
             found.append(MonthView(label, (slot,), slot.past))
     return found
+
+
+def timeline(views: list[EventView], today: date) -> Timeline:
+    """Upcoming steps by month, the undated steps still open, and the passed ones by cycle."""
+    def cycle(view: EventView) -> tuple[str, str]:
+        return (view.event.track, view.event.cycle)
+
+    dated = [v for v in views if v.day is not None]
+    running = {cycle(v) for v in dated if not v.past}
+    # A cycle whose every date has passed takes its undated steps (a fee "due upon
+    # receipt of invoice") into the fold with it.
+    finished = {cycle(v) for v in dated} - running
+    gone: dict[tuple[str, str], list[EventView]] = {}
+    for view in views:
+        if view.past or (view.day is None and cycle(view) in finished):
+            gone.setdefault(cycle(view), []).append(view)
+    # Newest first: last year's steps are the ones a coordinator looks back for.
+    order = sorted(gone, key=lambda k: max((v.day for v in gone[k] if v.day), default=date.min),
+                   reverse=True)
+    past = tuple(CycleView(wording.schedule(gone[k][0].event, gone[k][0].data_year is not None),
+                           tuple(slots(gone[k]))) for k in order)
+    ahead = [replace(s, folded=i > 0 and s.day > today + TEXT_AHEAD)  # type: ignore[operator]
+             for i, s in enumerate(slots([v for v in dated if not v.past]))]
+    return Timeline(
+        upcoming=tuple(months(ahead)),
+        undated=tuple(slots([v for v in views if v.day is None and cycle(v) not in finished])),
+        past=past, passed=sum(len(g) for g in gone.values()))
 
 
 def next_step(views: list[EventView], today: date) -> NextView | None:
@@ -211,8 +266,8 @@ def calendar_page(rules: Rules, subject: Subject, events: list[Event], today: da
     ics_url = site + subject.feed()
     return {
         "subject": subject, "private": subject.private, "calendar": calendar, "today": today,
-        "months": months(dated), "undated": slots([v for v in views if v.day is None]),
-        "next": next_step(dated, today), "recent": recent(views),
+        "timeline": timeline(views, today), "next": next_step(dated, today),
+        "recent": recent(views),
         "tracks": [t for t in rules.tracks.values() if engine.applies(t, subject.profile)],
         "rules": rules, "links": subscribe_links(ics_url, calendar.name), "ics_url": ics_url,
         "remind_url": site + subject.feed(remind="P14D,P2D"),
@@ -220,7 +275,10 @@ def calendar_page(rules: Rules, subject: Subject, events: list[Event], today: da
     }
 
 
-def home_page(rules: Rules, tracks: list[Subject]) -> dict[str, Any]:
+def home_page(rules: Rules, tracks: list[Subject], site: str) -> dict[str, Any]:
     """Everything home.html shows: the track calendars and the builder form."""
-    return {"tracks": [(s, rules.tracks[s.filename]) for s in tracks],
-            "builder": builder_form(rules), "rules": rules}
+    # Subscribe links, as on a calendar page: a downloaded file would never update.
+    cards = [(s, rules.tracks[s.filename],
+              subscribe_links(site + s.feed(), engine.calendar(rules, s.profile).name))
+             for s in tracks]
+    return {"tracks": cards, "builder": builder_form(rules), "rules": rules}

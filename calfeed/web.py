@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import (
     Blueprint,
@@ -163,6 +163,11 @@ def _builder(snap: Snapshot) -> Subject:
     return calendars.builder(snap.rules, request.args)  # type: ignore[arg-type]
 
 
+def _builder_feed(snap: Snapshot) -> Subject:
+    """The builder's calendar from this request's answers and feed options."""
+    return calendars.builder(snap.rules, request.args, calendars.FEED_OPTIONS)  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------------------
 # Feeds
 # ---------------------------------------------------------------------------
@@ -230,7 +235,7 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[timedelta,
     elif fmt == "json":
         body = export.to_json(calendar, events).encode("utf-8")
     else:
-        body = export.to_csv(events).encode("utf-8")
+        body = export.to_csv(events, rules).encode("utf-8")
     # The feed depends on the files (revised, or a roster edit that keeps it) and
     # on today (which data years are shown): Last-Modified is the latest of them.
     midnight = datetime.combine(today, time(), timezone.utc)
@@ -301,7 +306,8 @@ def home() -> Response:
     rules = snapshot().rules
     assert rules is not None
     tracks = [calendars.track(rules, ident) for ident in rules.tracks]
-    response = make_response(render_template("home.html", **views.home_page(rules, tracks)))
+    response = make_response(render_template("home.html",
+                                             **views.home_page(rules, tracks, base_url())))
     response.headers["Cache-Control"] = f"public, max-age={PAGE_MAX_AGE}"
     return response
 
@@ -336,13 +342,13 @@ def builder_page() -> Response:
 @bp.get("/calendar.<any(ics, json, csv):fmt>")
 def builder_feed(fmt: str) -> Response:
     """The builder's feed."""
-    return _feed(fmt, _builder)
+    return _feed(fmt, _builder_feed)
 
 
 @bp.get("/calendar/events/<event_track>/<cycle>/<milestone>.ics")
 def builder_event(event_track: str, cycle: str, milestone: str) -> Response:
     """One event of the builder's calendar."""
-    return _feed("ics", _builder, (event_track, cycle, milestone))
+    return _feed("ics", _builder_feed, (event_track, cycle, milestone))
 
 
 @bp.get("/p/<token>/")
@@ -409,9 +415,16 @@ def bad_parameter(err: BadParameter) -> Response:
         response.headers["Content-Type"] = "text/plain; charset=utf-8"
         response.headers["Cache-Control"] = "no-store"
         return response
+    corrected = None
+    if err.suggestion:
+        # The same address with the nearest known name: one click to what was meant.
+        query = "&".join(f"{quote(err.suggestion if k == err.name else k, safe='')}={quote(v, safe=',')}"
+                         for k, v in request.args.items(multi=True))
+        corrected = f"{_root()}{request.path}?{query}"
     return _error_page(400, "That calendar cannot be made",
+                       "This address has a parameter calfeed does not know." if err.unknown else
                        "One parameter in this address has a value calfeed does not accept.",
-                       parameter=err)
+                       parameter=err, corrected=corrected)
 
 
 @bp.app_errorhandler(Unavailable)

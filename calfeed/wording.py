@@ -108,6 +108,11 @@ def when(event: Event) -> str:
     return weekday_date(start)
 
 
+def schedule(event: Event, yearly: bool) -> str:
+    """The schedule a step belongs to, with the data year of a yearly one."""
+    return f"{event.track_name}, data year {event.cycle}" if yearly else event.track_name
+
+
 def when_short(event: Event) -> str:
     """An event's date in a table column: 2024-04-01 23:59 CDT, July 2024, 2024-01-24."""
     start = event.start
@@ -148,6 +153,11 @@ def actor_label(actor: str, you: bool = False) -> str:
     if you and actor == "provider":
         return ACTOR_LABEL_YOU
     return ACTOR_LABELS.get(actor, actor)
+
+
+def status_label(status: str) -> str:
+    """A date's status as a table labels it: "Published", "Estimated"."""
+    return status.capitalize()
 
 
 def actor_phrase(actor: str) -> str:

@@ -147,7 +147,8 @@ def test_static_home_page_explains_private_links_instead_of_the_builder(calfeed_
     assert "<form" not in home
     assert "ask your CME office" in home
     assert 'href="/tracks/annual-reporting/"' in home
-    assert 'href="/tracks/annual-reporting.ics"' in home
+    # the public calendars are subscribed to, at the site's address, never downloaded
+    assert 'href="webcal://cme.example.org/tracks/annual-reporting.ics"' in home
     # A provider page offers no ?remind address, which a static host would ignore.
     page = (site / "p" / token_of("demo-8-month") / "index.html").read_text()
     assert "remind=" not in page

@@ -199,9 +199,9 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(hostile):
     response = hostile.get(f"/p/{token_of('evil')}.csv")
     rows = {row["milestone"]: row for row in csv.DictReader(io.StringIO(response.data.decode()))}
     # an apostrophe in front: Excel, LibreOffice and Sheets show the text, run nothing
-    assert rows["enter-activity-data"]["title"] == "'" + FORMULA
-    assert rows["review-fee"]["title"] == f"{SCRIPT} remits the fee"
-    assert rows["enter-activity-data"]["description"].startswith(IMG)
+    assert rows["enter-activity-data"]["Step"] == "'" + FORMULA
+    assert rows["review-fee"]["Step"] == f"{SCRIPT} remits the fee"
+    assert rows["enter-activity-data"]["Details"].startswith(IMG)
     for row in rows.values():
         for cell in row.values():
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "\n")), cell
@@ -221,7 +221,7 @@ def test_every_formula_start_is_neutralised(tmp_path, data, key, text, cell):
     client = make_app(tmp_path, data).test_client()
     body = client.get("/calendar.csv?next_decision_date=2024-07-31").data.decode()
     rows = {row["milestone"]: row for row in csv.DictReader(io.StringIO(body))}
-    assert rows["review-fee"][key] == cell
+    assert rows["review-fee"][{"title": "Step", "description": "Details"}[key]] == cell
 
 
 # --- ids that could climb out of a folder -------------------------------------

@@ -52,12 +52,12 @@ def test_json_and_csv_twins_content_types(client):
 def test_csv_header_row_then_one_line_per_event(client):
     response = client.get("/calendar.csv?next_decision_date=2024-07-31")
     # A byte-order mark first, so that Excel reads the file as UTF-8.
-    assert response.data.startswith(b"\xef\xbb\xbfstart,")
+    assert response.data.startswith(b"\xef\xbb\xbfDate,")
     lines = response.data.decode("utf-8-sig").split("\r\n")
-    assert lines[0] == ("start,end,precision,status,track,cycle,milestone,title,actor,when,url,"
-                        "uid,description,changes")
-    assert lines[1].startswith("2024-01-24,2024-01-25,day,published,progress-8-month,2023-11,"
-                               "enter-activity-data,Provider enters CME activity data,provider,")
+    assert lines[0] == ("Date,Last day,Time,Time zone,When,Step,Who acts,Status,Changes,Schedule,"
+                        "Details,Link,uid,track,cycle,milestone,precision,start")
+    assert lines[1].startswith('2024-01-24,2024-01-24,,,"Wednesday, January 24, 2024",'
+                               "Provider enters CME activity data,Provider,Published,,")
 
 
 # --- conditional requests, HEAD, download, plain, remind --------------------
@@ -248,9 +248,27 @@ def test_home_lists_tracks_and_the_builder_choices_but_no_provider(client):
     assert '<form class="builder" action="/calendar/" method="get">' in page
     assert '<option value="2024-07-31">July 31, 2024 — 8-Month Progress Report Milestones</option>' in page
     assert '<option value="" selected>No progress report</option>' in page
-    assert '<option value="cma">California Medical Association</option>' in page
+    # an accreditor's name keeps its own direction, whatever script it is written in
+    assert '<option value="cma" dir="auto">California Medical Association</option>' in page
     assert 'name="enduring_materials" value="yes"' in page
     assert "Demo" not in page and "/p/" not in page
+
+
+def test_home_subscribes_to_the_public_tracks_instead_of_downloading_them(client):
+    page = client.get("/").data.decode()
+    assert 'href="webcal://localhost/tracks/annual-reporting.ics"' in page
+    assert ('href="https://calendar.google.com/calendar/r?cid='
+            'webcal%3A%2F%2Flocalhost%2Ftracks%2Fannual-reporting.ics"') in page
+    assert ('href="https://outlook.live.com/calendar/0/addfromweb?url='
+            'http%3A%2F%2Flocalhost%2Ftracks%2Fprogress-8-month.ics'
+            '&amp;name=8-Month%20Progress%20Report%20Milestones%20%E2%80%94%20ACCME%20deadlines"') in page
+    assert ('href="https://outlook.office.com/calendar/0/addfromweb?url='
+            'http%3A%2F%2Flocalhost%2Ftracks%2Fprogress-12-month.ics') in page
+    # no link to the bare feed: opened in a browser, it downloads a file that never updates
+    assert 'href="/tracks/annual-reporting.ics"' not in page
+    # each button says, to a screen reader, which schedule it subscribes to
+    assert ('Google Calendar<span class="vh"> (subscribe to <bdi>Annual Reporting in PARS</bdi>)'
+            '</span></a>') in page
 
 
 def test_builder_page_for_the_8_month_report_shows_its_milestones_with_literal_dates(client):
@@ -264,8 +282,9 @@ def test_builder_page_for_the_8_month_report_shows_its_milestones_with_literal_d
     assert "Monday, April 1, 2024, 11:59 p.m. Central Time" in page
     assert "Provider enters CME activity data" in page
     assert "Progress Report Materials Submission Deadline" in page
-    # the undated step is listed on its own, with ACCME's wording
-    assert "Steps without a date" in page and "Due upon receipt of invoice" in page
+    # the undated step keeps ACCME's wording (in the fold of past dates with its cohort:
+    # see test_pages.py)
+    assert "Due upon receipt of invoice" in page
     # the 12-month track is not this provider's
     assert "May 8, 2024" not in page
     # today is 2026-11-21: the next deadline is the (estimated) annual one
@@ -281,9 +300,12 @@ def test_builder_page_subscribe_links(client):
     assert ('href="https://calendar.google.com/calendar/r?cid=webcal%3A%2F%2Flocalhost%2Fcalendar.ics'
             '%3Fnext_decision_date%3D2024-07-31%26enduring_materials%3Dyes"') in page
     assert ('href="https://outlook.live.com/calendar/0/addfromweb?url=http%3A%2F%2Flocalhost%2F'
-            'calendar.ics%3Fnext_decision_date%3D2024-07-31%26enduring_materials%3Dyes&amp;name=Your%20calendar') in page
+            'calendar.ics%3Fnext_decision_date%3D2024-07-31%26enduring_materials%3Dyes'
+            # the calendar's name, as calendar apps list it, in plain words from the answers
+            '&amp;name=Progress%20report%20%28Next%20Decision%20Date%20July%2031%2C%202024%29'
+            '%20and%20annual%20reporting%2C%20with%20enduring%20materials%20%E2%80%94%20ACCME%20deadlines"') in page
     assert 'href="https://outlook.office.com/calendar/0/addfromweb?url=http%3A%2F%2Flocalhost%2F' in page
-    assert f'readonly value="{feed}"' in page
+    assert f'<textarea id="feed-url" class="url" readonly rows="2" spellcheck="false" autocomplete="off">{feed}</textarea>' in page
     assert 'href="/calendar.ics?next_decision_date=2024-07-31&amp;enduring_materials=yes&amp;download=1"' in page
     assert 'href="/calendar.json?next_decision_date=2024-07-31&amp;enduring_materials=yes"' in page
     assert 'href="/calendar.csv?next_decision_date=2024-07-31&amp;enduring_materials=yes"' in page
@@ -294,7 +316,7 @@ def test_absolute_links_use_the_configured_base_url(tmp_path, data):
     app = make_app(tmp_path, data, CALFEED_BASE_URL="https://deadlines.example.org/")
     page = app.test_client().get("/tracks/annual-reporting/").data.decode()
     assert 'href="webcal://deadlines.example.org/tracks/annual-reporting.ics"' in page
-    assert 'value="https://deadlines.example.org/tracks/annual-reporting.ics"' in page
+    assert '>https://deadlines.example.org/tracks/annual-reporting.ics</textarea>' in page
 
 
 def test_every_dated_event_has_its_own_ics(client):
