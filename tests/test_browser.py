@@ -1,9 +1,15 @@
-"""A real browser (Debian's Chromium, driven by Playwright) using the site as a person would."""
+"""A real browser (Debian's Chromium, driven by Playwright) using the site as a person would.
+
+Every page type is checked with axe-core (WCAG 2.1 A and AA, and axe's best practices)
+at a desktop and a phone width, in the light and the dark colour scheme, and
+photographed into docs/screenshots/ so a reviewer can look without running a server.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,19 +20,30 @@ from calfeed import calendars, create_app, web
 from conftest import make_app
 
 CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
+WIDTHS = {"desktop": 1280, "phone": 390}
+# WCAG 2.1 level A and AA, plus axe's best practices (heading order, landmarks, …).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+# The screenshots' "today": a progress-report cohort under way, so every part of a
+# page shows (steps ahead, steps without a date, a fold of passed steps).
+SCREENSHOT_TODAY = "2024-03-15"
+SITE = "https://deadlines.example.org"
 
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"{CHROMIUM} is missing (CI installs it: apt-get install chromium)",
                 allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright",
+                                     reason="axe-playwright-python is not installed")
 
 
 @contextmanager
-def serving(app):
-    """An app on a free loopback port, served by werkzeug in a thread."""
+def serving(app) -> Iterator[str]:
+    """The app on a free loopback port, served by werkzeug in a thread."""
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -39,22 +56,40 @@ def serving(app):
         thread.join(timeout=10)
 
 
+def app_on(tmp_path: Path, today: str, **config):
+    """The app on the bundled data with "today" pinned."""
+    return make_app(tmp_path / today, CALFEED_TODAY=today, **config)
+
+
+def private_page(app, provider: str, site: str) -> str:
+    """A provider's private page URL on a site."""
+    with app.app_context():
+        profile = web.snapshot(app).rules.providers[provider]
+        return calendars.provider_urls(web.state(app).secret, profile, site)["page"]
+
+
 @pytest.fixture
 def site(app):
-    """The app on a free loopback port."""
-    with serving(app) as base:
-        yield base
+    """The test app (today 2026-11-21) on a loopback port."""
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium, the Debian build Playwright is pointed at (one per module)."""
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture
-def browser():
-    """Headless Chromium, the Debian build Playwright is pointed at."""
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+def browser(chromium):
+    """The module's Chromium."""
+    return chromium
 
 
 def watched_page(browser, problems: list[str], **options):
@@ -66,6 +101,21 @@ def watched_page(browser, problems: list[str], **options):
     return page
 
 
+def axe_violations(page) -> list[str]:
+    """What axe-core finds wrong on the page, every fold opened, one line per element."""
+    # Folded text is hidden, and axe skips what is hidden: open every fold first.
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    results = axe_playwright.Axe().run(
+        page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]})
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = false; })")
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {node['target']}: "
+            f"{node.get('failureSummary', '').splitlines()[-1].strip()}"
+            for v in results.response["violations"] for node in v["nodes"]]
+
+
+# --- the builder, as a coordinator uses it ------------------------------------
+
+
 def test_build_a_calendar_and_open_a_provider_page(app, site, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     problems: list[str] = []
@@ -73,7 +123,6 @@ def test_build_a_calendar_and_open_a_provider_page(app, site, browser):
 
     page.goto(site + "/")
     assert page.title() == "ACCME deadlines in your calendar · calfeed"
-    page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
     page.select_option("#next_decision_date", "2024-07-31")
     page.check("#enduring_materials")
     page.click("button[type=submit]")
@@ -81,7 +130,13 @@ def test_build_a_calendar_and_open_a_provider_page(app, site, browser):
     assert page.url.startswith(site + "/calendar/?next_decision_date=2024-07-31&enduring_materials=yes")
     assert page.locator("h1").inner_text() == "Your ACCME calendar"
     assert page.locator(".next .left").inner_text() == "in 130 days"
-    assert page.locator("time[datetime='2024-01-24']").first.inner_text() == "Wednesday, January 24, 2024"
+    # today is 2026-11-21: the 8-month cohort (6 steps, its fee included) and data
+    # years 2023-2025 (5 steps each) are over: folded away, one click without JavaScript
+    january = page.locator("time[datetime='2024-01-24']")
+    assert not january.is_visible()
+    page.get_by_text("Show the 21 steps that have passed").click()
+    assert january.inner_text() == "Wednesday, January 24, 2024"
+    assert january.is_visible()
 
     query = "next_decision_date=2024-07-31&enduring_materials=yes"
     host = site.split("://", 1)[1]
@@ -93,24 +148,22 @@ def test_build_a_calendar_and_open_a_provider_page(app, site, browser):
     assert google.endswith("%2Fcalendar.ics%3Fnext_decision_date%3D2024-07-31%26enduring_materials%3Dyes")
     outlook = links.nth(2).get_attribute("href")
     assert outlook.startswith("https://outlook.live.com/calendar/0/addfromweb?url=http%3A%2F%2F127.0.0.1%3A")
-    assert "&name=Your%20calendar" in outlook
+    assert outlook.endswith("&name=Progress%20report%20%28Next%20Decision%20Date%20July%2031%2C%202024%29"
+                            "%20and%20annual%20reporting%2C%20with%20enduring%20materials"
+                            "%20%E2%80%94%20ACCME%20deadlines")
     assert links.nth(3).get_attribute("href").startswith(
         "https://outlook.office.com/calendar/0/addfromweb?url=http%3A%2F%2F")
     assert page.locator("#feed-url").input_value() == f"{site}/calendar.ics?{query}"
     assert page.locator("#feed-url").get_attribute("readonly") is not None
-    page.screenshot(path=str(ARTIFACTS / "builder.png"), full_page=True)
 
-    with app.app_context():
-        profile = web.snapshot(app).rules.providers["demo-12-month"]
-        private = calendars.provider_urls(web.state(app).secret, profile, site)
-    page.goto(private["page"])
+    private = private_page(app, "demo-12-month", site)
+    page.goto(private)
     assert page.locator("h1").inner_text() == "Demo Medical Society (12-month progress report)"
-    assert page.locator(".subscribe .buttons a").first.get_attribute("href") == private["webcal"]
+    assert page.locator(".subscribe .buttons a").first.get_attribute("href").startswith("webcal://")
     assert page.locator("script").count() == 0
-    page.screenshot(path=str(ARTIFACTS / "provider.png"), full_page=True)
 
     phone = watched_page(browser, problems, viewport={"width": 390, "height": 844}, is_mobile=True)
-    phone.goto(private["page"])
+    phone.goto(private)
     # nothing wider than the screen: no sideways scrolling on a phone
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=str(ARTIFACTS / "provider-phone.png"), full_page=True)
@@ -166,3 +219,126 @@ def test_a_line_break_in_a_description_is_a_line_break_on_the_page(tmp_path, dat
         assert step.locator(".text p").first.inner_text().startswith(
             "Provider enters CME activity data.\nIf applicable to your noncompliance findings")
     assert problems == []
+
+
+# --- every page type: accessibility, fit, screenshots -----------------------------
+
+
+@pytest.fixture(scope="module")
+def march_2024(tmp_path_factory):
+    """A page of each type, by name: the site as of March 15, 2024 at its public address,
+    and a page with a moved deadline (data year 2019's, as of March 30, 2020)."""
+    app = app_on(tmp_path_factory.mktemp("march"), SCREENSHOT_TODAY, CALFEED_BASE_URL=SITE)
+    moved = app_on(tmp_path_factory.mktemp("moved"), "2020-03-30", CALFEED_BASE_URL=SITE,
+                   CALFEED_RULES=str(Path(__file__).parent / "fixtures" / "extension-2019.toml"))
+    with serving(app) as url, serving(moved) as moved_url:
+        yield {
+            "home": url + "/",
+            "track": url + "/tracks/progress-8-month/",
+            "builder": url + "/calendar/?next_decision_date=2024-07-31&enduring_materials=yes&accreditor=cma",
+            "provider": url + private_page(app, "demo-12-month", SITE)[len(SITE):],
+            "moved": moved_url + "/tracks/annual-reporting/",
+            "not-found": url + "/no/such/page/",
+            "bad-parameter": url + "/calendar/?next_decison_date=2024-07-31&enduring_materials=yes",
+        }
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_every_page_type_passes_axe_fits_the_screen_and_is_photographed(
+        march_2024, chromium, width, scheme):
+    pages = march_2024
+    pixels = WIDTHS[width]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport={"width": pixels, "height": 900}, color_scheme=scheme,
+                                   is_mobile=width == "phone", has_touch=width == "phone")
+    problems: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+        found = {}
+        for name, address in pages.items():
+            response = page.goto(address)
+            expected = {"not-found": 404, "bad-parameter": 400}.get(name, 200)
+            assert response.status == expected, name
+            if expected != 200:  # Chromium logs the error status it was asked for
+                problems.remove(f"console: Failed to load resource: the server responded "
+                                f"with a status of {expected} ({response.status_text})")
+            assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") == (scheme == "dark")
+            # nothing wider than the screen: no sideways scrolling
+            assert page.evaluate("document.documentElement.scrollWidth") <= pixels, name
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}-{scheme}.png"), full_page=True)
+            found[name] = axe_violations(page)
+    finally:
+        context.close()
+    assert {name: v for name, v in found.items() if v} == {}
+    assert problems == []
+
+
+def test_dark_scheme_changes_the_colours(march_2024, chromium):
+    pages = march_2024
+    colours = {}
+    for scheme in ("light", "dark"):
+        context = chromium.new_context(color_scheme=scheme)
+        page = context.new_page()
+        page.goto(pages["provider"])
+        colours[scheme] = page.evaluate(
+            "[getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]")
+        context.close()
+    assert colours["light"] == ["rgb(244, 246, 248)", "rgb(27, 35, 48)"]
+    assert colours["dark"] == ["rgb(15, 20, 26)", "rgb(230, 235, 241)"]
+
+
+def test_the_copy_box_shows_the_whole_address_with_its_underscores(march_2024, chromium):
+    pages = march_2024
+    for pixels in WIDTHS.values():
+        page = chromium.new_page(viewport={"width": pixels, "height": 900})
+        page.goto(pages["builder"])
+        box = page.locator("#feed-url")
+        assert box.input_value() == (f"{SITE}/calendar.ics?next_decision_date=2024-07-31"
+                                     "&enduring_materials=yes&accreditor=cma")
+        # Nothing scrolled out of sight, sideways or below.
+        assert box.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight")
+        # A line tall enough for the underscores' descent (the `font` shorthand once
+        # reset it to `normal`, and at 1x they fell outside the line).
+        size, line = box.evaluate("e => [getComputedStyle(e).fontSize, getComputedStyle(e).lineHeight]")
+        assert float(line.removesuffix("px")) >= 1.5 * float(size.removesuffix("px"))
+        page.close()
+
+
+def test_links_say_what_they_do(march_2024, chromium):
+    pages = march_2024
+    page = chromium.new_page()
+    page.goto(pages["track"])
+    add = page.get_by_role("link", name="Add 'Progress Report Materials Submission Deadline' to my calendar")
+    assert add.get_attribute("href") == (
+        "/tracks/progress-8-month/events/progress-8-month/2023-11/materials-due.ics")
+    names = page.locator("a").evaluate_all("links => links.map(a => a.textContent.trim())")
+    assert not [n for n in names if n in ("JSON", "this address", "here")
+                or n.startswith("Add this one")]
+    page.goto(pages["home"])
+    subscribe = page.get_by_role("link", name="Google Calendar (subscribe to Annual Reporting in PARS)")
+    assert subscribe.get_attribute("href") == (
+        "https://calendar.google.com/calendar/r?cid="
+        "webcal%3A%2F%2Fdeadlines.example.org%2Ftracks%2Fannual-reporting.ics")
+    page.close()
+
+
+# --- the page does not grow as the years go by -------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["demo-12-month", "demo-state"])
+def test_a_page_years_later_is_no_longer(tmp_path, chromium, provider):
+    heights = {}
+    for today in ("2026-06-01", "2036-06-01"):
+        app = app_on(tmp_path, today, CALFEED_BASE_URL=SITE)
+        with serving(app) as url:
+            page = chromium.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + private_page(app, provider, SITE)[len(SITE):])
+            heights[today] = page.evaluate("document.documentElement.scrollHeight")
+            # ten more data years are still there, folded away
+            passed = page.locator(".archive > details > summary").inner_text()
+            page.close()
+        heights[today, "passed"] = passed
+    assert heights["2036-06-01"] <= heights["2026-06-01"], heights
+    assert heights["2026-06-01", "passed"] != heights["2036-06-01", "passed"]
