@@ -32,6 +32,6 @@ def test_gunicorn_serves_feeds_pages_and_304s(server):
     assert status == 200
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert b"Wednesday, January 24, 2024" in body
-    assert f'value="{server}/calendar.ics?next_decision_date=2024-07-31"'.encode() in body
+    assert f'>{server}/calendar.ics?next_decision_date=2024-07-31</textarea>'.encode() in body
     health = fetch(server + "/healthz")
     assert health[0] == 200 and b'"status":"ok"' in health[2].replace(b" ", b"")
