@@ -13,7 +13,7 @@ from datetime import date, time
 
 from conftest import make_app
 
-HEADER = ("Date,Last day,Time,Time zone,When,Step,Who acts,Status,Schedule,Details,Link,"
+HEADER = ("Date,Last day,Time,Time zone,When,Step,Who acts,Status,Changes,Schedule,Details,Link,"
           "uid,track,cycle,milestone,precision,start")
 
 

@@ -272,11 +272,12 @@ def test_json_events_list_their_changes():
 
 
 def test_csv_has_a_changes_column_in_words():
-    _, events = schedule(AFTER)
-    rows = list(csv.DictReader(io.StringIO(export.to_csv(events).lstrip("\ufeff"))))
+    loaded, events = schedule(AFTER)
+    rows = list(csv.DictReader(io.StringIO(export.to_csv(events, loaded).lstrip("\ufeff"))))
+    assert (rows[0]["Date"], rows[0]["Time"]) == ("2020-04-30", "23:59")
     assert rows[0]["start"] == "2020-04-30T23:59:00-05:00"
-    assert rows[0]["changes"] == MOVED
-    assert rows[3]["changes"] == ""
+    assert rows[0]["Changes"] == MOVED
+    assert rows[3]["Changes"] == ""
 
 
 # ---------------------------------------------------------------------------
