@@ -162,6 +162,9 @@ class Profile:
     accreditor: str | None = None  # None: accredited by ACCME directly
     tracks: tuple[str, ...] | None = None  # None: every track that applies
     rotation: int = 0  # bump to give the provider a new private URL
+    # Email addresses for `calfeed notify` only. Out of repr, equality and hash, so
+    # no log line, cache key or rendered output can ever carry one.
+    contacts: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class Rules:
     accreditors: dict[str, Accreditor]
     providers: dict[str, Profile]
     providers_path: str | None = None
+    lead_days: tuple[int, ...] = (30, 7, 1)  # email reminders, days before a deadline
 
 
 @dataclass(frozen=True)

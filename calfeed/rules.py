@@ -66,7 +66,13 @@ HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)\Z")
 # Placeholders a yearly track's texts may use; see engine.cycle_fields.
 FIELDS = ("data_year", "next_year", "deadline")
 
-TOP_KEYS = {"revised": True, "roster": False, "tracks": True, "accreditors": False}
+TOP_KEYS = {"revised": True, "roster": False, "tracks": True, "accreditors": False,
+            "notify": False}
+NOTIFY_KEYS = {"days_before": False}
+# Email reminders go out this many days before each deadline where the provider acts.
+DEFAULT_LEAD_DAYS = (30, 7, 1)
+MAX_LEAD_DAYS = 366
+MAX_LEADS = 5
 TRACK_KEYS = {
     "name": True, "source": True, "milestones": True, "links": False, "cycle": False,
     "next_decision_date": False, "estimated": False, "yearly": False,
@@ -90,8 +96,16 @@ CHANGES_EXPECTED = "an array of { was, announced, note } tables, oldest first"
 # or have no date).
 HISTORY_FORMS = ("date", "month", "at")
 ROSTER_COLUMNS = ("id", "name", "next_decision_date", "enduring_materials", "accreditor",
-                  "rotation")
+                  "rotation", "email")
 REQUIRED_COLUMNS = ("id", "name")
+# An address as HTML's <input type=email> accepts one (WHATWG "valid e-mail address"),
+# with a dot in the domain: what a coordinator types, nothing an SMTP server would
+# have to guess about, and no character that could start another header.
+EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
+MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a forward path, less the angle brackets
+EMAIL_EXPECTED = "addresses like name@example.org, separated by ;"
 
 
 class RulesError(Exception):
@@ -857,6 +871,7 @@ def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:
         accreditor = _accreditor(report, ident, value)
         if accreditor:
             accreditors[ident] = accreditor
+    lead_days = _lead_days(report, data.get("notify", {}))
     ndds = [t.next_decision_date for t in tracks.values() if t.next_decision_date]
     for dup in sorted({d for d in ndds if ndds.count(d) > 1}):
         report.add("tracks", f"two tracks for Next Decision Date {dup.isoformat()}",
@@ -869,8 +884,50 @@ def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:
     parts = {"revised": revised and revised.astimezone(timezone.utc), "roster": roster,
              "tracks": tracks, "accreditors": accreditors,
              "ndds": {d for d in declared if isinstance(d, date)} | set(ndds),
-             "accreditor_ids": set(raw_accreditors or {})}
+             "accreditor_ids": set(raw_accreditors or {}), "lead_days": lead_days}
     return parts, report.problems
+
+
+def _lead_days(report: _Report, value: Any) -> tuple[int, ...]:
+    """The [notify] table: how many days before a deadline the email reminders go out."""
+    table = _table(report, "notify", value, NOTIFY_KEYS)
+    if table is None or "days_before" not in table:
+        return DEFAULT_LEAD_DAYS
+    where = "notify.days_before"
+    expected = (f"an array of up to {MAX_LEADS} whole numbers of days, 0-{MAX_LEAD_DAYS}, "
+                f"like [30, 7, 1]")
+    raw = _typed(report, where, table["days_before"], list, expected)
+    if raw is None:
+        return DEFAULT_LEAD_DAYS
+    days: list[int] = []
+    for n, item in enumerate(raw, 1):
+        number = _typed(report, f"{where}[{n}]", item, int, expected)
+        if number is None:
+            continue
+        if not 0 <= number <= MAX_LEAD_DAYS:
+            report.add(f"{where}[{n}]", f"{number} days", expected)
+        elif number in days:
+            report.add(f"{where}[{n}]", f"{number} days given twice", "each lead time once")
+        else:
+            days.append(number)
+    if len(raw) > MAX_LEADS:
+        report.add(where, f"{len(raw)} lead times", expected)
+    return tuple(sorted(days, reverse=True))
+
+
+def _contacts(report: _Report, where: str, cell: str) -> tuple[str, ...]:
+    """A roster cell of email addresses separated by `;`, lowercased, each once."""
+    found: list[str] = []
+    for part in cell.split(";"):
+        address = part.strip()
+        if not address:
+            continue  # "a@x.org;" as spreadsheets and mail apps leave it
+        if len(address) > MAX_EMAIL_CHARS or not EMAIL.match(address):
+            report.add(where, f"{_show(address)} is not an email address", EMAIL_EXPECTED)
+            continue
+        if address.lower() not in found:
+            found.append(address.lower())
+    return tuple(found)
 
 
 def parse_roster(text: str, file: str, ndds: set[date],
@@ -962,9 +1019,10 @@ def parse_roster(text: str, file: str, ndds: set[date],
         if not re.fullmatch(r"[0-9]{1,6}", rotation):  # ASCII only, unlike isdigit()
             report.add(f"{place}, column rotation", f"{_show(rotation)}",
                        "a whole number 0-999999, raised by one to replace the private URL")
+        contacts = _contacts(report, f"{place}, column email", row.get("email", ""))
         if len(report.problems) == problems_before:
             providers[ident] = Profile(ident, row["name"], ndd, bool(flag), accreditor,
-                                       None, int(rotation))
+                                       None, int(rotation), contacts)
     return providers, report.problems
 
 
@@ -1082,4 +1140,5 @@ def load(rules_path: str | Path, providers_path: str | Path | None = None,
     if problems:
         raise RulesError(problems)
     return Rules(str(rules_path), parts["revised"], parts["tracks"], parts["accreditors"],
-                 providers, str(providers_path) if providers_path else None)
+                 providers, str(providers_path) if providers_path else None,
+                 parts["lead_days"])

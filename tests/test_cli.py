@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from calfeed import bundled, rules
 from calfeed.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,3 +171,59 @@ def test_roster_dates_are_yyyy_mm_dd_only(cli, data):
         'row 3 (id "demo-12-month"), column next_decision_date: "20241130" is not a date '
         "(expected YYYY-MM-DD, or empty for no progress report)",
     ]
+
+
+# --- email reminders: the roster's email column and rules.toml's [notify] --------------------
+
+def test_check_names_a_malformed_email_address(tmp_path):
+    roster = tmp_path / "providers.csv"
+    roster.write_text(bundled("providers.csv").read_text().replace(
+        "cme@demo-institute.example.org;", "cme@demo-institute;"))
+    result = CliRunner().invoke(main, ["check", "--providers", str(roster)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f'{roster}: row 4 (id "demo-annual"), column email: "cme@demo-institute" is not an '
+        "email address (expected addresses like name@example.org, separated by ;)\n")
+
+
+def test_check_accepts_several_addresses_and_a_trailing_semicolon(tmp_path):
+    roster = tmp_path / "providers.csv"
+    roster.write_text("id,name,email\n"
+                      "a,A,First.Last+cme@Example.org; second@example.org;\n"
+                      "b,B,\n")
+    loaded = rules.load(bundled("rules.toml"), roster)
+    assert loaded.providers["a"].contacts == ("first.last+cme@example.org", "second@example.org")
+    assert loaded.providers["b"].contacts == ()
+    assert "example.org" not in repr(loaded.providers["a"])  # never in a log line
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("[3, 14]", None),
+    ("[]", None),
+    ('"30"', 'notify.days_before: a string "30" (expected an array of up to 5 whole numbers '
+             "of days, 0-366, like [30, 7, 1])"),
+    ("[30, -1]", "notify.days_before[2]: -1 days (expected an array of up to 5 whole numbers "
+                 "of days, 0-366, like [30, 7, 1])"),
+    ("[400]", "notify.days_before[1]: 400 days (expected an array of up to 5 whole numbers of "
+              "days, 0-366, like [30, 7, 1])"),
+    ("[7, 7]", "notify.days_before[2]: 7 days given twice (expected each lead time once)"),
+    ("[1.5]", "notify.days_before[1]: a number \"1.5\" (expected an array of up to 5 whole numbers "
+              "of days, 0-366, like [30, 7, 1])"),
+])
+def test_check_lead_times(tmp_path, value, problem):
+    path = tmp_path / "rules.toml"
+    path.write_text(bundled("rules.toml").read_text().replace(
+        'roster = "providers.csv"', f"[notify]\ndays_before = {value}\n", 1).replace(
+        "revised = ", 'roster = "providers.csv"\nrevised = ', 1))
+    shutil.copy(bundled("providers.csv"), tmp_path / "providers.csv")
+    result = CliRunner().invoke(main, ["check", "--rules", str(path)])
+    if problem is None:
+        assert result.exit_code == 0, result.output
+        assert rules.load(path).lead_days == {"[3, 14]": (14, 3), "[]": ()}[value]
+    else:
+        assert result.exit_code == 1
+        assert result.stderr == f"{path}: {problem}\n"
+
+
+def test_lead_times_default_to_30_7_and_1_days():
+    assert rules.load(bundled("rules.toml")).lead_days == (30, 7, 1)

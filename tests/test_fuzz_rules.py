@@ -520,7 +520,7 @@ def edited(old: str, new: str) -> str:
                  'tracks.progress-8-month.milestones[3].actor: unknown actor "\\x1b[31m" '
                  "(expected one of: provider, accme, accreditor)", id="terminal-escape"),
     pytest.param('"" = false\n' + RULES_TEXT,
-                 '"": unknown key "" (expected one of: revised, roster, tracks, accreditors)',
+                 '"": unknown key "" (expected one of: revised, roster, tracks, accreditors, notify)',
                  id="empty-key-empty-place"),
     pytest.param(edited("next_decision_date = 2024-07-31", "next_decision_date = []"),
                  'tracks.progress-8-month.next_decision_date: an array "[]" (expected a date '
@@ -586,7 +586,7 @@ def test_rules_file_over_the_limit_is_refused(tmp_path, monkeypatch):
 
 
 def test_roster_over_the_limit_is_refused(tmp_path, monkeypatch):
-    rows = "".join(f"provider-{n},Provider {n},,no,\n" for n in range(400))
+    rows = "".join(f"provider-{n},Provider {n},,no,,\n" for n in range(400))
     roster = write(tmp_path, "providers.csv", ROSTER_TEXT + rows)
     monkeypatch.setattr(rules, "MAX_ROSTER_BYTES", 8 * 1024)
     result = CliRunner().invoke(main, ["check", "--providers", str(roster)])
@@ -679,13 +679,13 @@ def test_roster_unknown_accreditor(tmp_path):
 
 
 def test_roster_duplicate_ids_name_both_rows(tmp_path):
-    path, problems = roster_problems(tmp_path, ROSTER_TEXT + "demo-annual,Another,,no,\n")
+    path, problems = roster_problems(tmp_path, ROSTER_TEXT + "demo-annual,Another,,no,,\n")
     assert problems == [f'{path}: row 6 (id "demo-annual"), column id: duplicate provider id '
                         '"demo-annual" (expected each id once; first seen in row 4)']
 
 
 def test_roster_ids_that_could_leave_a_folder(tmp_path):
-    path, problems = roster_problems(tmp_path, ROSTER_TEXT + "a/b,Slash,,no,\n..,Dots,,no,\n")
+    path, problems = roster_problems(tmp_path, ROSTER_TEXT + "a/b,Slash,,no,,\n..,Dots,,no,,\n")
     assert problems == [
         f"{path}: row 6, column id: id \"a/b\" is not safe in a URL path (expected 1-64 "
         "letters, digits, '-' or '_', starting with a letter or digit)",
@@ -703,5 +703,5 @@ def test_roster_date_in_another_format(tmp_path):
 
 def test_roster_row_with_the_wrong_cell_count(tmp_path):
     path, problems = roster_problems(tmp_path, ROSTER_TEXT + "x,y\n\n\n")
-    assert problems == [f"{path}: row 6: 2 cells (expected 5 cells, one per column of the "
+    assert problems == [f"{path}: row 6: 2 cells (expected 6 cells, one per column of the "
                         "header)"]
