@@ -1,0 +1,229 @@
+"""Plan the email reminders of one run: who is told what, from the rules, today and the send log.
+
+Pure: no I/O, no clock. The send log (sendlog.py) says what each recipient has already
+been sent and which date of each event they were last told; this module decides what is
+due now, and dispatch.py sends it.
+
+- A reminder goes out `days_before` (rules.toml [notify], default 30, 7 and 1) each
+  dated deadline where the provider acts. A run that finds several lead times passed
+  (the timer missed days) sends only the nearest one, and nothing after the deadline.
+- A date that moved, or a date that is newly published (a new event, or an estimate
+  ACCME confirmed), is one notice. Reminders are keyed by the event's date, so after a
+  move they count again towards the new date.
+- A recipient gets one message per run, whatever the number of providers they are on.
+- The first run that meets a recipient on a provider tells them nothing new: what
+  they are shown is recorded quietly as what they know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from . import engine
+from .model import Event, Profile, Rules
+
+Notice = Literal["moved", "published"]
+
+
+@dataclass(frozen=True)
+class Told:
+    """What one recipient was last told of one event: its date key and status."""
+
+    start: str
+    status: str
+
+
+# (recipient, provider id, event UID) -> what they were told of it
+ToldMap = Mapping[tuple[str, str, str], Told]
+# (recipient, provider id, event UID, date key, days before): reminders already sent
+Reminded = Collection[tuple[str, str, str, str, int]]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One event in one message: a reminder, a notice, or a notice that is also the reminder."""
+
+    provider: Profile
+    event: Event
+    start: str  # the event's date key (date_key)
+    days_left: int  # from today to the deadline's day, in the deadline's own zone
+    lead: int | None  # the reminder this is (days before), or None for a notice only
+    notice: Notice | None
+    was: str | None = None  # the date key before a move
+
+    def sent_rows(self, recipient: str) -> list[tuple[str, str, str, str, int, str]]:
+        """The send log's rows for this item: (recipient, provider, uid, kind, lead, date key)."""
+        rows = []
+        if self.lead is not None:
+            rows.append((recipient, self.provider.id, self.event.uid, "reminder", self.lead,
+                         self.start))
+        if self.notice is not None:
+            rows.append((recipient, self.provider.id, self.event.uid, self.notice, 0, self.start))
+        return rows
+
+
+@dataclass(frozen=True)
+class Message:
+    """Everything one recipient is told in one run, nearest date first."""
+
+    recipient: str
+    label: str  # how logs name the recipient: their places in the roster, never the address
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a recipient now knows of an event: written when their message is confirmed."""
+
+    recipient: str
+    provider: str
+    uid: str
+    start: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One run's messages, and what recipients learn without one (first runs, new estimates)."""
+
+    messages: tuple[Message, ...]
+    quiet: tuple[Record, ...]
+
+
+def date_key(event: Event) -> str:
+    """An event's date as the send log keys it, in its precision.
+
+    "2024-07" (a month), "2024-04-03" (a day), "2024-04-01T23:59:00-05:00[America/Chicago]"
+    (a time, with its zone as RFC 9557 writes it), so a move of the clock time or of
+    the zone is a move too, and the old date can be worded again.
+    """
+    start = event.start
+    if event.precision == "month":
+        assert isinstance(start, date)
+        return f"{start:%Y-%m}"
+    if isinstance(start, datetime):
+        return f"{start.isoformat()}[{getattr(start.tzinfo, 'key', 'UTC')}]"
+    assert isinstance(start, date)
+    return start.isoformat()
+
+
+def parse_key(key: str) -> tuple[date | datetime, str]:
+    """A date key back as (start, precision): for wording what a date was before it moved."""
+    if "T" in key:
+        moment, zone = key.rstrip("]").split("[")
+        return datetime.fromisoformat(moment).astimezone(ZoneInfo(zone)), "time"
+    if len(key) == 7:
+        return date.fromisoformat(key + "-01"), "month"
+    return date.fromisoformat(key), "day"
+
+
+def last_day(event: Event) -> date:
+    """The last day an event is still ahead: its day, its local day, or its month's last day."""
+    start = event.start
+    if isinstance(start, datetime):
+        return start.date()
+    assert isinstance(start, date) and isinstance(event.end, date)
+    return event.end - timedelta(days=1) if event.precision == "month" else start
+
+
+def remindable(event: Event) -> bool:
+    """Whether an event gets reminders: a deadline with a day, where the provider acts."""
+    return event.actor == "provider" and event.precision in ("day", "time")
+
+
+def due_lead(lead_days: Collection[int], days_left: int) -> int | None:
+    """The reminder due with days_left to go: the nearest lead time already reached.
+
+    With leads 30, 7 and 1: 30 days before, 30; 12 days before, still 30 (a run that
+    missed day 30 catches up); 7 to 2 days before, 7; on the day, 1. None before the
+    first lead time and after the deadline.
+    """
+    if days_left < 0:
+        return None
+    reached = [lead for lead in lead_days if lead >= days_left]
+    return min(reached) if reached else None
+
+
+def recipients(rules: Rules) -> dict[str, list[tuple[Profile, int]]]:
+    """Each address with the providers (and its place, from 1, in their cells) it is on."""
+    found: dict[str, list[tuple[Profile, int]]] = {}
+    for profile in rules.providers.values():
+        for n, address in enumerate(profile.contacts, 1):
+            found.setdefault(address, []).append((profile, n))
+    return found
+
+
+def label(places: list[tuple[Profile, int]]) -> str:
+    """A recipient as logs may name them: "demo-annual#2, demo-state#1"."""
+    return ", ".join(f"{profile.id}#{n}" for profile, n in places)
+
+
+def plan(rules: Rules, today: date, told: ToldMap, reminded: Reminded) -> Plan:
+    """The messages due today, and what recipients now know without a message."""
+    schedules = {p.id: engine.schedule(rules, p, today)
+                 for p in rules.providers.values() if p.contacts}
+    known_pairs = {(recipient, provider) for recipient, provider, _ in told}
+    sent = _reminded_by_event(reminded)
+    messages, quiet = [], []
+    for address, places in sorted(recipients(rules).items()):
+        items = []
+        for profile, _ in places:
+            first = (address, profile.id) not in known_pairs
+            for event in schedules[profile.id]:
+                if event.start is None:
+                    continue
+                item = _item(rules.lead_days, today, address, profile, event, first, told, sent)
+                if item is not None:
+                    items.append(item)
+                elif told.get((address, profile.id, event.uid)) != Told(
+                        date_key(event), event.status):
+                    quiet.append(Record(address, profile.id, event.uid, date_key(event),
+                                        event.status))
+        if items:
+            items.sort(key=lambda i: (last_day(i.event), i.event.sort_key, i.provider.id))
+            messages.append(Message(address, label(places), tuple(items)))
+    return Plan(tuple(messages), tuple(quiet))
+
+
+def _reminded_by_event(reminded: Reminded) -> dict[tuple[str, str, str, str], int]:
+    """The nearest lead time already sent for each (recipient, provider, uid, date key)."""
+    nearest: dict[tuple[str, str, str, str], int] = {}
+    for recipient, provider, uid, start, lead in reminded:
+        key = (recipient, provider, uid, start)
+        nearest[key] = min(lead, nearest.get(key, lead))
+    return nearest
+
+
+def _item(lead_days: tuple[int, ...], today: date, address: str, profile: Profile,
+          event: Event, first: bool, told: ToldMap,
+          sent: Mapping[tuple[str, str, str, str], int]) -> Item | None:
+    """What one recipient is due about one event today, if anything."""
+    key = date_key(event)
+    ahead = last_day(event) >= today
+    before = told.get((address, profile.id, event.uid))
+    notice: Notice | None = None
+    if not first and ahead:
+        if before is None:
+            # An estimate coming into view (next year's deadline) is no news; a date
+            # ACCME published is.
+            notice = "published" if event.status == "published" else None
+        elif before.start != key:
+            notice = "moved"
+        elif before.status == "estimated" and event.status == "published":
+            notice = "published"
+    days_left = (last_day(event) - today).days
+    lead = None
+    if remindable(event):
+        due = due_lead(lead_days, days_left)
+        already = sent.get((address, profile.id, event.uid, key))
+        # Never a farther reminder after a nearer one for the same date.
+        if due is not None and (already is None or already > due):
+            lead = due
+    if notice is None and lead is None:
+        return None
+    was = before.start if notice == "moved" and before is not None else None
+    return Item(profile, event, key, days_left, lead, notice, was)
