@@ -186,6 +186,7 @@ def plan(rules: Rules, today: date, told: ToldMap, reminded: Reminded) -> Plan:
         if items:
             items.sort(key=lambda i: (last_day(i.event), i.event.sort_key, i.provider.id))
             messages.append(Message(address, label(places), tuple(items)))
+    messages.sort(key=lambda m: m.label)  # the order an operator reads the roster in
     return Plan(tuple(messages), tuple(quiet))
 
 

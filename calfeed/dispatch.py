@@ -1,0 +1,107 @@
+"""One run of `calfeed notify`: plan under the send log's lock, then claim, send and confirm each message.
+
+Every line it reports names recipients by their places in the roster
+("demo-annual#2, demo-state#1"), never by address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from typing import Protocol
+
+from . import mail, notify, sendlog, wording
+from .model import Rules
+from .notify import Message
+from .smtp import MailError
+
+
+class Sender(Protocol):
+    """What sends a message: smtp.Mailer, or anything that raises MailError when it cannot."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand one message over, or raise MailError."""
+
+
+@dataclass
+class Outcome:
+    """What a run did: messages sent, messages that failed (with why), claims a dead run left."""
+
+    planned: int = 0
+    sent: list[Message] = field(default_factory=list)
+    failed: list[tuple[Message, str]] = field(default_factory=list)
+    abandoned: list[str] = field(default_factory=list)
+
+
+def _utc_now() -> datetime:
+    """The clock, for the log's times and the Date header."""
+    return datetime.now(timezone.utc)
+
+
+def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[str, str],
+        mailer: Sender, say: Callable[[str, bool], None],
+        clock: Callable[[], datetime] = _utc_now, run_id: str = "") -> Outcome:
+    """Send today's messages; `say(line, is_problem)` reports one line per message."""
+    outcome = Outcome()
+
+    def waiting() -> None:
+        say(f"{state}: another calfeed notify run holds the lock; waiting for it to finish",
+            False)
+
+    with sendlog.SendLog(state, run_id or clock().isoformat(), on_wait=waiting) as log:
+        outcome.abandoned = log.abandoned()
+        for label in outcome.abandoned:
+            say(f"a run stopped while sending to {label}: sending again "
+                f"(it may arrive twice)", True)
+        contents = log.contents()
+        plan = notify.plan(rules, today, contents.told, contents.reminded)
+        outcome.planned = len(plan.messages)
+        log.learn(plan.quiet)
+        domain = parseaddr(sender)[1].rpartition("@")[2] or None
+        server_down: str | None = None
+        for message in plan.messages:
+            subject = mail.subject(message)
+            if server_down is not None:
+                reason = f"not tried: {server_down}"
+                outcome.failed.append((message, reason))
+                say(f"not sent to {message.label}: {subject}: {reason}", True)
+                continue
+            email = mail.compose(message, rules, sender, pages)
+            now = clock()
+            email["Date"] = format_datetime(now)
+            email["Message-ID"] = make_msgid("calfeed", domain=domain)
+            log.claim(message, now)
+            try:
+                mailer.send(email)
+            except MailError as err:
+                log.release(message)
+                outcome.failed.append((message, str(err)))
+                say(f"not sent to {message.label}: {subject}: {err}", True)
+                if err.server_down:
+                    server_down = str(err)
+                continue
+            log.confirm(message, clock())
+            outcome.sent.append(message)
+            say(f"sent to {message.label}: {subject}", False)
+    return outcome
+
+
+def preview(state: str | Path, rules: Rules, today: date) -> list[str]:
+    """What a run would send today, one line per message and one per item; writes nothing."""
+    contents = sendlog.read(state)
+    plan = notify.plan(rules, today, contents.told, contents.reminded)
+    lines = []
+    for message in plan.messages:
+        lines.append(f"would send to {message.label}: {mail.subject(message)}")
+        for item in message.items:
+            what = (f"{item.lead}-day reminder" if item.lead is not None and item.notice is None
+                    else f"{item.notice} notice")
+            lines.append(f"  {item.provider.id}: {what}: {item.event.title} "
+                         f"({mail.headline(item)})")
+    lines.append(f"{today.isoformat()}: {wording.count(len(plan.messages), 'message')} "
+                 f"would be sent")
+    return lines

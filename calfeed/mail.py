@@ -1,0 +1,168 @@
+"""Compose one recipient's reminder email: plain text and HTML, each step's .ics attached.
+
+Pure: the same message, rules and addresses give the same headers and parts (Date and
+Message-ID are the sender's). Dates, times, zones and actors are worded by wording.py,
+as on the pages; the HTML comes from an autoescaped Jinja template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import parseaddr
+from functools import lru_cache
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from . import bundled, engine, ical, wording
+from .model import Link, Rules
+from .notify import Item, Message, parse_key
+
+@dataclass(frozen=True)
+class Step:
+    """One step in a section: its title, what to do, and who acts when it is not the reader."""
+
+    title: str
+    paragraphs: tuple[str, ...]  # what to do: ACCME's text
+    actor: str | None  # None when the provider acts
+
+
+@dataclass(frozen=True)
+class Section:
+    """Steps that share a date and a reason: "Due in 30 days: Monday, March 31, 2025, …"."""
+
+    headline: str
+    steps: tuple[Step, ...]
+    links: tuple[Link, ...]
+    estimated: bool
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One provider's part of a message, with the link to its private page."""
+
+    name: str
+    page: str
+    sections: tuple[Section, ...]
+
+
+def was(item: Item) -> str:
+    """The date an item's event had before it moved, worded as the event's date is."""
+    assert item.was is not None
+    start, precision = parse_key(item.was)
+    return wording.when(replace(item.event, start=start, precision=precision))
+
+
+def _left(item: Item) -> str:
+    """How long to go: "due in 7 days", "due tomorrow", "due today" ("" for a month)."""
+    if item.event.precision == "month":
+        return ""  # the date already says "July 2024 (no exact day published)"
+    return "due " + wording.days_left(item.days_left, item.event.precision,
+                                      item.event.start)  # type: ignore[arg-type]
+
+
+def headline(item: Item) -> str:
+    """What an item says before its steps: the reason, the date, the time left."""
+    left = _left(item)
+    if item.notice == "moved":
+        return f"Date moved to {wording.when(item.event)} (was {was(item)})" + (
+            f", {left}" if left else "")
+    if item.notice == "published":
+        return f"Date published: {wording.when(item.event)}" + (f", {left}" if left else "")
+    return f"{left.capitalize()}: {wording.when(item.event)}"
+
+
+def subject(message: Message) -> str:
+    """The subject: the first step (or its track, when several steps share its date) and the date."""
+    first = message.items[0]
+    together = [i for i in message.items if (i.start, i.event.track, i.notice, i.provider) == (
+        first.start, first.event.track, first.notice, first.provider)]
+    what = (f"{first.event.track_name} ({len(together)} steps)" if len(together) > 1
+            else first.event.title)
+    date = wording.when(first.event)
+    if first.notice == "moved":
+        text = f"Date moved: {what} — now {date}"
+    elif first.notice == "published":
+        text = f"New date: {what} — {date}"
+    else:
+        text = f"{_left(first).capitalize()}: {what} — {date}"
+    more = len(message.items) - len(together)
+    return text + (f" (and {wording.count(more, 'more step')})" if more else "")
+
+
+def providers(message: Message, pages: Mapping[str, str]) -> tuple[Provider, ...]:
+    """The message's view: per provider, sections of steps that share a headline."""
+    found: dict[str, dict[str, list[Item]]] = {}
+    names: dict[str, str] = {}
+    for item in message.items:
+        names[item.provider.id] = item.provider.name
+        found.setdefault(item.provider.id, {}).setdefault(headline(item), []).append(item)
+    result = []
+    for ident, sections in found.items():
+        parts = []
+        for text, items in sections.items():
+            links = tuple(dict.fromkeys(link for i in items for link in i.event.links))
+            steps = tuple(Step(i.event.title, tuple(i.event.description.split("\n\n")),
+                               None if i.event.actor == "provider"
+                               else wording.actor_label(i.event.actor)) for i in items)
+            parts.append(Section(text, steps, links,
+                                 any(i.event.status == "estimated" for i in items)))
+        result.append(Provider(names[ident], pages[ident], tuple(parts)))
+    return tuple(result)
+
+
+def _and(words: list[str]) -> str:
+    """"30, 7 and 1"."""
+    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]])) if words else ""
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    """Jinja for the email templates: HTML autoescaped, text as written."""
+    return Environment(loader=FileSystemLoader(str(bundled("templates"))),
+                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def unsubscribe(operator: str, message: Message) -> str:
+    """The List-Unsubscribe value (RFC 2369): a mailto to the operator naming the providers."""
+    ids = " ".join(dict.fromkeys(i.provider.id for i in message.items))
+    return f"<mailto:{operator}?subject={quote('unsubscribe ' + ids)}>"
+
+
+def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str]) -> EmailMessage:
+    """The email for one planned message; `pages` maps each provider id to its page URL."""
+    name, operator = parseaddr(sender)
+    view = providers(message, pages)
+    context = {
+        "subject": subject(message),
+        "providers": view,
+        "operator": operator,
+        "operator_name": name or operator,
+        "lead_days": _and([str(days) for days in rules.lead_days]),
+        "estimated_note": wording.ESTIMATED_PAGE_NOTE,
+    }
+    email = EmailMessage()
+    email["Subject"] = context["subject"]
+    email["From"] = sender
+    email["To"] = Address(addr_spec=message.recipient)
+    email["List-Unsubscribe"] = unsubscribe(operator, message)
+    # RFC 3834: out-of-office replies and other robots leave it alone.
+    email["Auto-Submitted"] = "auto-generated"
+    templates = _templates()
+    email.set_content(templates.get_template("email/reminder.txt").render(context))
+    email.add_alternative(templates.get_template("email/reminder.html").render(context),
+                          subtype="html")
+    several = len(view) > 1
+    for item in dict((i.event.uid, i) for i in message.items).values():
+        event = item.event
+        calendar = engine.calendar(rules, item.provider, pages[item.provider.id])
+        # The name the page's "add this one" link downloads, unless two providers share it.
+        name = f"{event.track}-{event.cycle}-{event.milestone}.ics"
+        email.add_attachment(ical.render([event], calendar), maintype="text",
+                             subtype="calendar", params={"method": "PUBLISH"},
+                             filename=f"{item.provider.id}-{name}" if several else name)
+    return email
