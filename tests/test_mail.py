@@ -1,0 +1,420 @@
+"""`calfeed notify` against a real SMTP server (aiosmtpd), read back as a recipient would.
+
+The dates are ACCME's, from the seeds: annual reporting for data year 2024 is due
+March 31, 2025 at 11:59 p.m. Central Time (published-dates.md), the California Medical
+Association's own deadline for it is March 14, 2025; the 8-month progress report's
+materials are due April 3, 2024 (source 000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import date, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from ical.calendar_stream import IcsCalendarStream
+
+from calfeed import bundled, dispatch, engine, notify, rules, smtp
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "test-secret-key-0123456789abcdef"
+SENDER = "ACCME deadlines <deadlines@example.org>"
+HEALTH = "cme-office@demo-health.example.org"
+SHARED = "accreditation@shared-cme.example.com"
+DEMO_ADDRESSES = (HEALTH, SHARED, "education@demo-society.example.org",
+                  "coordinator@demo-society.example.org", "cme@demo-institute.example.org")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (yet)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepts.
+
+    `refuse_from`: answer 421 (closing) from that message on, as a server going down.
+    `hold_at`: on that message, signal `held` and wait for `release`, then answer 451,
+    so a test can kill the sender while the message is in flight and not accepted.
+    `delay`: seconds to think before accepting each message.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[tuple[str, ...], EmailMessage]] = []
+        self.count = 0
+        self.refuse_from: int | None = None
+        self.hold_at: int | None = None
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.delay = 0.0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        with self.lock:
+            self.count += 1
+            number = self.count
+        if self.refuse_from is not None and number >= self.refuse_from:
+            return "421 4.3.2 Service shutting down for <everyone@example.org>"
+        if number == self.hold_at:
+            self.held.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 Try again later"
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        message = email.message_from_bytes(envelope.original_content or envelope.content,
+                                           policy=policy.default)
+        with self.lock:
+            self.messages.append((tuple(envelope.rcpt_tos), message))
+        return "250 2.0.0 OK"
+
+    def take(self) -> list[tuple[tuple[str, ...], EmailMessage]]:
+        """The messages received since the last take."""
+        with self.lock:
+            taken, self.messages = self.messages, []
+        return taken
+
+
+@pytest.fixture
+def inbox():
+    """A real SMTP server on a loopback port: (handler, its smtp:// URL)."""
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield handler, f"smtp://127.0.0.1:{controller.port}"
+    controller.stop()
+
+
+def env(tmp_path: Path, url: str, today: str, **extra: str) -> dict[str, str]:
+    """The environment of a production run, pinned to a day."""
+    return {**os.environ, "CALFEED_SMTP_URL": url, "CALFEED_MAIL_FROM": SENDER,
+            "CALFEED_STATE": str(tmp_path / "state" / "calfeed.sqlite3"),
+            "CALFEED_BASE_URL": "https://deadlines.example.org",
+            "CALFEED_SECRET_KEY": SECRET, "CALFEED_TODAY": today, **extra}
+
+
+# The installed command, as cron and the systemd unit run it.
+CALFEED = str(Path(sys.executable).parent / "calfeed")
+
+
+def calfeed(*args: str, environ: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `calfeed ARGS` as a process."""
+    return subprocess.run([CALFEED, *args], env=environ, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def start(*args: str, environ: dict[str, str]) -> subprocess.Popen:
+    """Start `calfeed ARGS` as a process."""
+    return subprocess.Popen([CALFEED, *args], env=environ, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def uids(message: EmailMessage) -> list[str]:
+    """The UIDs of the events attached to a message, parsed back with `ical`."""
+    found = []
+    for part in message.iter_attachments():
+        assert part.get_content_type() == "text/calendar"
+        calendar = IcsCalendarStream.calendar_from_ics(part.get_content())
+        found += [event.uid for event in calendar.events]
+    return found
+
+
+def received(inbox: Inbox) -> Counter:
+    """(recipient, event UID) pairs of the messages received since the last look."""
+    return Counter((to, uid) for tos, message in inbox.take() for to in tos
+                   for uid in uids(message))
+
+
+# --- what a recipient reads ----------------------------------------------------------------
+
+def test_a_message_as_its_recipient_reads_it(inbox, tmp_path):
+    handler, url = inbox
+    result = calfeed("notify", environ=env(tmp_path, url, "2025-03-01"))
+    assert result.returncode == 0, result.stderr
+    messages = {tos: message for tos, message in handler.take()}
+    # One message per address: the shared one on demo-annual and demo-state gets one.
+    assert sorted(messages) == sorted((a,) for a in DEMO_ADDRESSES)
+    message = messages[(SHARED,)]
+    assert message["To"] == SHARED
+    assert message["From"] == SENDER
+    assert message["Subject"] == ("Due in 13 days: Annual Reporting in PARS (4 steps) — "
+                                  "Friday, March 14, 2025 (and 5 more steps)")
+    # (folded onto its own line when long: unfolded, the leading space is not part of it)
+    assert message["List-Unsubscribe"].strip() == (
+        "<mailto:deadlines@example.org?subject=unsubscribe%20demo-state%20demo-annual>")
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["Message-ID"].endswith("@example.org>") and message["Date"]
+    # Lines arrive with CRLF, as SMTP carries them.
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = message.get_body(("html",)).get_content().replace("\r\n", "\n")
+    for body in (text, html):
+        assert "Due in 13 days: Friday, March 14, 2025" in body
+        assert "Due in 30 days: Monday, March 31, 2025, 11:59 p.m. Central Time" in body
+        assert "Complete and submit your Program Summary" in body
+        assert "https://pars.accme.org/" in body  # where to do it
+        assert "deadlines@example.org" in body  # how to stop
+    assert "PARS: https://pars.accme.org/" in text
+    assert '<a href="https://pars.accme.org/">PARS</a>' in html
+    # The provider's private page, under the same token the server and `calfeed links` use.
+    from calfeed import tokens
+    page = f"https://deadlines.example.org/p/{tokens.token(SECRET.encode(), 'demo-state', 0)}/"
+    assert f"Every deadline for Demo Hospital (accredited by the California Medical " \
+           f"Association), and how to add them to your calendar:\n{page}" in text
+    assert f'<a href="{page}">' in html
+    assert "your address is listed as a contact for Demo Hospital" in text
+    # Each step's own calendar entry, parsed back with another library than icalendar.
+    attachments = {part.get_filename(): IcsCalendarStream.calendar_from_ics(part.get_content())
+                   for part in message.iter_attachments()}
+    assert len(attachments) == 9
+    cma = attachments["demo-state-annual-reporting-2024-program-summary.ics"].events[0]
+    assert cma.uid == "demo-state/annual-reporting/2024/program-summary@calfeed"
+    assert cma.dtstart == date(2025, 3, 14)
+    accme = attachments["demo-annual-annual-reporting-2024-enduring-learner-counts.ics"].events[0]
+    assert accme.dtstart.isoformat() == "2025-03-31T23:59:00-05:00"
+    assert str(accme.dtstart.tzinfo) == "America/Chicago"
+    # A single-provider message names the file as the page's "add this one" link does.
+    single = messages[(HEALTH,)]
+    assert "annual-reporting-2024-annual-agreement.ics" in [
+        p.get_filename() for p in single.iter_attachments()]
+    assert "calfeed notify: 2025-03-01: 5 sent, 0 failed, of 5 messages due" in result.stdout
+
+
+def test_hostile_text_is_escaped_in_the_html_part(inbox, tmp_path):
+    handler, url = inbox
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "rules.toml").write_text(bundled("rules.toml").read_text().replace(
+        'title = "Progress Report Materials Submission Deadline"',
+        'title = "Materials <script>alert(1)</script> & more"'))
+    (data / "providers.csv").write_text(bundled("providers.csv").read_text().replace(
+        "Demo Health System (8-month progress report)", 'Demo "><img src=x onerror=alert(1)>'))
+    result = calfeed("notify", environ=env(tmp_path, url, "2024-03-27",
+                                           CALFEED_RULES=str(data / "rules.toml")))
+    assert result.returncode == 0, result.stderr
+    (message,) = [m for tos, m in handler.take() if tos == (HEALTH,)]
+    html = message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "<img" not in html
+    assert "Materials &lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
+    assert "Demo &#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "Materials <script>alert(1)</script> & more" in message.get_body(("plain",)).get_content()
+
+
+def test_dry_run_prints_and_sends_nothing(inbox, tmp_path):
+    handler, url = inbox
+    environ = env(tmp_path, url, "2024-03-27")
+    result = calfeed("notify", "--dry-run", environ=environ)
+    assert result.returncode == 0, result.stderr
+    # Annual reporting for 2023 is due April 1, 2024 at 11:59 p.m. CT (source 001); the
+    # 8-month materials April 3, 2024 (source 000). A first run catches up: 7-day reminders.
+    assert ("calfeed notify: would send to demo-8-month#1: Due in 5 days: Annual Reporting in "
+            "PARS (4 steps) — Monday, April 1, 2024, 11:59 p.m. Central Time (and 1 more step)"
+            ) in result.stdout.splitlines()
+    assert ("calfeed notify:   demo-8-month: 7-day reminder: Progress Report Materials "
+            "Submission Deadline (Due in 7 days: Wednesday, April 3, 2024)"
+            ) in result.stdout.splitlines()
+    assert result.stdout.splitlines()[-1] == "calfeed notify: 2024-03-27: 5 messages would be sent"
+    assert handler.take() == []
+    assert not (tmp_path / "state").exists()  # nothing written either
+
+
+# --- never twice ---------------------------------------------------------------------------
+
+def test_a_second_run_the_same_day_sends_nothing(inbox, tmp_path):
+    handler, url = inbox
+    environ = env(tmp_path, url, "2024-03-27")
+    assert calfeed("notify", environ=environ).returncode == 0
+    first = received(handler)
+    assert first[(HEALTH, "demo-8-month/progress-8-month/2023-11/materials-due@calfeed")] == 1
+    again = calfeed("notify", environ=environ)
+    assert again.returncode == 0
+    assert received(handler) == Counter()
+    assert "calfeed notify: 2024-03-27: 0 sent, 0 failed, of 0 messages due" in again.stdout
+
+
+def test_an_smtp_outage_fails_loudly_and_the_next_run_sends_what_is_missing(inbox, tmp_path):
+    handler, url = inbox
+    down = env(tmp_path, f"smtp://127.0.0.1:{free_port()}", "2025-03-01")
+    result = calfeed("notify", environ=down)
+    assert result.returncode == 1
+    failures = result.stderr.splitlines()
+    assert len(failures) == 5  # one line per message
+    assert failures[0].startswith("calfeed notify: not sent to demo-12-month#1: Due in 30 days: ")
+    assert "Connection refused" in failures[0]
+    assert all("not tried" in line for line in failures[1:])
+    # The server comes back halfway through the next run, then goes down again (421).
+    handler.refuse_from = 3
+    environ = env(tmp_path, url, "2025-03-01")
+    result = calfeed("notify", environ=environ)
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 3
+    assert "refused: 421 4.3.2 Service shutting down for <address>" in result.stderr
+    first = received(handler)
+    handler.refuse_from = None
+    assert calfeed("notify", environ=environ).returncode == 0
+    second = received(handler)
+    assert len({to for to, _ in first}) == 2 and len({to for to, _ in second}) == 3
+    assert not set(first) & set(second)
+    assert {to for to, _ in first + second} == set(DEMO_ADDRESSES)
+    assert calfeed("notify", environ=environ).returncode == 0
+    assert received(handler) == Counter()
+
+
+def test_a_run_killed_halfway_is_finished_by_the_next_one(inbox, tmp_path):
+    handler, url = inbox
+    environ = env(tmp_path, url, "2025-03-01")
+    handler.hold_at = 3
+    process = start("notify", environ=environ)
+    try:
+        assert handler.held.wait(60), "the third message never reached the server"
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        handler.release.set()
+        if process.poll() is None:
+            process.kill()
+    first = received(handler)
+    assert len({to for to, _ in first}) == 2  # two messages confirmed before the kill
+    handler.hold_at = None
+    result = calfeed("notify", environ=environ)
+    assert result.returncode == 0, result.stderr
+    # The message in flight at the kill was claimed and never confirmed: sent again.
+    assert result.stderr.startswith("calfeed notify: a run stopped while sending to ")
+    second = received(handler)
+    assert not set(first) & set(second)
+    assert {to for to, _ in first + second} == set(DEMO_ADDRESSES)
+    assert max((first + second).values()) == 1
+
+
+def test_two_runs_at_once_never_send_twice(inbox, tmp_path):
+    handler, url = inbox
+    handler.delay = 0.3  # a slow server, so the runs overlap
+    environ = env(tmp_path, url, "2025-03-01")
+    runs = [start("notify", environ=environ) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    got = received(handler)
+    assert {to for to, _ in got} == set(DEMO_ADDRESSES)
+    assert max(got.values()) == 1
+    assert sum(o[0].count("calfeed notify: sent to ") for o in outputs) == 5
+    assert "database is locked" not in "".join(o[1] for o in outputs)
+
+
+# --- a year of daily runs ------------------------------------------------------------------
+
+def expected_items(loaded: rules.Rules, run_days: list[date]) -> dict[date, Counter]:
+    """What each run day should send, computed apart from notify.plan: per event, the
+    reminder whose lead time is the nearest one reached, each lead time once."""
+    leads = loaded.lead_days
+    sent: set[tuple[str, str, int]] = set()
+    expected: dict[date, Counter] = {}
+    for day in run_days:
+        due: Counter = Counter()
+        for profile in loaded.providers.values():
+            for event in engine.schedule(loaded, profile, day):
+                if event.actor != "provider" or event.precision not in ("day", "time"):
+                    continue
+                deadline = event.start.date() if isinstance(event.start, datetime) else event.start
+                left = (deadline - day).days
+                reached = [lead for lead in leads if lead >= left]
+                if left < 0 or not reached:
+                    continue
+                lead = min(reached)
+                for address in profile.contacts:
+                    if (address, event.uid, lead) in sent or any(
+                            (address, event.uid, nearer) in sent for nearer in leads if nearer < lead):
+                        continue
+                    sent.add((address, event.uid, lead))
+                    due[address, event.uid] += 1
+        expected[day] = due
+    return expected
+
+
+def test_a_year_of_daily_runs_with_missed_days(inbox, tmp_path):
+    handler, url = inbox
+    loaded = rules.load(bundled("rules.toml"))
+    # Every day of 2024 but every fifth, and the timer off from March 20 to 31.
+    run_days = [date(2024, 1, 1) + timedelta(days=n) for n in range(366)
+                if n % 5 != 4 and not date(2024, 3, 20) <= date(2024, 1, 1) + timedelta(days=n)
+                <= date(2024, 3, 31)]
+    expected = expected_items(loaded, run_days)
+    pages = {p: f"https://deadlines.example.org/p/{p}/" for p in loaded.providers}
+    state = tmp_path / "calfeed.sqlite3"
+    total = Counter()
+    messages = 0
+    with smtp.Mailer(smtp.parse_url(url)) as mailer:
+        for day in run_days:
+            outcome = dispatch.run(state, loaded, day, SENDER, pages, mailer,
+                                   lambda line, problem: None)
+            assert outcome.failed == []
+            got = received(handler)
+            assert got == expected[day], day.isoformat()
+            assert len(outcome.sent) == len({to for to, _ in expected[day]})
+            messages += len(outcome.sent)
+            total += got
+    assert max(total.values()) <= len(loaded.lead_days)  # each reminder once
+    # The 8-month materials (April 3): 30 days before on March 4; the 7-day reminder was
+    # due March 27 inside the gap, so the first run after it (April 1) sent the 7-day one
+    # with 2 days to go, and April 2 the 1-day one.
+    materials = (HEALTH, "demo-8-month/progress-8-month/2023-11/materials-due@calfeed")
+    assert total[materials] == 3
+    days = [day for day in run_days if expected[day][materials]]
+    assert [d.isoformat() for d in days] == ["2024-03-04", "2024-04-01", "2024-04-02"]
+    assert messages > 20
+
+
+# --- no address anywhere else ----------------------------------------------------------------
+
+def test_no_address_in_pages_feeds_json_csv_the_build_or_logs(tmp_path, inbox):
+    handler, url = inbox
+    site = tmp_path / "site"
+    environ = env(tmp_path, url, "2025-03-01")
+    built = calfeed("build", str(site), "--workers", "1", environ=environ)
+    assert built.returncode == 0, built.stderr
+    files = [path for path in site.rglob("*") if path.is_file()]
+    assert len(files) > 100
+    outputs = [path.read_bytes() for path in files]
+    for provider in ("demo-8-month", "demo-12-month", "demo-annual", "demo-state"):
+        result = calfeed("events", provider, "--json", environ=environ)
+        outputs.append((result.stdout + result.stderr).encode())
+    for args in (("check",), ("links",), ("notify", "--dry-run"), ("notify",), ("notify",)):
+        result = calfeed(*args, environ=environ)
+        outputs.append((result.stdout + result.stderr).encode())
+    failed = calfeed("notify", environ=env(tmp_path, f"smtp://127.0.0.1:{free_port()}",
+                                           "2025-03-02"))
+    outputs.append((failed.stdout + failed.stderr).encode())
+    # The server's own log while it served every page and feed.
+    from calfeed import create_app
+    import logging
+    records = []
+    handler_log = logging.Handler()
+    handler_log.emit = lambda record: records.append(record.getMessage())
+    logging.getLogger().addHandler(handler_log)
+    try:
+        app = create_app({"TESTING": True, "CALFEED_SECRET_KEY": SECRET,
+                          "INSTANCE_PATH": str(tmp_path / "instance")})
+        client = app.test_client()
+        for path in files:
+            relative = "/" + str(path.relative_to(site)).replace("index.html", "")
+            outputs.append(client.get(relative).data)
+    finally:
+        logging.getLogger().removeHandler(handler_log)
+    outputs.append("\n".join(records).encode())
+    assert handler.take()  # the run did send: the addresses exist and were used
+    for address in DEMO_ADDRESSES:
+        for text in (address, address.split("@")[1]):
+            assert not [n for n, out in enumerate(outputs) if text.encode() in out.lower()], text
