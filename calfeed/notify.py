@@ -179,7 +179,11 @@ def plan(rules: Rules, today: date, told: ToldMap, reminded: Reminded) -> Plan:
                 item = _item(rules.lead_days, today, address, profile, event, first, told, sent)
                 if item is not None:
                     items.append(item)
-                elif told.get((address, profile.id, event.uid)) != Told(
+                # A first meeting records every date at once, those in the message too:
+                # if the message fails, the next run must still see what it tells as
+                # reminders, never as news. Otherwise a date is only recorded as known
+                # once the message telling it is confirmed.
+                if (first or item is None) and told.get((address, profile.id, event.uid)) != Told(
                         date_key(event), event.status):
                     quiet.append(Record(address, profile.id, event.uid, date_key(event),
                                         event.status))

@@ -83,11 +83,22 @@ def test_first_run_reminds_30_days_before_and_tells_nothing_else(demo):
         for step in ("annual-agreement", "enter-activities", "program-summary",
                      "contact-information")
     ] + [(MATERIALS_8, "2024-04-03", 30, None, 30)]
-    # Everything else demo-8-month shows, past and ACCME's steps alike, is recorded quietly.
+    # Every date demo-8-month shows, past and ACCME's steps alike, is recorded as known.
     quiet = {r.uid: r.start for r in plan.quiet if r.recipient == HEALTH}
     assert quiet["demo-8-month/progress-8-month/2023-11/enter-activity-data@calfeed"] == "2024-01-24"
     assert quiet["demo-8-month/progress-8-month/2023-11/decision@calfeed"] == "2024-07"
-    assert MATERIALS_8 not in quiet
+    assert quiet[MATERIALS_8] == "2024-04-03"
+
+
+def test_a_first_message_that_failed_is_sent_again_as_reminders(demo):
+    log = Log()
+    first = notify.plan(demo, date(2024, 3, 4), {}, set())
+    for record in first.quiet:  # what a run writes before sending; then SMTP fails
+        log.told[record.recipient, record.provider, record.uid] = Told(record.start,
+                                                                       record.status)
+    again = notify.plan(demo, date(2024, 3, 4), log.told, log.reminded)
+    assert items(again, HEALTH) == items(first, HEALTH)
+    assert {i[3] for i in items(again, HEALTH)} == {None}  # no "published" notices
 
 
 def test_daily_runs_send_30_7_and_1_days_before_and_nothing_after(demo):
