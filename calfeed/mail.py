@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from email.headerregistry import Address
+from email import policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 from functools import lru_cache
@@ -20,6 +21,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from . import bundled, engine, ical, wording
 from .model import Link, Rules
 from .notify import Item, Message, parse_key
+
+# Parts are encoded with this: quoted-printable lines may have at most 76 characters
+# (RFC 2045), and Python's encoder makes them as long as the policy's line length.
+COMPOSING = policy.SMTP.clone(max_line_length=76)
+# How a composed message is written out. Its headers stay on one line: Python's folder
+# leaves a space on both sides of a fold before an encoded word, so a folded subject
+# with an em dash reads "Deadline  — now" in every client. RFC 5322 allows 998
+# characters a line; the parts' bodies are already encoded when this applies.
+SENDING = policy.SMTP.clone(max_line_length=998)
+
 
 @dataclass(frozen=True)
 class Step:
@@ -145,7 +156,7 @@ def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str
         "lead_days": _and([str(days) for days in rules.lead_days]),
         "estimated_note": wording.ESTIMATED_PAGE_NOTE,
     }
-    email = EmailMessage()
+    email = EmailMessage(policy=COMPOSING)
     email["Subject"] = context["subject"]
     email["From"] = sender
     email["To"] = Address(addr_spec=message.recipient)
@@ -165,4 +176,5 @@ def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str
         email.add_attachment(ical.render([event], calendar), maintype="text",
                              subtype="calendar", params={"method": "PUBLISH"},
                              filename=f"{item.provider.id}-{name}" if several else name)
+    email.policy = SENDING
     return email

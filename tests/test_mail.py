@@ -56,6 +56,7 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[tuple[tuple[str, ...], EmailMessage]] = []
+        self.raw: list[bytes] = []  # every accepted message as it came over the wire
         self.count = 0
         self.refuse_from: int | None = None
         self.hold_at: int | None = None
@@ -81,6 +82,7 @@ class Inbox:
                                            policy=policy.default)
         with self.lock:
             self.messages.append((tuple(envelope.rcpt_tos), message))
+            self.raw.append(envelope.original_content)
         return "250 2.0.0 OK"
 
     def take(self) -> list[tuple[tuple[str, ...], EmailMessage]]:
@@ -154,8 +156,7 @@ def test_a_message_as_its_recipient_reads_it(inbox, tmp_path):
     assert message["From"] == SENDER
     assert message["Subject"] == ("Due in 13 days: Annual Reporting in PARS (4 steps) — "
                                   "Friday, March 14, 2025 (and 5 more steps)")
-    # (folded onto its own line when long: unfolded, the leading space is not part of it)
-    assert message["List-Unsubscribe"].strip() == (
+    assert message["List-Unsubscribe"] == (
         "<mailto:deadlines@example.org?subject=unsubscribe%20demo-state%20demo-annual>")
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Message-ID"].endswith("@example.org>") and message["Date"]
@@ -192,6 +193,13 @@ def test_a_message_as_its_recipient_reads_it(inbox, tmp_path):
     assert "annual-reporting-2024-annual-agreement.ics" in [
         p.get_filename() for p in single.iter_attachments()]
     assert "calfeed notify: 2025-03-01: 5 sent, 0 failed, of 5 messages due" in result.stdout
+    # On the wire: 7-bit, no line over RFC 5322's 998 characters, the body in 76-character
+    # quoted-printable lines.
+    for raw in handler.raw:
+        raw.decode("ascii")
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+        body = raw.split(b"Content-Transfer-Encoding: quoted-printable", 1)[1].split(b"--=", 1)[0]
+        assert max(len(line) for line in body.split(b"\r\n")) <= 76
 
 
 def test_hostile_text_is_escaped_in_the_html_part(inbox, tmp_path):
@@ -230,6 +238,44 @@ def test_dry_run_prints_and_sends_nothing(inbox, tmp_path):
     assert result.stdout.splitlines()[-1] == "calfeed notify: 2024-03-27: 5 messages would be sent"
     assert handler.take() == []
     assert not (tmp_path / "state").exists()  # nothing written either
+
+
+def test_a_moved_date_is_one_notice_with_the_old_and_new_date(inbox, tmp_path):
+    handler, url = inbox
+    data = tmp_path / "data"
+    data.mkdir()
+    rules_file = data / "rules.toml"
+    rules_file.write_text(bundled("rules.toml").read_text())
+    (data / "providers.csv").write_text(bundled("providers.csv").read_text())
+    environ = env(tmp_path, url, "2024-03-04", CALFEED_RULES=str(rules_file))
+    assert calfeed("notify", environ=environ).returncode == 0  # the 30-day reminders
+    handler.take()
+    # ACCME moves the 8-month materials deadline from April 3 to April 17, 2024.
+    rules_file.write_text(rules_file.read_text().replace(
+        "date = 2024-04-03", "date = 2024-04-17").replace(
+        "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-22T00:00:00Z"))
+    moved = {**environ, "CALFEED_TODAY": "2024-03-05"}
+    result = calfeed("notify", environ=moved)
+    assert result.returncode == 0, result.stderr
+    (only,) = handler.take()
+    tos, message = only
+    assert tos == (HEALTH,)
+    assert message["Subject"] == ("Date moved: Progress Report Materials Submission Deadline — "
+                                  "now Wednesday, April 17, 2024")
+    text = message.get_body(("plain",)).get_content()
+    assert ("Date moved to Wednesday, April 17, 2024 (was Wednesday, April 3, 2024), due in "
+            "43 days") in text.replace("\r\n", "\n")
+    (attachment,) = message.iter_attachments()
+    (event,) = IcsCalendarStream.calendar_from_ics(attachment.get_content()).events
+    assert (event.uid, event.dtstart) == (
+        "demo-8-month/progress-8-month/2023-11/materials-due@calfeed", date(2024, 4, 17))
+    # Told once; its reminders now count towards April 17: 30 days before is March 18.
+    assert calfeed("notify", environ=moved).returncode == 0
+    assert handler.take() == []
+    result = calfeed("notify", environ={**environ, "CALFEED_TODAY": "2024-03-18"})
+    (only,) = handler.take()
+    assert only[1]["Subject"] == ("Due in 30 days: Progress Report Materials Submission "
+                                  "Deadline — Wednesday, April 17, 2024")
 
 
 # --- never twice ---------------------------------------------------------------------------
@@ -418,3 +464,92 @@ def test_no_address_in_pages_feeds_json_csv_the_build_or_logs(tmp_path, inbox):
     for address in DEMO_ADDRESSES:
         for text in (address, address.split("@")[1]):
             assert not [n for n, out in enumerate(outputs) if text.encode() in out.lower()], text
+
+
+# --- the three kinds of CALFEED_SMTP_URL, over real TLS --------------------------------------
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for localhost: (cert file, server-side TLS context)."""
+    import ssl
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+class Logins:
+    """An aiosmtpd authenticator that takes one user and password and remembers every try."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.expected = (user.encode(), password.encode())
+        self.tries: list[tuple[bytes, bytes]] = []
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+        self.tries.append((auth_data.login, auth_data.password))
+        # handled=False: aiosmtpd answers 535 itself when the login is wrong.
+        return AuthResult(success=(auth_data.login, auth_data.password) == self.expected,
+                          handled=False)
+
+
+@pytest.mark.parametrize("scheme", ["smtp+starttls", "smtps"])
+def test_tls_and_login(scheme, certificate, tmp_path):
+    cert, context = certificate
+    handler, logins = Inbox(), Logins("calfeed", "p@ss:word/1")
+    # aiosmtpd cannot tell that an smtps connection is TLS, so it would offer AUTH only
+    # after a STARTTLS there: it is told not to wait for one.
+    tls = ({"tls_context": context, "require_starttls": True, "auth_require_tls": True}
+           if scheme == "smtp+starttls" else {"ssl_context": context, "auth_require_tls": False})
+    controller = Controller(handler, hostname="localhost", port=free_port(),
+                            authenticator=logins, **tls)
+    controller.start()
+    try:
+        url = f"{scheme}://calfeed:p%40ss%3Aword%2F1@localhost:{controller.port}"
+        trusted = env(tmp_path, url, "2024-03-27", SSL_CERT_FILE=str(cert))
+        result = calfeed("notify", environ=trusted)
+        assert result.returncode == 0, result.stderr
+        assert logins.tries[0] == (b"calfeed", b"p@ss:word/1")  # percent-decoded
+        assert len(handler.take()) == 5
+        # A wrong password: one line per message, the password nowhere.
+        wrong = env(tmp_path / "wrong", url.replace("p%40ss", "nope"), "2024-03-27",
+                    SSL_CERT_FILE=str(cert))
+        result = calfeed("notify", environ=wrong)
+        assert result.returncode == 1
+        lines = result.stderr.splitlines()
+        assert len(lines) == 5 and "login refused: 535" in lines[0], lines
+        assert "nope" not in result.stdout + result.stderr
+        # A certificate the system does not trust is refused, never sent to.
+        untrusted = env(tmp_path / "untrusted", url, "2024-03-27",
+                        SSL_CERT_FILE=str(bundled("rules.toml")))
+        result = calfeed("notify", environ=untrusted)
+        assert result.returncode == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in result.stderr.splitlines()[0]
+        assert handler.take() == []
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("", "CALFEED_SMTP_URL is not set"),
+    ("http://mail.example.org", "CALFEED_SMTP_URL: unknown scheme 'http'"),
+    ("smtp://user:secret@:25", "CALFEED_SMTP_URL: no host"),
+    ("smtp://user:secret@mail.example.org:x", "CALFEED_SMTP_URL: Port could not be cast"),
+    ("smtp://mail.example.org/inbox", "CALFEED_SMTP_URL: a path or query after the host"),
+])
+def test_a_bad_smtp_url_is_one_line_without_the_password(url, problem, tmp_path):
+    result = calfeed("notify", environ=env(tmp_path, url, "2024-03-27"))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: {problem}")
+    assert result.stderr.count("\n") == 1 and "secret" not in result.stderr
+    assert "expected smtp://user:password@host:port" in result.stderr
+
+
+def test_default_ports():
+    assert [smtp.parse_url(f"{s}://mail.example.org").port
+            for s in ("smtp", "smtp+starttls", "smtps")] == [25, 587, 465]
+    assert "secret" not in repr(smtp.parse_url("smtp://u:secret@mail.example.org"))
