@@ -553,3 +553,45 @@ def test_default_ports():
     assert [smtp.parse_url(f"{s}://mail.example.org").port
             for s in ("smtp", "smtp+starttls", "smtps")] == [25, 587, 465]
     assert "secret" not in repr(smtp.parse_url("smtp://u:secret@mail.example.org"))
+
+
+# --- deploy/: the cron line and the systemd units ---------------------------------------------
+
+def test_the_cron_line_sources_the_example_settings_and_sends(inbox, tmp_path):
+    handler, url = inbox
+    settings = (ROOT / "deploy" / "notify.env.example").read_text()
+    settings = settings.replace(
+        "smtp+starttls://calfeed:percent-encoded-password@smtp.example.org:587", url).replace(
+        "the same key as the web server's", SECRET).replace(
+        "/srv/calfeed/data/rules.toml", str(bundled("rules.toml"))).replace(
+        "/srv/calfeed/instance", str(tmp_path / "instance"))
+    (tmp_path / "notify.env").write_text(settings)
+    (line,) = [line for line in (ROOT / "deploy" / "calfeed-notify.cron").read_text().splitlines()
+               if line.startswith("0 7 * * * calfeed ")]
+    command = line.removeprefix("0 7 * * * calfeed ").replace(
+        "/srv/calfeed", str(ROOT)).replace("/etc/calfeed/notify.env", str(tmp_path / "notify.env")
+                                          ).replace(".venv/bin/calfeed", CALFEED)
+    environ = {"PATH": "/usr/bin:/bin", "CALFEED_TODAY": "2024-03-27"}  # cron's bare environment
+    done = subprocess.run(["/bin/sh", "-c", command], env=environ, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith("calfeed notify: 2024-03-27: 5 sent, 0 failed, of 5 messages due\n")
+    (message, *_) = [m for _, m in handler.take()]
+    assert message["From"] == SENDER
+    assert (tmp_path / "instance" / "calfeed.sqlite3").exists()
+
+
+def test_the_systemd_units_verify(tmp_path):
+    analyze = Path("/usr/bin/systemd-analyze")
+    if not analyze.exists():
+        pytest.skip("systemd-analyze is not installed")
+    for name in ("calfeed-notify.service", "calfeed-notify.timer"):
+        text = (ROOT / "deploy" / name).read_text()
+        # The unit names the production path; the check needs a command that exists.
+        (tmp_path / name).write_text(text.replace("/srv/calfeed/.venv/bin/calfeed", CALFEED))
+    done = subprocess.run([str(analyze), "verify", str(tmp_path / "calfeed-notify.service"),
+                           str(tmp_path / "calfeed-notify.timer")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    timer = (ROOT / "deploy" / "calfeed-notify.timer").read_text()
+    assert "OnCalendar=*-*-* 07:00:00" in timer and "Persistent=true" in timer
