@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +244,7 @@ def diff(old: str, new: str, providers_path: str | None, today: str | None,
     sys.exit(1 if report.problems else 0)
 
 
+
 @click.command("notify")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send and record nothing.")
 @click.option("--today", help="Pin today (YYYY-MM-DD; env CALFEED_TODAY).")
@@ -267,50 +267,31 @@ def notify(dry_run: bool, today: str | None, state: str | None, base_url: str | 
         sys.exit(1)
     loaded = snap.rules
     assert loaded is not None
-    state = state or os.path.join(app.instance_path, "calfeed.sqlite3")
+    log = settings.state_path(state, app.instance_path)
     try:
         if dry_run:
-            for line in dispatch.preview(state, loaded, day):
+            for line in dispatch.preview(log, loaded, day):
                 click.echo(f"calfeed notify: {line}")
             return
-        settings = _mail_settings(base_url)
+        mail = settings.mail(base_url)
     except (ValueError, dispatch.sendlog.StateError) as err:
         raise click.ClickException(str(err)) from None
-    server, sender, site = settings
     secret = web.state(app).secret
-    pages = {profile.id: calendars.provider_urls(secret, profile, site)["page"]
+    pages = {profile.id: calendars.provider_urls(secret, profile, mail.site)["page"]
              for profile in loaded.providers.values() if profile.contacts}
 
     def say(line: str, problem: bool) -> None:
         click.echo(f"calfeed notify: {line}", err=problem)
 
     try:
-        with smtp.Mailer(server) as mailer:
-            outcome = dispatch.run(state, loaded, day, sender, pages, mailer, say)
+        with smtp.Mailer(mail.server) as mailer:
+            outcome = dispatch.run(log, loaded, day, mail.sender, pages, mailer, say)
     except dispatch.sendlog.StateError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"calfeed notify: {day.isoformat()}: {len(outcome.sent)} sent, "
                f"{len(outcome.failed)} failed, of {wording.count(outcome.planned, 'message')} due")
     if outcome.failed:
         sys.exit(1)
-
-
-def _mail_settings(base_url: str | None) -> tuple:
-    """The SMTP server, the sender and the site address, or ValueError naming what is missing."""
-    from . import smtp
-
-    url = os.environ.get("CALFEED_SMTP_URL", "")
-    if not url:
-        raise ValueError(f"CALFEED_SMTP_URL is not set ({smtp.URL_EXPECTED})")
-    server = smtp.parse_url(url)
-    sender = os.environ.get("CALFEED_MAIL_FROM", "").strip()
-    if not sender or not rules.EMAIL.match(parseaddr(sender)[1]):
-        raise ValueError(f"CALFEED_MAIL_FROM: {sender!r} is not an address (expected the "
-                         f"operator's address, like 'ACCME deadlines <deadlines@example.org>')")
-    if not base_url or not base_url.startswith(("https://", "http://")):
-        raise ValueError("CALFEED_BASE_URL is not set (expected the site's public address, like "
-                         "https://deadlines.example.org, for the links in each message)")
-    return server, sender, base_url.rstrip("/")
 
 
 COMMANDS = [check, events, links, build, diff, notify]

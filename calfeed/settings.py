@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import date
+from email.utils import parseaddr
+from pathlib import Path
 from typing import Any
 
-from .rules import YEARS
+from . import smtp
+from .rules import EMAIL, YEARS
 
 # The settings the environment may give, read when an app is created.
 NAMES = ("CALFEED_RULES", "CALFEED_PROVIDERS", "CALFEED_SECRET_KEY", "CALFEED_BASE_URL",
          "CALFEED_TODAY")
 DEFAULT_RELOAD_INTERVAL = 1.0
+# The send log of `calfeed notify`, in the instance folder unless CALFEED_STATE says.
+STATE_FILE = "calfeed.sqlite3"
 
 
 def from_environment(default_rules: str) -> dict[str, Any]:
@@ -48,3 +54,33 @@ def today(value: str | date | None = None) -> date:
 def reload_interval(config: Any) -> float:
     """Seconds between checks of the data files (CALFEED_RELOAD_INTERVAL)."""
     return float(config.get("CALFEED_RELOAD_INTERVAL", DEFAULT_RELOAD_INTERVAL))
+
+
+@dataclass(frozen=True)
+class Mail:
+    """How `calfeed notify` sends: the SMTP server, the sender, the site its links point to."""
+
+    server: smtp.Server
+    sender: str  # CALFEED_MAIL_FROM: "ACCME deadlines <deadlines@example.org>"
+    site: str  # CALFEED_BASE_URL, without a trailing slash
+
+
+def mail(base_url: str | None) -> Mail:
+    """CALFEED_SMTP_URL, CALFEED_MAIL_FROM and the base URL; ValueError naming what is wrong."""
+    url = os.environ.get("CALFEED_SMTP_URL", "")
+    if not url:
+        raise ValueError(f"CALFEED_SMTP_URL is not set ({smtp.URL_EXPECTED})")
+    server = smtp.parse_url(url)
+    sender = os.environ.get("CALFEED_MAIL_FROM", "").strip()
+    if not EMAIL.match(parseaddr(sender)[1]):
+        raise ValueError(f"CALFEED_MAIL_FROM: {sender!r} is not an address (expected the "
+                         f"operator's address, like 'ACCME deadlines <deadlines@example.org>')")
+    if not base_url or not base_url.startswith(("https://", "http://")):
+        raise ValueError("CALFEED_BASE_URL is not set (expected the site's public address, like "
+                         "https://deadlines.example.org, for the links in each message)")
+    return Mail(server, sender, base_url.rstrip("/"))
+
+
+def state_path(value: str | None, instance_path: str) -> Path:
+    """The send log: CALFEED_STATE (or --state), else instance/calfeed.sqlite3."""
+    return Path(value) if value else Path(instance_path) / STATE_FILE
