@@ -18,7 +18,7 @@ due now, and dispatch.py sends it.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -70,7 +70,7 @@ class Item:
 class Message:
     """Everything one recipient is told in one run, nearest date first."""
 
-    recipient: str
+    recipient: str = field(repr=False)  # the address: kept out of anything that prints a Message
     label: str  # how logs name the recipient: their places in the roster, never the address
     items: tuple[Item, ...]
 
@@ -79,7 +79,7 @@ class Message:
 class Record:
     """What a recipient now knows of an event: written when their message is confirmed."""
 
-    recipient: str
+    recipient: str = field(repr=False)
     provider: str
     uid: str
     start: str

@@ -129,9 +129,12 @@ class SendLog:
             on_wait()
             fcntl.flock(self._lock, fcntl.LOCK_EX)
         try:
+            # The log holds addresses: readable by calfeed's user only (SQLite gives its
+            # -wal and -shm files the database's permissions).
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self.db = _connect(self.path)
             self.db.executescript(SCHEMA)
-        except sqlite3.Error as err:
+        except (OSError, sqlite3.Error) as err:
             self.close()
             raise StateError(f"{self.path}: cannot open the send log: {err} "
                              f"(expected a calfeed send log, or no file)") from None

@@ -130,7 +130,12 @@ class Mailer:
                 raise MailError(f"{self.server}: login refused: {err.smtp_code} "
                                 f"{scrub(_text(err.smtp_error))}", server_down=True) from None
             except smtplib.SMTPResponseException as err:
-                # 421: the server is closing; a greeting or EHLO refused: no server to talk to.
+                # 421: the server is closing this connection (many close after so many
+                # messages): try once more on a new one. A greeting or EHLO refused, or a
+                # second 421: no server to talk to.
+                if err.smtp_code == 421 and attempt == 1:
+                    self._drop()
+                    continue
                 down = err.smtp_code == 421 or isinstance(
                     err, (smtplib.SMTPConnectError, smtplib.SMTPHeloError))
                 self._drop() if down else self._reset()

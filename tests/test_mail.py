@@ -59,6 +59,7 @@ class Inbox:
         self.raw: list[bytes] = []  # every accepted message as it came over the wire
         self.count = 0
         self.refuse_from: int | None = None
+        self.refuse_once: int | None = None  # answer 421 to that message only
         self.hold_at: int | None = None
         self.held = threading.Event()
         self.release = threading.Event()
@@ -69,7 +70,8 @@ class Inbox:
         with self.lock:
             self.count += 1
             number = self.count
-        if self.refuse_from is not None and number >= self.refuse_from:
+        if number == self.refuse_once or (self.refuse_from is not None
+                                          and number >= self.refuse_from):
             return "421 4.3.2 Service shutting down for <everyone@example.org>"
         if number == self.hold_at:
             self.held.set()
@@ -290,6 +292,9 @@ def test_a_second_run_the_same_day_sends_nothing(inbox, tmp_path):
     assert again.returncode == 0
     assert received(handler) == Counter()
     assert "calfeed notify: 2024-03-27: 0 sent, 0 failed, of 0 messages due" in again.stdout
+    # The log holds the addresses: its owner alone may read it.
+    state = Path(environ["CALFEED_STATE"])
+    assert [oct(p.stat().st_mode & 0o777) for p in (state, Path(f"{state}.lock"))] == ["0o600"] * 2
 
 
 def test_an_smtp_outage_fails_loudly_and_the_next_run_sends_what_is_missing(inbox, tmp_path):
@@ -318,6 +323,15 @@ def test_an_smtp_outage_fails_loudly_and_the_next_run_sends_what_is_missing(inbo
     assert {to for to, _ in first + second} == set(DEMO_ADDRESSES)
     assert calfeed("notify", environ=environ).returncode == 0
     assert received(handler) == Counter()
+
+
+def test_a_server_that_closes_the_connection_once_gets_the_message_again(inbox, tmp_path):
+    handler, url = inbox
+    handler.refuse_once = 3  # as servers do after so many messages on one connection
+    result = calfeed("notify", environ=env(tmp_path, url, "2025-03-01"))
+    assert result.returncode == 0, result.stderr
+    got = received(handler)
+    assert {to for to, _ in got} == set(DEMO_ADDRESSES) and max(got.values()) == 1
 
 
 def test_a_run_killed_halfway_is_finished_by_the_next_one(inbox, tmp_path):

@@ -170,6 +170,8 @@ def test_a_contact_on_two_providers_gets_one_message(demo):
     plan = notify.plan(demo, date(2025, 3, 1), {}, set())
     (message,) = [m for m in plan.messages if m.recipient == SHARED]
     assert message.label == "demo-annual#2, demo-state#1"
+    assert "example" not in repr(message) and "example" not in repr(notify.plan(
+        demo, date(2025, 3, 1), {}, set()).quiet[0])  # no address in anything that prints
     # The CMA's March 14 deadline for demo-state comes first, then ACCME's March 31 for
     # demo-annual (with the enduring-materials step: it offers them).
     assert [(i.provider.id, i.start, i.lead, i.days_left) for i in message.items] == (
