@@ -6,6 +6,7 @@ Every line it reports names recipients by their places in the roster
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -52,7 +53,8 @@ def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[s
         say(f"{state}: another calfeed notify run holds the lock; waiting for it to finish",
             False)
 
-    with sendlog.SendLog(state, run_id or clock().isoformat(), on_wait=waiting) as log:
+    run_id = run_id or f"{clock().isoformat()} pid {os.getpid()}"
+    with sendlog.SendLog(state, run_id, on_wait=waiting) as log:
         outcome.abandoned = log.abandoned()
         for label in outcome.abandoned:
             say(f"a run stopped while sending to {label}: sending again "
