@@ -151,7 +151,7 @@ def test_good_rules_next_to_a_broken_roster_keep_the_old_rules_too(served):
     good_roster = roster.read_text()
 
     # rules.toml alone would load (a new date, a new revision); the roster does not.
-    rewrite(roster, good_roster + "demo-8-month,A second row with the same id,,no,\n")
+    rewrite(roster, good_roster + "demo-8-month,A second row with the same id,,no,,\n")
     rewrite(rules, rules.read_text().replace(OLD_DATE, NEW_DATE, 1)
             .replace(OLD_REVISED, NEW_REVISED))
     wait_for(lambda: health(server)["status"] == "degraded", "/healthz to say degraded")

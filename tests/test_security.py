@@ -164,7 +164,7 @@ def hostile(tmp_path, data):
                         f"title = '{FORMULA}'", 1)
     rules.write_text(text)
     with (data / "providers.csv").open("a") as roster:
-        roster.write(f'evil,"{SCRIPT}{IMG.replace(chr(34), chr(34) * 2)}",2024-07-31,no,\n')
+        roster.write(f'evil,"{SCRIPT}{IMG.replace(chr(34), chr(34) * 2)}",2024-07-31,no,,\n')
     return make_app(tmp_path, data).test_client()
 
 
@@ -232,7 +232,7 @@ def test_every_formula_start_is_neutralised(tmp_path, data, key, text, cell):
 def test_build_refuses_a_roster_with_an_id_that_is_not_url_safe(tmp_path, data, bad_id):
     roster = data / "providers.csv"
     with roster.open("a") as handle:
-        handle.write(f'"{bad_id}",Escape Artist,,no,\n')
+        handle.write(f'"{bad_id}",Escape Artist,,no,,\n')
     outdir = tmp_path / "site" / "out"
     outdir.parent.mkdir()
     before = sorted(p for p in tmp_path.rglob("*"))
