@@ -39,6 +39,7 @@ class Step:
     title: str
     paragraphs: tuple[str, ...]  # what to do: ACCME's text
     actor: str | None  # None when the provider acts
+    moved: str | None = None  # for a moved date, its history's last entry: when and why
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def providers(message: Message, pages: Mapping[str, str]) -> tuple[Provider, ...
             links = tuple(dict.fromkeys(link for i in items for link in i.event.links))
             steps = tuple(Step(i.event.title, tuple(i.event.description.split("\n\n")),
                                None if i.event.actor == "provider"
-                               else wording.actor_label(i.event.actor)) for i in items)
+                               else wording.actor_label(i.event.actor), _moved(i))
+                          for i in items)
             parts.append(Section(text, steps, links,
                                  any(i.event.status == "estimated" for i in items)))
         result.append(Provider(names[ident], pages[ident], tuple(parts)))
@@ -128,6 +130,13 @@ def providers(message: Message, pages: Mapping[str, str]) -> tuple[Provider, ...
 def _and(words: list[str]) -> str:
     """"30, 7 and 1"."""
     return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]])) if words else ""
+
+
+def _moved(item: Item) -> str | None:
+    """What the rules say of a moved date's latest move ("Moved: was …; announced …. Why.")."""
+    if item.notice != "moved" or not item.event.changes:
+        return None
+    return wording.change_words(item.event.changes[-1], item.event.start, item.event.precision)
 
 
 @lru_cache(maxsize=1)

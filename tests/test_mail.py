@@ -252,9 +252,11 @@ def test_a_moved_date_is_one_notice_with_the_old_and_new_date(inbox, tmp_path):
     environ = env(tmp_path, url, "2024-03-04", CALFEED_RULES=str(rules_file))
     assert calfeed("notify", environ=environ).returncode == 0  # the 30-day reminders
     handler.take()
-    # ACCME moves the 8-month materials deadline from April 3 to April 17, 2024.
+    # ACCME moves the 8-month materials deadline from April 3 to April 17, 2024 (an
+    # invented move, written down with its history as rules.toml records one).
     rules_file.write_text(rules_file.read_text().replace(
-        "date = 2024-04-03", "date = 2024-04-17").replace(
+        "date = 2024-04-03", 'date = 2024-04-17\nchanges = [{ was = 2024-04-03, announced = '
+        '2024-03-05, note = "Extended for every provider in the cohort" }]').replace(
         "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-22T00:00:00Z"))
     moved = {**environ, "CALFEED_TODAY": "2024-03-05"}
     result = calfeed("notify", environ=moved)
@@ -267,6 +269,8 @@ def test_a_moved_date_is_one_notice_with_the_old_and_new_date(inbox, tmp_path):
     text = message.get_body(("plain",)).get_content()
     assert ("Date moved to Wednesday, April 17, 2024 (was Wednesday, April 3, 2024), due in "
             "43 days") in text.replace("\r\n", "\n")
+    assert ("Moved: was Wednesday, April 3, 2024; announced March 5, 2024. Extended for every "
+            "provider in the cohort.") in " ".join(text.split())
     (attachment,) = message.iter_attachments()
     (event,) = IcsCalendarStream.calendar_from_ics(attachment.get_content()).events
     assert (event.uid, event.dtstart) == (
