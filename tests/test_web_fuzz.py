@@ -133,7 +133,9 @@ def test_any_raw_query_string_is_answered(client, path, raw):
 @FUZZ
 @given(path=paths(), method=st.sampled_from(["GET", "GET", "HEAD", "POST", "OPTIONS"]))
 def test_any_path_is_answered_never_a_500(client, path, method):
-    check(client.open(path, method=method), f"{method} {path[:300]}")
+    # An absolute URL, because the test client reads a path that starts with "//" as a
+    # host; an HTTP server gets the same bytes as a path, and so must the app here.
+    check(client.open("http://localhost" + path, method=method), f"{method} {path[:300]}")
 
 
 @FUZZ
