@@ -915,15 +915,23 @@ def _lead_days(report: _Report, value: Any) -> tuple[int, ...]:
     return tuple(sorted(days, reverse=True))
 
 
+def _masked(address: str) -> str:
+    """A bad address without its local part: this line also reaches a server's log."""
+    if "@" not in address:
+        return 'no "@"'
+    return _show("…@" + address.rpartition("@")[2])
+
+
 def _contacts(report: _Report, where: str, cell: str) -> tuple[str, ...]:
     """A roster cell of email addresses separated by `;`, lowercased, each once."""
     found: list[str] = []
-    for part in cell.split(";"):
+    for number, part in enumerate(cell.split(";"), start=1):
         address = part.strip()
         if not address:
             continue  # "a@x.org;" as spreadsheets and mail apps leave it
         if len(address) > MAX_EMAIL_CHARS or not EMAIL.match(address):
-            report.add(where, f"{_show(address)} is not an email address", EMAIL_EXPECTED)
+            report.add(where, f"address {number} ({_masked(address)}) is not an email address",
+                       EMAIL_EXPECTED)
             continue
         if address.lower() not in found:
             found.append(address.lower())

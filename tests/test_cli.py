@@ -182,8 +182,24 @@ def test_check_names_a_malformed_email_address(tmp_path):
     result = CliRunner().invoke(main, ["check", "--providers", str(roster)])
     assert result.exit_code == 1
     assert result.stderr == (
-        f'{roster}: row 4 (id "demo-annual"), column email: "cme@demo-institute" is not an '
-        "email address (expected addresses like name@example.org, separated by ;)\n")
+        f'{roster}: row 4 (id "demo-annual"), column email: address 1 ("…@demo-institute") is not '
+        "an email address (expected addresses like name@example.org, separated by ;)\n")
+
+
+def test_a_malformed_address_is_named_without_its_local_part(tmp_path):
+    # the same line reaches a running server's log when it refuses a reload
+    roster = tmp_path / "providers.csv"
+    roster.write_text("id,name,email\n"
+                      "a,A,ok@example.org; jane.doe.private@example;jane.roe.private\n")
+    result = CliRunner().invoke(main, ["check", "--providers", str(roster)])
+    assert result.exit_code == 1
+    assert "private" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f'{roster}: row 2 (id "a"), column email: address 2 ("…@example") is not an email '
+        "address (expected addresses like name@example.org, separated by ;)",
+        f'{roster}: row 2 (id "a"), column email: address 3 (no "@") is not an email '
+        "address (expected addresses like name@example.org, separated by ;)",
+    ]
 
 
 def test_check_accepts_several_addresses_and_a_trailing_semicolon(tmp_path):
