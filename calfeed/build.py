@@ -119,22 +119,31 @@ class Tree:
 
     def __init__(self, job: Job) -> None:
         self.job = job
-        self.folders: set[Path] = set()
+        self.root = str(job.temp)
+        self.folders: set[str] = set()
         self.lines: dict[str, str] = {}
         self.files = self.changed = self.kept = 0
 
-    def write(self, path: str, name: str, response: Any) -> None:
-        """Write a response body at name inside the tree, with a deterministic mtime."""
-        body = response.get_data()
-        target = self.job.temp / name
-        if target.parent not in self.folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.folders.add(target.parent)
-        target.write_bytes(body)
+    def write(self, path: str, name: str, answer: crawl.Answer) -> None:
+        """Write an answer's body at name inside the tree, with a deterministic mtime."""
+        body = answer.body
+        target = os.path.join(self.root, name)
+        folder = os.path.dirname(target)
+        if folder not in self.folders:
+            os.makedirs(folder, exist_ok=True)
+            self.folders.add(folder)
         digest = hashlib.sha256(body).hexdigest()
         mtime, changed = _mtime(self.job, name, body, digest)
-        os.utime(target, (mtime, mtime))
-        line = manifest_line(name, body, digest, response.headers.get("Content-Type", ""))
+        # One open file for the bytes and the time: a path is looked up once.
+        handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            view = memoryview(body)
+            while view:
+                view = view[os.write(handle, view):]
+            os.utime(handle, (mtime, mtime))
+        finally:
+            os.close(handle)
+        line = manifest_line(name, body, digest, answer.content_type)
         if self.lines.setdefault(name, line) != line:
             raise BuildError(f"{name}: two different bodies for one path")
         self.files += 1
@@ -293,8 +302,8 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
         # What the providers' pages link to outside their own paths (the stylesheet, the
         # home page) is public, and written once, here.
         parent.crawler.crawl(["/", "/static/style.css"] + sorted(others), _public)
-        response = parent.crawler.fetch("/" + NOT_FOUND_FILE, status=404)
-        parent.tree.write("/" + NOT_FOUND_FILE, NOT_FOUND_FILE, response)
+        answer = parent.crawler.fetch("/" + NOT_FOUND_FILE, status=404)
+        parent.tree.write("/" + NOT_FOUND_FILE, NOT_FOUND_FILE, answer)
         written.append(parent.tree.take())
         lines: dict[str, str] = {}
         for part in written:

@@ -12,6 +12,7 @@ import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from html import unescape
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
@@ -21,8 +22,19 @@ from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
 # html.parser (measured on provider pages), and pages are most of what a build reads.
 _LINK = re.compile(r"""\s(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
-# write(path, file name, response): what the crawler does with each answer.
-Writer = Callable[[str, str, Any], None]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the app answered to a GET: the status, the Content-Type and the body."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+# write(path, file name, answer): what the crawler does with each answer.
+Writer = Callable[[str, str, Answer], None]
 
 
 class CrawlError(Exception):
@@ -68,16 +80,30 @@ class Crawler:
         # Paths written that any later crawl may link to again (the public ones).
         self.shared: set[str] = set()
 
-    def fetch(self, path: str, status: int = 200, referrer: str | None = None) -> Any:
-        """GET one app path and check its status."""
+    def fetch(self, path: str, status: int = 200, referrer: str | None = None) -> Answer:
+        """GET one app path, as a WSGI server calls the app, and check its status."""
         environ = {**self.environ, "wsgi.input": io.BytesIO(),
                    # WSGI's PATH_INFO: the decoded path's bytes as latin-1 (PEP 3333).
                    "PATH_INFO": unquote_to_bytes(path).decode("latin-1")}
-        response = self.app.response_class.from_app(self.app, environ, buffered=True)
-        if response.status_code != status:
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started.append((line, headers))
+            return lambda data: None  # the app returns its body instead of writing it
+
+        body = self.app(environ, start_response)
+        try:
+            data = b"".join(body)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        line, headers = started[-1]
+        code = int(line.split(" ", 1)[0])
+        if code != status:
             via = f" (linked from {referrer})" if referrer else ""
-            raise CrawlError(f"GET {path}{via} answered {response.status_code}, expected {status}")
-        return response
+            raise CrawlError(f"GET {path}{via} answered {code}, expected {status}")
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        return Answer(code, content_type, data)
 
     def local(self, link: str, page: str) -> str | None:
         """The app path a link on page points to, if a static host can serve it."""
@@ -104,13 +130,13 @@ class Crawler:
             path, referrer = queue.popleft()
             if path in self.shared:
                 continue
-            response = self.fetch(path, referrer=referrer)
-            self.write(path, file_path(path), response)
+            answer = self.fetch(path, referrer=referrer)
+            self.write(path, file_path(path), answer)
             if remember:
                 self.shared.add(path)
-            if response.mimetype != "text/html":
+            if not answer.content_type.startswith("text/html"):
                 continue
-            for link in links(response.get_data(as_text=True)):
+            for link in links(answer.body.decode("utf-8")):
                 target = self.local(link, path)
                 if target is None or target in seen or target in self.shared:
                     continue

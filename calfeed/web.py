@@ -69,6 +69,7 @@ class State:
     cache: FeedCache
     today: date | None  # CALFEED_TODAY, parsed once
     secret: bytes  # the key of the private URLs
+    site: str | None  # CALFEED_BASE_URL without its trailing "/", if set
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ def init_app(app: Flask) -> None:
     store = Store(app.config["CALFEED_RULES"], app.config.get("CALFEED_PROVIDERS"), key,
                   interval=settings.reload_interval(app.config),
                   today=(lambda: today) if today else date.today)
-    app.extensions["calfeed"] = State(store, FeedCache(), today, key)
+    site = (app.config.get("CALFEED_BASE_URL") or "").rstrip("/") or None
+    app.extensions["calfeed"] = State(store, FeedCache(), today, key, site)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(long_date=wording.long_date, words=wording)
     redact.install()
@@ -110,7 +112,12 @@ def state(app: Flask | None = None) -> State:
 
 def snapshot(app: Flask | None = None) -> Snapshot:
     """The current data (checking the files for changes); Unavailable if none ever loaded."""
-    snap = state(app).store.current()
+    return _loaded(state(app))
+
+
+def _loaded(app_state: State) -> Snapshot:
+    """The state's current data; Unavailable if none ever loaded."""
+    snap = app_state.store.current()
     if snap.rules is None:
         raise Unavailable(snap.errors)
     return snap
@@ -123,10 +130,12 @@ def _today() -> date:
 
 def base_url(app: Flask | None = None) -> str:
     """Where the site lives, for absolute links: CALFEED_BASE_URL, else this request's host."""
-    configured = (app or current_app).config.get("CALFEED_BASE_URL")
-    if configured:
-        return configured.rstrip("/")
-    return request.host_url.rstrip("/") + request.script_root
+    return _site(state(app))
+
+
+def _site(app_state: State) -> str:
+    """CALFEED_BASE_URL, else this request's host."""
+    return app_state.site or request.host_url.rstrip("/") + request.script_root
 
 
 def _root() -> str:
@@ -184,10 +193,10 @@ def _feed(fmt: str, find: Finder, only: tuple[str, str, str] | None = None) -> R
     the cache, so a warm feed without a query string (what calendar clients send) is
     answered without finding its subject again.
     """
-    snap = snapshot()
     app_state = state()
+    snap = _loaded(app_state)
     today = app_state.today or date.today()
-    site = base_url()
+    site = _site(app_state)
     cache = app_state.cache
     cache.retire(snap.generation)
     subject = None
@@ -207,13 +216,13 @@ def _feed(fmt: str, find: Finder, only: tuple[str, str, str] | None = None) -> R
         rendered = _render(snap, subject, fmt, remind, today, site, only)
         cache.put(key, rendered, len(rendered.body) + 256)  # + the key and headers, roughly
     assert isinstance(rendered, Rendered)
-    headers = dict(rendered.headers)
+    headers = rendered.headers
     if _not_modified(rendered):
         return Response(status=304, headers=headers)
     # A spreadsheet file is always a download; a feed only when asked (DESIGN §5), and
     # one event's .ics always.
     if download or only is not None or (fmt == "csv" and not plain):
-        headers["Content-Disposition"] = f'attachment; filename="{rendered.filename}.{fmt}"'
+        headers += (("Content-Disposition", f'attachment; filename="{rendered.filename}.{fmt}"'),)
     mimetype = "text/plain; charset=utf-8" if plain else FORMATS[fmt]
     return Response(rendered.body, headers=headers, content_type=mimetype)
 
