@@ -28,7 +28,6 @@ from .model import (
     Undated,
 )
 
-FLAG_NOTES = {"enduring_materials": "if you offer enduring materials"}
 # The calendar's sequence counts minutes of revision since this instant: it only ever grows
 # when `revised` grows, and fits the 32-bit integer some clients expect.
 SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
@@ -206,17 +205,16 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
         # Caveats go into one parenthesis: "(estimated; check with your accreditor)".
         caveats = []
         if flag and getattr(profile, flag) is None:
-            caveats.append(FLAG_NOTES[flag])
+            caveats.append(wording.FLAG_CAVEATS[flag])
         if accreditor and isinstance(milestone.when, Deadline):
             due, suffix, note = _accreditor_due(accreditor, int(cycle), due)
             title += suffix
             description += "\n\n" + note
             if not suffix:
-                caveats.append("check with your accreditor")
+                caveats.append(wording.CHECK_WITH_ACCREDITOR)
         if due.estimated:
-            caveats.insert(0, "estimated")
-        if caveats:
-            title += " (" + "; ".join(caveats) + ")"
+            caveats.insert(0, wording.ESTIMATED)
+        title = wording.with_caveats(title, caveats)
         links = milestone.links + tuple(l for l in track.links if l not in milestone.links)
         events.append(Event(
             uid=f"{profile.id}/{track.id}/{cycle}/{milestone.id}@calfeed",

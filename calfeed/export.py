@@ -51,7 +51,7 @@ def event_dict(event: Event) -> dict[str, Any]:
 def calendar_dict(calendar: Calendar) -> dict[str, Any]:
     """A calendar's header as JSON."""
     return {"uid": calendar.uid, "name": calendar.name, "description": calendar.description,
-            "revised": calendar.revised.isoformat().replace("+00:00", "Z"),
+            "revised": wording.utc_stamp(calendar.revised),
             "sequence": calendar.sequence, "url": calendar.url}
 
 

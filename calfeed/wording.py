@@ -24,8 +24,12 @@ ACTOR_LABELS = {"provider": "Provider", "accme": "ACCME", "accreditor": "Your ac
 ACTOR_LABEL_YOU = "You (the provider)"
 ACTOR_PHRASES = {"provider": "the provider", "accme": "ACCME", "accreditor": "your accreditor"}
 
-# An estimated date: the title's caveat, the feed's note, the page's tag and note.
+# What a title adds in parentheses when a step is not simply ACCME's published date:
+# "(estimated; check with your accreditor)".
 ESTIMATED = "estimated"
+CHECK_WITH_ACCREDITOR = "check with your accreditor"
+FLAG_CAVEATS = {"enduring_materials": "if you offer enduring materials"}
+# An estimated date: the feed's note, the page's tag and note.
 ESTIMATED_FEED_NOTE = ("Estimated: ACCME has not yet published this date; "
                        "it follows ACCME's usual rule.")
 ESTIMATED_TAG = "Estimated date"
@@ -35,6 +39,11 @@ ESTIMATED_PAGE_NOTE = ("ACCME has not published this date yet: it follows ACCME'
 MOVED_TAG = "Moved"
 CHANGED_RECENTLY_TAG = "Changed recently"
 CHANGED_RECENTLY_HEADING = "Changed in the last 30 days"
+
+
+def with_caveats(title: str, caveats: list[str]) -> str:
+    """A title with its caveats in one parenthesis: "Submit (estimated; check with your accreditor)"."""
+    return f"{title} ({'; '.join(caveats)})" if caveats else title
 
 
 def yes_no(text: str) -> bool | None:

@@ -94,3 +94,9 @@ def test_utc_stamp():
 
 def test_count():
     assert [wording.count(n, "track") for n in (0, 1, 3)] == ["0 tracks", "1 track", "3 tracks"]
+
+
+def test_caveats_share_one_parenthesis():
+    assert wording.with_caveats("Submit", []) == "Submit"
+    assert wording.with_caveats("Submit", [wording.ESTIMATED, wording.CHECK_WITH_ACCREDITOR]) == (
+        "Submit (estimated; check with your accreditor)")
