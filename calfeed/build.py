@@ -61,40 +61,36 @@ class Job:
     """Where and how a tree is written; inherited by forked workers."""
 
     temp: Path  # the tree being written
+    parts: Path  # where providers' manifest lines wait, one file per process, until the end
     previous: Path | None  # the site being replaced, for unchanged files' mtimes
     hashes: dict[str, str]  # its manifest: path -> sha256, so unchanged files need no reading
     revised: float  # the rules revision, as a timestamp: the mtime of new files
     started: float  # the build's start: the mtime of files whose bytes changed
 
 
+# A provider's manifest lines, kept in a part file: its key ("p/<token>": all its paths
+# start with it, so the block sorts as one), the part file, the offset and the length.
+Block = tuple[str, str, int, int]
+
+
 @dataclass(frozen=True)
 class Written:
-    """What a share of the build wrote: manifest lines by path, and counts."""
+    """What a share of the build wrote: manifest lines, and counts."""
 
-    lines: dict[str, str]  # file path, or a provider's "p/<token>" for its block of lines
+    lines: dict[str, str]  # the site's own files: path -> manifest line
+    blocks: tuple[Block, ...]  # the providers' lines, one block each
     files: int
     changed: int  # new or different from the previous site
     kept: int  # paths the previous site's manifest lists too
 
 
-def manifest_line(path: str, body: bytes, digest: str, content_type: str) -> str:
+def manifest_line(path: str, size: int, digest: str, content_type: str) -> str:
     """One file's entry in manifest.json."""
-    return json.dumps({"path": path, "sha256": digest, "size": len(body),
+    return json.dumps({"path": path, "sha256": digest, "size": size,
                        "content_type": content_type}, ensure_ascii=False)
 
 
-def manifest_text(lines: dict[str, str], revised: datetime) -> str:
-    """manifest.json: every file with its sha256, size and content type, sorted by path.
-
-    One file per line, so that two builds' manifests diff line by line.
-    """
-    entries = [lines[key] for key in sorted(lines)]
-    stamp = json.dumps(wording.utc_stamp(revised))
-    return ('{\n "revised": ' + stamp + ',\n "files": [\n  ' + ",\n  ".join(entries)
-            + ("\n ]\n}\n" if entries else "]\n}\n"))
-
-
-def _mtime(job: Job, name: str, body: bytes, digest: str) -> tuple[float, bool]:
+def _mtime(job: Job, name: str, size: int, digest: str) -> tuple[float, bool]:
     """Keep the previous file's mtime when its bytes are the same; else a later one.
 
     A file whose bytes changed must not keep its size and mtime, or rsync's quick
@@ -106,12 +102,18 @@ def _mtime(job: Job, name: str, body: bytes, digest: str) -> tuple[float, bool]:
     old = job.previous / name
     try:
         stat = old.stat()
-        if stat.st_size == len(body) and (
-                job.hashes[name] == digest if name in job.hashes else old.read_bytes() == body):
+        if stat.st_size == size and (job.hashes[name] if name in job.hashes
+                                     else _sha256(old)) == digest:
             return stat.st_mtime, False
     except OSError:
         return job.revised, True  # a new path: nobody has a copy to compare with
     return max(job.revised, job.started, stat.st_mtime + 1), True
+
+
+def _sha256(path: Path) -> str:
+    """The sha256 of a file's bytes."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class Tree:
@@ -122,7 +124,11 @@ class Tree:
         self.root = str(job.temp)
         self.folders: set[str] = set()
         self.lines: dict[str, str] = {}
+        self.blocks: list[Block] = []
         self.files = self.changed = self.kept = 0
+        self.part: str | None = None  # this process's part file, opened at the first block
+        self.part_handle = -1
+        self.part_size = 0
 
     def write(self, path: str, name: str, answer: crawl.Answer) -> None:
         """Write an answer's body at name inside the tree, with a deterministic mtime."""
@@ -133,7 +139,7 @@ class Tree:
             os.makedirs(folder, exist_ok=True)
             self.folders.add(folder)
         digest = hashlib.sha256(body).hexdigest()
-        mtime, changed = _mtime(self.job, name, body, digest)
+        mtime, changed = _mtime(self.job, name, len(body), digest)
         # One open file for the bytes and the time: a path is looked up once.
         handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
@@ -143,27 +149,40 @@ class Tree:
             os.utime(handle, (mtime, mtime))
         finally:
             os.close(handle)
-        line = manifest_line(name, body, digest, answer.content_type)
+        line = manifest_line(name, len(body), digest, answer.content_type)
         if self.lines.setdefault(name, line) != line:
             raise BuildError(f"{name}: two different bodies for one path")
         self.files += 1
         self.changed += changed
         self.kept += name in self.job.hashes
 
-    def take(self) -> Written:
-        """What was written since the last take, and forget it."""
-        written = Written(self.lines, self.files, self.changed, self.kept)
+    def seal(self, key: str) -> None:
+        """Move the lines written since the last seal into the part file, as one block."""
+        data = ",\n  ".join(self.lines[name] for name in sorted(self.lines)).encode("utf-8")
+        if self.part is None:
+            self.part = str(self.job.parts / f"{os.getpid()}.part")
+            self.part_handle = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.part_handle, view):]
+        self.blocks.append((key, self.part, self.part_size, len(data)))
+        self.part_size += len(data)
         self.lines = {}
-        self.files = self.changed = self.kept = 0
-        return written
-
-    def take_block(self, key: str) -> Written:
-        """What was written since the last take, as one block of lines under key."""
-        written = self.take()
-        block = ",\n  ".join(written.lines[name] for name in sorted(written.lines))
         # A provider's folder is written once: the next provider needs none of its names.
         self.folders.clear()
-        return Written({key: block}, written.files, written.changed, written.kept)
+
+    def close(self) -> None:
+        """Close this process's part file, if it opened one."""
+        if self.part_handle >= 0:
+            os.close(self.part_handle)
+            self.part_handle = -1
+
+    def take(self) -> Written:
+        """What was written since the last take, and forget it."""
+        written = Written(self.lines, tuple(self.blocks), self.files, self.changed, self.kept)
+        self.lines, self.blocks = {}, []
+        self.files = self.changed = self.kept = 0
+        return written
 
 
 def _private(path: str) -> bool:
@@ -187,19 +206,19 @@ class _Renderer:
         self.secret = web.state(app).secret
         self.rules = web.snapshot(app).rules
 
-    def providers(self, ids: list[str]) -> tuple[list[Written], set[str]]:
+    def providers(self, ids: list[str]) -> tuple[Written, set[str]]:
         """Write the given providers' pages, feeds and event files.
 
-        Returns one block of manifest lines per provider, and the public paths they link to.
+        Returns what was written (a block of manifest lines per provider) and the
+        public paths the providers' pages link to.
         """
-        blocks = []
         others: set[str] = set()
         for ident in ids:
             subject = calendars.provider_of(self.secret, self.rules.providers[ident])
             # Nobody else links to a provider's paths: none need remembering.
             others |= self.crawler.crawl(subject.paths(), _private, remember=False)
-            blocks.append(self.tree.take_block(subject.base.lstrip("/")))
-        return blocks, others
+            self.tree.seal(subject.base.lstrip("/"))
+        return self.tree.take(), others
 
 
 # ---------------------------------------------------------------------------
@@ -219,11 +238,11 @@ def _worker_start(app: Any, job: Job) -> None:
     _worker = _Renderer(app, job)
 
 
-def _worker_chunk(ids: list[str]) -> tuple[int, list[Written], set[str]]:
+def _worker_chunk(ids: list[str]) -> tuple[int, Written, set[str]]:
     """Render a share of the providers in a worker; hand back what it wrote."""
     assert _worker is not None
-    blocks, others = _worker.providers(ids)
-    return len(ids), blocks, others
+    written, others = _worker.providers(ids)
+    return len(ids), written, others
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -270,8 +289,11 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
     # What is loaded now lives until the end: the collector need not look at it again,
     # and forked workers share its memory pages instead of copying them.
     gc.freeze()
+    parent: _Renderer | None = None
     try:
-        job = Job(temp, previous, _hashes(previous), rules.revised.timestamp(),
+        parts = temp / ".manifest-parts"
+        parts.mkdir()
+        job = Job(temp, parts, previous, _hashes(previous), rules.revised.timestamp(),
                   float(int(started)))
         ids = sorted(rules.providers)
         on_total(len(rules.tracks) + len(ids))
@@ -289,14 +311,14 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
             context = multiprocessing.get_context("fork")
             size = max(1, min(CHUNK, len(ids) // (workers * 4)))
             with context.Pool(workers, _worker_start, (app, job)) as pool:
-                for count, blocks, linked in pool.imap_unordered(_worker_chunk, _chunks(ids, size)):
-                    written += blocks
+                for count, share, linked in pool.imap_unordered(_worker_chunk, _chunks(ids, size)):
+                    written.append(share)
                     others |= linked
                     progress(count)
         else:
             for ident in ids:
-                blocks, linked = parent.providers([ident])
-                written += blocks
+                share, linked = parent.providers([ident])
+                written.append(share)
                 others |= linked
                 progress(1)
         # What the providers' pages link to outside their own paths (the stylesheet, the
@@ -305,10 +327,9 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
         answer = parent.crawler.fetch("/" + NOT_FOUND_FILE, status=404)
         parent.tree.write("/" + NOT_FOUND_FILE, NOT_FOUND_FILE, answer)
         written.append(parent.tree.take())
-        lines: dict[str, str] = {}
-        for part in written:
-            lines.update(part.lines)
-        _write_manifest(job, lines, rules.revised)
+        parent.tree.close()
+        _write_manifest(job, written, rules.revised)
+        shutil.rmtree(parts)
         files = sum(w.files for w in written)
         removed = _count_removed(job, sum(w.kept for w in written))
         _settle_directories(temp, job.revised)
@@ -320,17 +341,54 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
         shutil.rmtree(temp, ignore_errors=True)
         raise
     finally:
+        if parent is not None:
+            parent.tree.close()
         gc.unfreeze()
     return Summary(outdir, files + 1, len(rules.tracks) + len(ids),
                    sum(w.changed for w in written), removed, time.perf_counter() - clock)
 
 
-def _write_manifest(job: Job, lines: dict[str, str], revised: datetime) -> None:
-    """Write manifest.json, with the same mtime rule as every other file."""
-    body = manifest_text(lines, revised).encode("utf-8")
+def _write_manifest(job: Job, written: list[Written], revised: datetime) -> None:
+    """Write manifest.json from the lines and blocks, with the same mtime rule as every other file.
+
+    Every file with its sha256, size and content type, sorted by path, one file per
+    line (so two builds' manifests diff line by line); streamed, so the manifest is
+    never whole in memory.
+    """
+    entries: list[tuple[str, str | Block]] = [
+        (key, item) for share in written
+        for key, item in [*share.lines.items(), *((b[0], b) for b in share.blocks)]]
+    entries.sort(key=lambda entry: entry[0])
     target = job.temp / MANIFEST
-    target.write_bytes(body)
-    mtime, _ = _mtime(job, MANIFEST, body, hashlib.sha256(body).hexdigest())
+    digest = hashlib.sha256()
+    size = 0
+    parts: dict[str, int] = {}
+    with target.open("wb") as out:
+
+        def put(text: str | bytes) -> None:
+            nonlocal size
+            data = text.encode("utf-8") if isinstance(text, str) else text
+            out.write(data)
+            digest.update(data)
+            size += len(data)
+
+        put('{\n "revised": ' + json.dumps(wording.utc_stamp(revised)) + ',\n "files": [\n  ')
+        try:
+            for n, (_, item) in enumerate(entries):
+                if n:
+                    put(",\n  ")
+                if isinstance(item, str):
+                    put(item)
+                else:
+                    _, part, offset, length = item
+                    if part not in parts:
+                        parts[part] = os.open(part, os.O_RDONLY)
+                    put(os.pread(parts[part], length, offset))
+        finally:
+            for handle in parts.values():
+                os.close(handle)
+        put("\n ]\n}\n" if entries else "]\n}\n")
+    mtime, _ = _mtime(job, MANIFEST, size, digest.hexdigest())
     os.utime(target, (mtime, mtime))
 
 
@@ -359,7 +417,8 @@ def _settle_directories(temp: Path, revised: float) -> None:
     """Directories get the revision as mtime too, and the usual permissions (mkdtemp's are 0700)."""
     mask = os.umask(0)
     os.umask(mask)
-    for folder in sorted((p for p in temp.rglob("*") if p.is_dir()), reverse=True):
+    # Bottom-up, and only the folders' names held: a site has hundreds of thousands of files.
+    for folder, _, _ in os.walk(temp, topdown=False):
         os.utime(folder, (revised, revised))
     temp.chmod(0o777 & ~mask)
     os.utime(temp, (revised, revised))

@@ -95,7 +95,9 @@ def init_app(app: Flask) -> None:
                   interval=settings.reload_interval(app.config),
                   today=(lambda: today) if today else date.today)
     site = (app.config.get("CALFEED_BASE_URL") or "").rstrip("/") or None
-    app.extensions["calfeed"] = State(store, FeedCache(), today, key, site)
+    # A static build fetches every URL once: a rendered feed is never asked for again.
+    cache = FeedCache(max_bytes=0) if app.config.get("CALFEED_STATIC") else FeedCache()
+    app.extensions["calfeed"] = State(store, cache, today, key, site)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(long_date=wording.long_date, words=wording)
     redact.install()
