@@ -22,56 +22,34 @@ TARGETS: tuple[tuple[str, str, float | None, str], ...] = (
 # Why a target is missed and what would reach it: shown in RESULTS.md only when missed.
 ANALYSIS: dict[str, str] = {
     "serving.ratio_warm_to_ceiling": """\
-**Why.** A warm feed is a cache hit, yet it costs the gunicorn worker about 35-45 µs of
-CPU more than the ceiling route (see "worker CPU µs/request"). About 10 µs of that is
-the route itself: a constant answer behind the same two-converter rule
-(`/p/<token>.<any(ics, json, csv):fmt>`) costs that much more than the static ceiling
-path. The rest is the view: the token looked up (SHA-256 of the token into the
-snapshot's index, `compare_digest`), a `Subject`, the cache key, the LRU's lock, the
-`Response` from the cached bytes and the validators formatted at render time.
-Measured in-process (WSGI call, CPU time, warm loop) calfeed adds about 15 µs; inside
-gunicorn, where each request runs with cold caches between socket reads and writes,
-it is two to three times that. On this machine a request costs gunicorn + Flask about
-250-300 µs, so 10 % is 25-30 µs. Profiling found and removed the per-request work
-calfeed did beyond that (fixes 1 and 6 below: in-process 40 → 15 µs, in gunicorn
-about 60 → 40 µs).
-The ratio also moves with the machine: the rounds range widely (see min–max) because
-other test suites ran on the same two cores.
-
-**What would reach it.** Answer warm feeds before Flask dispatches: a WSGI layer in
-`web.init_app` that, for a GET/HEAD without a query string whose path is a feed, looks
-the token and the cache key up directly and returns the cached bytes with the
-precomputed headers (security headers included), handing everything else (and every
-miss) to Flask. That removes the request context, routing and blueprint dispatch from
-the warm path (about 50 µs in-process), which would put the warm feed at or above the
-ceiling. It was not done here because it duplicates the app's header and conditional
-logic outside Flask, in a module others are editing.""",
+**Why.** A warm feed is a cache hit found by its path: what separates it from the
+ceiling route is the route itself (a rule with two converters,
+`/p/<token>.<any(ics, json, csv):fmt>`, against a static path), the snapshot check,
+the cache lookup and the conditional-request check. In-process (a WSGI call, CPU time,
+warm loop) that is about 10-15 µs of a request's 60-90 µs; inside gunicorn a request
+costs 250-300 µs, so the ratio moves with the machine: the rounds range widely (see
+min–max) when other processes share the two cores. Compare the CPU-per-request ratio,
+which does not count waiting.""",
     "serving.ratio_304_to_warm": """\
 **Why.** The 304 path is the warm path plus one string comparison of If-None-Match
 with the ETag; it never renders or hashes once the feed is cached. A miss here is the
 machine's noise (see min–max of the rounds); compare the CPU-per-request ratio.""",
     "build.ratio_per_provider_to_render": """\
-**Why.** `calfeed build` writes, per provider, 27 files: the page, the .ics, .json and
-.csv, and one .ics per dated event (23 on average), each fetched from the Flask app
-(one WSGI call per URL) so that the static site is byte-identical to the server. The
-feed's render is well under half of the provider's cost; measured per provider (CPU):
-the feed .ics ~6.5 ms, the event files ~3-4 ms (about 0.12 ms of request each: Flask's
-routing and dispatch, calfeed's token lookup, header, hashing and cache, the bytes
-themselves already serialized for the feed; plus the write), writing the 27 files
-~1.5 ms (kernel time; more on a busy disk), the page ~2 ms (Jinja), JSON ~0.9 ms,
-CSV ~0.7 ms.
+**Why.** `calfeed build` writes 27 files a provider: the page, the .ics, .json and .csv,
+and one .ics per dated event (23 on average), each fetched from the Flask app with one
+WSGI call, so that the static site is the server's bytes URL by URL. Per provider, in
+CPU (a 300-provider build with each stage timed): the feed's render about 6.5 ms (the
+denominator), the event files about 4.5 ms (each a Flask request of 0.1-0.2 ms:
+routing, dispatch, the token lookup, the header and a hash; their VEVENTs are the
+bytes already serialized for the feed), the page about 1.5 ms (the view-model and
+Jinja), JSON and CSV about 0.9 ms, writing the 27 files about 1.5 ms, reading the
+page's links about 0.8 ms. None of it grows with the roster: the CPU per provider is
+the same for the first provider and the last, and the memory stays flat.
 
-**What would reach it.** Profiling removed what calfeed did twice or needlessly (fixes
-below: a provider's build went from ~113 ms to ~15 ms of CPU and stopped growing
-quadratically). The rest is the site's shape: 27 files a provider, 23 of them event
-files that each go through Flask. Writing a provider's event files straight from its
-feed's events (`ical.render([event], calendar)` is now a lookup of bytes serialized
-for the feed) with the headers the app would send, without a request per file, would
-cut ~2.5 ms; then the page, JSON and CSV (~3.5 ms together) and the writes (~1.5 ms)
-still make about 1.8x the feed's render. 1.5x needs the page and the JSON/CSV twins
-cheaper than a third of the feed (a page template that is not re-rendered per
-provider where nothing differs, or a faster JSON encoder), or fewer files per
-provider (no per-event .ics on the static host).""",
+**What would reach it.** Fewer requests per provider: writing a provider's event files
+from its feed's events without a Flask request each (about 3 ms), or no per-event
+.ics on a static host. Both change what "the build writes the server's answer for
+every URL" means, so they are left for that decision.""",
     "build.ratio_all_cores_to_one": """\
 **Why.** Two workers on two cores shared with other processes (see the load average):
 when other test suites take a core, the second worker has little to run on. The
@@ -90,41 +68,24 @@ same bytes through the same icalendar calls.""",
 **Why.** See the per-provider schedule and render columns.""",
 }
 
-# What profiling found and fixed, each its own commit (shown in every RESULTS.md).
-FIXES = """\
-Before these fixes (`bench/run --quick`, same machine): warm / ceiling 0.69, a
-200-provider build 127 ms a provider (11x the feed's render), a 10,000-provider build
-quadratic.
-
-1. `web: feed answers format their validators once, at render time, and skip
-   werkzeug's KeyError paths` — per warm request, calfeed's CPU over the ceiling route
-   fell from ~40 to ~24 µs (in-process), a 304's from ~40 to ~29 µs: ETag,
-   Last-Modified and Cache-Control strings made when the feed is rendered (strftime
-   alone was ~10 µs a request), conditional headers read from the environ (werkzeug
-   raised and caught a KeyError when absent), an If-None-Match equal to our ETag needs
-   no parsing, `?remind` absent returns at once.
-2. `ical.render: header, VTIMEZONE and each VEVENT serialized once and joined` — the
-   bytes icalendar writes for a calendar are its own lines, then each subcomponent's,
-   each line folded on its own, so the parts can be serialized apart and joined
-   (golden feeds unchanged). The VTIMEZONE is serialized once per zone and year, the
-   header once per calendar, each VEVENT once per (event, revision, URL, reminders):
-   a provider's 30 event .ics files after its feed went from ~16 ms to 0.6 ms; a
-   40-provider build from 113 to 66 ms a provider.
-3. `web: a data load remembers the last 32 profiles' schedules` — a page, three feeds
-   and every event file expanded the same profile again (27 `engine.schedule` calls per
-   provider in a build): build CPU 39 → 25 ms a provider, an event request 0.57 → 0.29 ms.
-4. `build: crawl looks up the written paths instead of copying them per provider` —
-   `set(self.written)` per provider copied every path written so far (34 ms at 270,000
-   paths): 10,000 providers took 42 ms a provider against 24 ms at 2,000.
-5. `build: fetch each URL with one plain WSGI call of the app instead of the test
-   client` — same bytes; a 1,000-provider build 18.3 → 14.9 s of CPU.
-6. `web: a feed request without a query string reads no parameters, and looks the app
-   state up once` — calfeed's CPU per warm request over the ceiling: in-process ~24 →
-   ~15 µs, in gunicorn ~53 → ~38 µs.
-
-Checked and already right: the feed cache is bounded (64 MB of bodies, 20,000 entries,
-dropped on reload), a 304 never renders or hashes a cached feed, feeds involve no
-template work, and rendering is on par with bare icalendar.
+# How the hot paths are kept cheap (shown in every RESULTS.md).
+HOT_PATHS = """\
+- **A warm feed** is cached under its path (with the builder's normalized answers and
+  the reminders): a hit is answered with the cached bytes and the ETag, Last-Modified
+  and Cache-Control formatted when it was rendered, without finding the calendar again
+  (no token lookup, no schedule). A 304 is one string comparison of If-None-Match with
+  the ETag. The cache is bounded (64 MB of bodies, 20,000 entries) and dropped at each
+  reload.
+- **A render** serializes the VTIMEZONE once per zone and year, the calendar header once
+  per calendar and each VEVENT once per (event, revision, URL, reminders), and joins
+  them: the very bytes icalendar writes for the whole calendar. An event's own .ics
+  after its feed is a lookup of bytes already serialized.
+- **A data load** remembers the last 32 profiles' schedules: a page, its three feeds and
+  its event files expand the profile once.
+- **A build** calls the app as a WSGI server does (no test client, no response object
+  rebuilt), writes each file through one descriptor, keeps a provider's manifest lines
+  as one block and never remembers the provider's paths, so neither its memory nor its
+  time per provider grows with the roster.
 """
 
 
@@ -235,8 +196,7 @@ def markdown(results: dict[str, Any]) -> str:
             lines += [f"### `{path}`: {_f(entry['value'])} against {entry['target']} "
                       f"(off by {entry['miss'] * 100:.0f} %)", "",
                       ANALYSIS.get(path, "No analysis written for this miss yet."), ""]
-    if FIXES:
-        lines += ["## What profiling found and fixed", "", FIXES.strip(), ""]
+    lines += ["## How the hot paths are kept cheap", "", HOT_PATHS.strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -67,13 +67,17 @@ def request(host: str, port: int, path: str, etag: str | None) -> tuple[int, str
 
 
 def client(base: str, paths: list[str], counter, stop: threading.Event, tally: Tally) -> None:
-    """Walk all paths (shared round robin), every other request conditional."""
+    """Walk all paths (shared round robin), every other request conditional.
+
+    Every 64th request is the sentinel, so a slow machine still sees the reload soon
+    after it happens, however long a walk over every path takes.
+    """
     host, port = urlsplit(base).hostname, urlsplit(base).port
     while not stop.is_set():
         number = next(counter)
         if number >= MAX_REQUESTS:
             return
-        path = paths[number % len(paths)]
+        path = SENTINEL if number % 64 == 0 else paths[number % len(paths)]
         etag = tally.etags.get(path) if number % 2 else None
         try:
             status, answer_etag = request(host, port, path, etag)
