@@ -27,7 +27,7 @@ DATE_KINDS = ("appears", "disappears", "moved", "precision")
 # What the engine adds to a title in parentheses; a change of these alone is a
 # change of status or audience, not of ACCME's wording.
 CAVEAT = re.compile(r" \(([^()]*)\)\Z")
-CAVEATS = {"estimated", "check with your accreditor", *engine.FLAG_NOTES.values()}
+CAVEATS = {wording.ESTIMATED, wording.CHECK_WITH_ACCREDITOR, *wording.FLAG_CAVEATS.values()}
 
 
 @dataclass(frozen=True)
