@@ -31,6 +31,9 @@ from .model import (
 # The calendar's sequence counts minutes of revision since this instant: it only ever grows
 # when `revised` grows, and fits the 32-bit integer some clients expect.
 SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+# Where events' own SEQUENCE numbers start: the calendar sequence of a revision at
+# 2027-01-01, above every number the calendar-wide scheme wrote before (event_sequence).
+SEQUENCE_FLOOR = 3_682_080
 # How many deadlines of a yearly track still ahead of today a calendar shows.
 YEARS_AHEAD = 2
 # `move` to a weekday: the first such day on or after the date.
@@ -272,6 +275,18 @@ def changed_recently(event: Event, today: date, days: int = RECENT_DAYS) -> bool
         if first <= today and last >= today - timedelta(days=days):
             return True
     return False
+
+
+def event_sequence(event: Event) -> int:
+    """An event's SEQUENCE: never lower than any earlier feed gave it, higher at each change.
+
+    Feeds once numbered every event with the calendar's `sequence`, which stays below
+    SEQUENCE_FLOOR for any rules revised before 2027; a client may ignore an update whose
+    SEQUENCE went down, so each event counts up from there: one for becoming published
+    (an estimate replaced by ACCME's date moves the event) and one per recorded move.
+    Estimated dates carry no history, so the count only ever grows.
+    """
+    return SEQUENCE_FLOOR + (event.status == "published") + len(event.changes)
 
 
 def sequence(revised: datetime) -> int:

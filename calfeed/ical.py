@@ -138,10 +138,10 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
     vevent.add("uid", event.uid)
     vevent.add("dtstamp", common.stamp)
     # The change a subscriber must notice is a moved date, and each move is a history
-    # entry: so the history alone gives SEQUENCE and LAST-MODIFIED, and an event whose
+    # entry: so the event alone gives SEQUENCE and LAST-MODIFIED, and an event whose
     # date never moved keeps both however often `revised` rises (README: "A date's
     # history").
-    vevent.add("sequence", vInt(len(event.changes)))
+    vevent.add("sequence", vInt(engine.event_sequence(event)))
     if event.changes:
         vevent.add("last-modified", modified(event))
     if event.precision == "time":
