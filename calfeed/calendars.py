@@ -3,8 +3,10 @@
 Three kinds of calendar share every URL shape: a public track (`/tracks/<id>`), the
 builder (`/calendar`, answers in the query string, nothing stored) and a provider
 behind its private token (`/p/<token>`). Each has a page ending in `/`, feeds ending in
-`.ics` `.json` `.csv`, and one `.ics` per event under
-`…/events/<track>/<cycle>/<milestone>.ics`, so a static build can write the same paths.
+`.ics` `.json` `.csv`, one `.ics` per event under
+`…/events/<track>/<cycle>/<milestone>.ics`, and per reminder choice a calendar with
+alarms at `…/remind-<choice>.ics` and the page that subscribes to it at
+`…/remind-<choice>/`, so a static build can write the same paths.
 The web routes, the static build and `calfeed links` all take their paths from here.
 """
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import quote
 
-from . import tokens, wording
+from . import reminders, tokens, wording
 from .model import Event, Profile, Rules
 from .store import Snapshot
 
@@ -25,6 +27,8 @@ FORMATS = ("ics", "json", "csv")
 # refused, since a misspelt answer would otherwise be dropped without a word.
 BUILDER_ANSWERS = ("next_decision_date", "enduring_materials", "accreditor")
 FEED_OPTIONS = ("remind", "download", "plain")
+# A reminder calendar's path segment: …/remind-2w2d.ics, …/remind-2w2d/.
+REMIND_PREFIX = "remind-"
 
 
 class Unknown(LookupError):
@@ -62,12 +66,16 @@ class Subject:
         """Whether the URL carries a secret (a provider's token)."""
         return self.kind == "provider"
 
-    def page(self) -> str:
-        """The page's path."""
-        return f"{self.base}/{self.query}"
+    def page(self, remind: str | None = None) -> str:
+        """The page's path; with a reminder choice, the page that subscribes with it."""
+        return f"{self.base}/{REMIND_PREFIX}{remind}/{self.query}" if remind else \
+            f"{self.base}/{self.query}"
 
-    def feed(self, fmt: str = "ics", **extra: str) -> str:
-        """A feed's path, with extra query parameters."""
+    def feed(self, fmt: str = "ics", remind: str | None = None, **extra: str) -> str:
+        """A feed's path, with extra query parameters; with a reminder choice, its .ics."""
+        if remind:
+            assert fmt == "ics"
+            return with_query(f"{self.base}/{REMIND_PREFIX}{remind}.ics{self.query}", extra)
         return with_query(f"{self.base}.{fmt}{self.query}", extra)
 
     def event(self, event: Event) -> str:
@@ -75,8 +83,10 @@ class Subject:
         return f"{self.base}/events/{event.track}/{event.cycle}/{event.milestone}.ics{self.query}"
 
     def paths(self) -> list[str]:
-        """The page and the three feeds, without query options: what a static site holds."""
-        return [self.page()] + [self.feed(fmt) for fmt in FORMATS]
+        """The page, the three feeds and the reminder variants: what a static site holds."""
+        return ([self.page()] + [self.feed(fmt) for fmt in FORMATS]
+                + [path for choice in reminders.CHOICES
+                   for path in (self.page(choice.id), self.feed(remind=choice.id))])
 
 
 def with_query(path: str, extra: Mapping[str, str]) -> str:

@@ -7,7 +7,7 @@ unless asked, and output that depends on nothing but the inputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -33,8 +33,12 @@ DISPLAY = vText("DISPLAY")
 
 
 def render(events: Sequence[Event], calendar: Calendar,
-           remind: Sequence[timedelta] = ()) -> bytes:
-    """The .ics bytes of a calendar: the same inputs always give the same bytes."""
+           alarms: Callable[[Event], Sequence[timedelta]] | None = None) -> bytes:
+    """The .ics bytes of a calendar: the same inputs always give the same bytes.
+
+    `alarms` says, for each event, how long before its start each reminder fires
+    (reminders.alarms makes it); each becomes a VALARM, in that order.
+    """
     dated = [e for e in events if e.precision != "undated"]
     # VTIMEZONEs before the events that name them: some clients read in one pass.
     # Each carries the rules in force in the latest year the feed uses that zone.
@@ -48,10 +52,10 @@ def render(events: Sequence[Event], calendar: Calendar,
     # the END line, joined, are exactly what Calendar.to_ical() writes. Serialized
     # apart, the parts that repeat (the zone in every feed; the header and events of
     # a feed again in each event's own .ics) are serialized once.
-    remind = tuple(remind)
     parts = [_header(calendar, _calendar_description(events, calendar))]
     parts += [_vtimezone_ical(key, year) for key, year in latest.items()]
-    parts += [_vevent_ical(event, calendar.revised, calendar.url, remind)
+    parts += [_vevent_ical(event, calendar.revised, calendar.url,
+                           tuple(alarms(event)) if alarms else ())
               for event in dated]
     parts.append(_END)
     return b"".join(parts)
@@ -93,17 +97,17 @@ def _vtimezone_ical(key: str, year: int) -> bytes:
 
 
 @lru_cache(maxsize=64)
-def _common(revised: datetime, url: str | None, remind: tuple[timedelta, ...]) -> _Common:
+def _common(revised: datetime, url: str | None) -> _Common:
     """The values every VEVENT of a feed shares, converted once."""
-    return _Common(revised, url, remind)
+    return _Common(revised, url)
 
 
 # A provider's feed has some 30 events; this holds a few dozen feeds' worth.
 @lru_cache(maxsize=1024)
 def _vevent_ical(event: Event, revised: datetime, url: str | None,
-                 remind: tuple[timedelta, ...]) -> bytes:
+                 triggers: tuple[timedelta, ...]) -> bytes:
     """A VEVENT's bytes; an event's own .ics reuses what its feed serialized."""
-    return _vevent(event, _common(revised, url, remind)).to_ical()
+    return _vevent(event, _common(revised, url), triggers).to_ical()
 
 
 def clear_caches() -> None:
@@ -116,11 +120,9 @@ def clear_caches() -> None:
 class _Common:
     """What every VEVENT of one feed shares, converted once per render."""
 
-    def __init__(self, revised: datetime, url: str | None,
-                 remind: Sequence[timedelta]) -> None:
+    def __init__(self, revised: datetime, url: str | None) -> None:
         self.stamp = vDDDTypes(_utc(revised))
         self.footer = f"This calendar: {url}" if url else ""
-        self.triggers = [vDuration(-before) for before in remind]
         self.categories: dict[str, vCategory] = {}
 
     def category(self, name: str) -> vCategory:
@@ -130,8 +132,8 @@ class _Common:
         return self.categories[name]
 
 
-def _vevent(event: Event, common: _Common) -> icalendar.Event:
-    """One dated event as a VEVENT; a VALARM per reminder, last."""
+def _vevent(event: Event, common: _Common, triggers: Sequence[timedelta] = ()) -> icalendar.Event:
+    """One dated event as a VEVENT; a VALARM per trigger, last, in the order given."""
     start = event.start
     assert start is not None
     vevent = icalendar.Event()
@@ -165,13 +167,13 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
     # A deadline marker must not make anyone look busy.
     vevent.add("transp", TRANSPARENT)
     vevent.add("x-microsoft-cdo-busystatus", FREE)
-    if common.triggers:
+    if triggers:
         text = vText(summary)
-        for trigger in common.triggers:
+        for before in triggers:
             alarm = icalendar.Alarm()
             alarm.add("action", DISPLAY)
             alarm.add("description", text)
-            alarm.add("trigger", trigger)
+            alarm.add("trigger", ExactDuration(-before))
             vevent.add_component(alarm)
     return vevent
 
@@ -259,6 +261,27 @@ def vtimezone(key: str, year: int) -> icalendar.Timezone:
         part.add("tzname", rule.name)
         vtz.add_component(part)
     return vtz
+
+
+class ExactDuration(vDuration):
+    """A duration written in hours, minutes and seconds only: `-PT327H`, not `-P13DT15H`.
+
+    A day in an iCalendar duration is nominal (RFC 5545 §3.3.6: across a change to or
+    from daylight time it is 23 or 25 hours), while Outlook counts a TRIGGER in minutes
+    and Apple in seconds. Without days, every reader fires the alarm at the same instant.
+    """
+
+    def to_ical(self) -> bytes:
+        """The duration as `[-]PT…H…M…S`."""
+        seconds = int(self.td.total_seconds())
+        sign = "-" if seconds < 0 else ""
+        hours, rest = divmod(abs(seconds), 3600)
+        minutes, seconds = divmod(rest, 60)
+        # RFC 5545's grammar: hours, then minutes, then seconds, none skipped in between.
+        text = (f"{hours}H" if hours else "") + (
+            f"{minutes}M" if minutes or (hours and seconds) else "") + (
+            f"{seconds}S" if seconds or not (hours or minutes) else "")
+        return f"{sign}PT{text}".encode("ascii")
 
 
 def duration(text: str) -> timedelta:

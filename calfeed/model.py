@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 Precision = Literal["day", "month", "time", "undated"]
@@ -213,6 +213,20 @@ class Event:
         if isinstance(self.start, datetime):
             return (0, self.start.date(), 1, self.start.timetz().isoformat())
         return (0, self.start, 0, "")
+
+
+@dataclass(frozen=True)
+class Lead:
+    """How long before a step a reminder comes.
+
+    Whole months and days: at the start of a working morning on that day (reminders.py
+    says which). `exact`: exactly that long before the start (a `?remind=` duration
+    with hours, minutes or seconds).
+    """
+
+    months: int = 0
+    days: int = 0
+    exact: timedelta | None = None
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,26 @@
-"""Reminder choices (`?remind=P14D,P2D`): parsed and checked before any feed is made."""
+"""Reminders: the choices a page offers, `?remind=` durations, and when each alarm fires.
+
+A reminder comes at 9:00 a.m. on a working day some whole days (or months) before a
+step: in the deadline's own zone for a timed deadline, and on the reader's own clock
+for an all-day step (whose day is floating). Alarms are only for steps the provider
+acts on, and never at or after a step's start. Each alarm is expressed as the exact
+time before the step's start (what Outlook stores: minutes before the start, counted
+from local midnight for an all-day event), so every client fires it at the same
+instant. Pure: no clock, no I/O.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import FR, relativedelta
 
 from . import ical
+from .model import Event, Lead
 
 MOST = 3
 LONGEST = timedelta(days=366)
@@ -13,6 +28,31 @@ ACCEPTED = "up to 3 ISO 8601 durations, comma-separated, like P14D,P2D or PT12H"
 EXPECTED = "expected up to 3 durations like P14D,P2D or PT12H"
 # ISO 8601 allows years and months; iCalendar durations (and TRIGGER) do not.
 CALENDAR_UNITS = re.compile(r"P(?=\d+[YM])(\d+Y)?(\d+M)?(\d+[WD])?(T.*)?\Z")
+
+# When a reminder comes on its day: the start of a working morning.
+WORKDAY_START = time(9, 0)
+# An all-day step has no zone: the reader's clock decides its midnight. Its alarm is
+# counted in hours with ACCME's (US) daylight-saving dates, which every US zone that
+# keeps daylight time shares, so it lands on 9:00 a.m. there too.
+DAY_ZONE = ZoneInfo("America/Chicago")
+# Who must act for a step to get an alarm.
+ACTING = "provider"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A set of reminders a page offers, and the path segment of its calendar."""
+
+    id: str  # "2w2d": the variant's path is …/remind-2w2d.ics
+    leads: tuple[Lead, ...]  # longest first: Outlook keeps only the first alarm
+
+
+CHOICES: tuple[Choice, ...] = (
+    Choice("1w", (Lead(days=7),)),
+    Choice("2w2d", (Lead(days=14), Lead(days=2))),
+    Choice("1m1w1d", (Lead(months=1), Lead(days=7), Lead(days=1))),
+)
+BY_ID = {choice.id: choice for choice in CHOICES}
 
 
 def parse(text: str) -> tuple[timedelta, ...]:
@@ -44,3 +84,60 @@ def parse(text: str) -> tuple[timedelta, ...]:
     if len(found) > MOST:
         raise ValueError(f"remind: {len(found)} durations are too many ({EXPECTED})")
     return tuple(sorted(found, reverse=True))
+
+
+def leads(durations: Sequence[timedelta]) -> tuple[Lead, ...]:
+    """`?remind=` durations as leads: whole days come at 9:00 a.m., the rest exactly."""
+    return tuple(Lead(days=d.days) if d % timedelta(days=1) == timedelta(0) else Lead(exact=d)
+                 for d in durations)
+
+
+def _start(event: Event) -> tuple[datetime, date, ZoneInfo]:
+    """When a dated step starts (aware), its local day, and the zone its alarms are in."""
+    start = event.start
+    if isinstance(start, datetime):
+        zone = start.tzinfo
+        assert isinstance(zone, ZoneInfo)
+        return start, start.date(), zone
+    assert isinstance(start, date)
+    return datetime.combine(start, time(), DAY_ZONE), start, DAY_ZONE
+
+
+def working_day(day: date) -> date:
+    """The day itself, or the Friday before a Saturday or Sunday."""
+    return day + relativedelta(weekday=FR(-1)) if day.weekday() >= 5 else day
+
+
+def moments(event: Event, chosen: Sequence[Lead]) -> tuple[datetime, ...]:
+    """When the alarms of a step fire (aware, earliest first); none if the provider does not act."""
+    if event.start is None or event.actor != ACTING or not chosen:
+        return ()
+    start, day, zone = _start(event)
+    found = set()
+    for lead in chosen:
+        if lead.exact is not None:
+            moment = start.astimezone(timezone.utc) - lead.exact
+        else:
+            before = working_day(day - relativedelta(months=lead.months, days=lead.days))
+            moment = datetime.combine(before, WORKDAY_START, zone).astimezone(timezone.utc)
+        # Aware datetimes in one zone compare by wall clock: compare in UTC.
+        if moment < start.astimezone(timezone.utc):
+            found.add(moment)
+    return tuple(m.astimezone(zone) for m in sorted(found))
+
+
+def triggers(event: Event, chosen: Sequence[Lead]) -> tuple[timedelta, ...]:
+    """How long before the step's start each alarm fires, longest first (Outlook keeps the first)."""
+    if not chosen:
+        return ()
+    start = _start(event)[0].astimezone(timezone.utc) if event.start is not None else None
+    return tuple(start - m.astimezone(timezone.utc)  # type: ignore[operator]
+                 for m in moments(event, chosen))
+
+
+def alarms(chosen: Sequence[Lead]) -> Callable[[Event], tuple[timedelta, ...]] | None:
+    """What ical.render asks for each event's alarms; None for a calendar without reminders."""
+    if not chosen:
+        return None
+    frozen = tuple(chosen)
+    return lambda event: triggers(event, frozen)

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from . import engine, wording
+from . import engine, reminders, wording
 from .calendars import Subject, webcal
 from .model import Event, Link, Rules
 
@@ -257,20 +257,57 @@ def builder_form(rules: Rules, subject: Subject | None = None) -> dict[str, Any]
     }
 
 
+@dataclass(frozen=True)
+class ReminderOption:
+    """One reminder choice as the subscribe box offers it: a link to its page."""
+
+    label: str  # "2 weeks and 2 days before"
+    path: str  # the page that subscribes with it (root-relative)
+    selected: bool
+
+
+@dataclass(frozen=True)
+class SubscribeBox:
+    """The subscribe box: the reminder choices, and the links that follow the chosen one."""
+
+    options: tuple[ReminderOption, ...]
+    chosen: str  # the chosen reminders in words ("no reminders")
+    reminded: bool  # whether the calendar has alarms
+    outlook_keeps: str  # the one reminder Outlook keeps ("2 weeks")
+    links: dict[str, str]  # webcal, google, outlook, office
+    ics_url: str  # the address to copy
+    download: str  # the .ics as a one-off download (root-relative)
+
+
+def subscribe_box(subject: Subject, site: str, name: str, choice: str | None) -> SubscribeBox:
+    """The subscribe box of a page, following a reminder choice (None: no reminders)."""
+    options = [ReminderOption(wording.leads(()).capitalize(), subject.page() + "#subscribe", choice is None)]
+    options += [ReminderOption(wording.leads(c.leads), subject.page(c.id) + "#subscribe",
+                               c.id == choice) for c in reminders.CHOICES]
+    leads = reminders.BY_ID[choice].leads if choice else ()
+    ics_url = site + subject.feed(remind=choice)
+    return SubscribeBox(tuple(options), wording.leads(leads), bool(leads),
+                        wording.lead(leads[0]) if leads else "",
+                        subscribe_links(ics_url, name), ics_url,
+                        subject.feed(remind=choice, download="1"))
+
+
 def calendar_page(rules: Rules, subject: Subject, events: list[Event], today: date,
-                  site: str) -> dict[str, Any]:
-    """Everything calendar.html shows for one subject."""
+                  site: str, choice: str | None = None) -> dict[str, Any]:
+    """Everything calendar.html shows for one subject, or subscribe.html for a reminder choice."""
     calendar = engine.calendar(rules, subject.profile, site + subject.page())
+    page = {
+        "subject": subject, "private": subject.private, "calendar": calendar, "today": today,
+        "tracks": [t for t in rules.tracks.values() if engine.applies(t, subject.profile)],
+        "rules": rules, "subscribe": subscribe_box(subject, site, calendar.name, choice),
+    }
+    if choice:
+        return page
     views = [event_view(e, today, subject, rules) for e in events]
     dated = [v for v in views if v.day is not None]
-    ics_url = site + subject.feed()
     return {
-        "subject": subject, "private": subject.private, "calendar": calendar, "today": today,
-        "timeline": timeline(views, today), "next": next_step(dated, today),
+        **page, "timeline": timeline(views, today), "next": next_step(dated, today),
         "recent": recent(views),
-        "tracks": [t for t in rules.tracks.values() if engine.applies(t, subject.profile)],
-        "rules": rules, "links": subscribe_links(ics_url, calendar.name), "ics_url": ics_url,
-        "remind_url": site + subject.feed(remind="P14D,P2D"),
         "builder": builder_form(rules, subject) if subject.kind == "builder" else None,
     }
 

@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from urllib.parse import quote, urlsplit
 
 from flask import (
@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from . import calendars, engine, export, ical, redact, reminders, secret, settings, views, wording
 from .calendars import BadParameter, Subject
-from .model import Event, Profile
+from .model import Event, Lead, Profile
 from .store import FeedCache, Snapshot, Store
 
 bp = Blueprint("calfeed", __name__)
@@ -51,6 +51,8 @@ PAGE_MAX_AGE = 300
 # feeds and event files together, never for many profiles at once.
 SCHEDULES_KEPT = 32
 NOT_FOUND = "There is no calendar at this address."
+# The reminder choices in a route: any other is an unknown path.
+CHOICE = "<any(" + ", ".join(c.id for c in reminders.CHOICES) + "):choice>"
 
 
 class Unavailable(Exception):
@@ -158,13 +160,18 @@ def _flag(name: str, default: bool = False) -> bool:
     return answer
 
 
-def _remind() -> tuple[timedelta, ...]:
-    """The `remind` parameter as durations; a malformed one is a 400."""
+def _remind(choice: reminders.Choice | None) -> tuple[Lead, ...]:
+    """The reminders a feed asks for: its path's choice, or `remind`; a malformed one is a 400."""
     if "remind" not in request.args:
-        return ()  # the common case, without MultiDict.get's internal KeyError
+        # the common case, without MultiDict.get's internal KeyError
+        return choice.leads if choice else ()
     text = request.args.get("remind", "")
+    if choice is not None:
+        raise BadParameter("remind", text, "no remind parameter on a reminder calendar",
+                           f"remind: this calendar's path already chooses its reminders "
+                           f"({wording.leads(choice.leads)}); expected no remind parameter")
     try:
-        return reminders.parse(text)
+        return reminders.leads(reminders.parse(text))
     except ValueError as err:
         raise BadParameter("remind", text, reminders.ACCEPTED, str(err)) from None
 
@@ -187,8 +194,9 @@ def _builder_feed(snap: Snapshot) -> Subject:
 Finder = Callable[[Snapshot], Subject]
 
 
-def _feed(fmt: str, find: Finder, only: tuple[str, str, str] | None = None) -> Response:
-    """A feed (or one event's .ics), from the cache when warm, with its validators.
+def _feed(fmt: str, find: Finder, only: tuple[str, str, str] | None = None,
+          choice: str | None = None) -> Response:
+    """A feed (or one event's .ics, or a reminder calendar), from the cache when warm.
 
     Feeds are cached under their path (and the builder's answers, and the reminders):
     the path named the subject when the feed was rendered, and every reload retires
@@ -202,20 +210,21 @@ def _feed(fmt: str, find: Finder, only: tuple[str, str, str] | None = None) -> R
     cache = app_state.cache
     cache.retire(snap.generation)
     subject = None
+    chosen = reminders.BY_ID[choice] if choice else None
     if request.environ.get("QUERY_STRING"):
         subject = find(snap)
-        remind = _remind() if fmt == "ics" else ()
+        remind = _remind(chosen) if fmt == "ics" else ()
         download = _flag("download")
         plain = _flag("plain")
         # The builder's answers, normalized, are part of what the path names.
         key = (snap.generation, today, site, request.path, subject.query, remind)
     else:
-        remind, download, plain = (), False, False
-        key = (snap.generation, today, site, request.path, "", ())
+        remind, download, plain = (chosen.leads if chosen else ()), False, False
+        key = (snap.generation, today, site, request.path, "", remind)
     rendered = cache.get(key)
     if rendered is None:
         subject = subject or find(snap)
-        rendered = _render(snap, subject, fmt, remind, today, site, only)
+        rendered = _render(snap, subject, fmt, remind, today, site, only, choice)
         cache.put(key, rendered, len(rendered.body) + 256)  # + the key and headers, roughly
     assert isinstance(rendered, Rendered)
     headers = rendered.headers
@@ -229,8 +238,9 @@ def _feed(fmt: str, find: Finder, only: tuple[str, str, str] | None = None) -> R
     return Response(rendered.body, headers=headers, content_type=mimetype)
 
 
-def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[timedelta, ...],
-            today: date, site: str, only: tuple[str, str, str] | None) -> Rendered:
+def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...],
+            today: date, site: str, only: tuple[str, str, str] | None,
+            choice: str | None = None) -> Rendered:
     """Schedule and render a feed: the only place a request does the work."""
     rules = snap.rules
     assert rules is not None
@@ -242,7 +252,7 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[timedelta,
         if not events:
             raise NotFound()
     if fmt == "ics":
-        body = ical.render(events, calendar, remind)
+        body = ical.render(events, calendar, reminders.alarms(remind))
     elif fmt == "json":
         body = export.to_json(calendar, events).encode("utf-8")
     else:
@@ -255,6 +265,8 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[timedelta,
     modified = max(snap.modified, midnight).replace(microsecond=0)
     etag = hashlib.sha256(body).hexdigest()[:40]
     filename = "-".join(only) if only is not None else subject.filename
+    if choice:
+        filename += f"-{calendars.REMIND_PREFIX}{choice}"
     return Rendered(body, etag, modified, filename, (
         ("ETag", f'"{etag}"'), ("Last-Modified", _http_date(modified)),
         ("Cache-Control", f"{'private' if subject.private else 'public'}, max-age={FEED_MAX_AGE}")))
@@ -291,14 +303,15 @@ def _http_date(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 
-def _page(subject: Subject, snap: Snapshot) -> Response:
-    """The calendar page of any subject."""
+def _page(subject: Subject, snap: Snapshot, choice: str | None = None) -> Response:
+    """The calendar page of any subject; with a reminder choice, the page subscribing with it."""
     rules = snap.rules
     assert rules is not None
     today = _today()
-    events = _schedule(snap, subject.profile, today)
-    html = render_template("calendar.html",
-                           **views.calendar_page(rules, subject, events, today, base_url()))
+    # A reminder choice's page lists no dates: nothing to schedule.
+    events = [] if choice else _schedule(snap, subject.profile, today)
+    page = views.calendar_page(rules, subject, events, today, base_url(), choice)
+    html = render_template("subscribe.html" if choice else "calendar.html", **page)
     response = make_response(html)
     response.headers["Cache-Control"] = (
         f"{'private' if subject.private else 'public'}, max-age={PAGE_MAX_AGE}")
@@ -343,6 +356,20 @@ def track_event(track: str, event_track: str, cycle: str, milestone: str) -> Res
                  (event_track, cycle, milestone))
 
 
+@bp.get(f"/tracks/<track>/{calendars.REMIND_PREFIX}{CHOICE}/")
+def track_remind_page(track: str, choice: str) -> Response:
+    """The page that subscribes to a published track with reminders."""
+    snap = snapshot()
+    return _page(calendars.track(snap.rules, track), snap, choice)  # type: ignore[arg-type]
+
+
+@bp.get(f"/tracks/<track>/{calendars.REMIND_PREFIX}{CHOICE}.ics")
+def track_remind_feed(track: str, choice: str) -> Response:
+    """A published track's feed with reminders."""
+    return _feed("ics", lambda snap: calendars.track(snap.rules, track),  # type: ignore[arg-type]
+                 choice=choice)
+
+
 @bp.get("/calendar/")
 def builder_page() -> Response:
     """The builder's calendar page, from the form's answers."""
@@ -360,6 +387,19 @@ def builder_feed(fmt: str) -> Response:
 def builder_event(event_track: str, cycle: str, milestone: str) -> Response:
     """One event of the builder's calendar."""
     return _feed("ics", _builder_feed, (event_track, cycle, milestone))
+
+
+@bp.get(f"/calendar/{calendars.REMIND_PREFIX}{CHOICE}/")
+def builder_remind_page(choice: str) -> Response:
+    """The page that subscribes to the builder's calendar with reminders."""
+    snap = snapshot()
+    return _page(_builder(snap), snap, choice)
+
+
+@bp.get(f"/calendar/{calendars.REMIND_PREFIX}{CHOICE}.ics")
+def builder_remind_feed(choice: str) -> Response:
+    """The builder's feed with reminders."""
+    return _feed("ics", _builder_feed, choice=choice)
 
 
 @bp.get("/p/<token>/")
@@ -380,6 +420,19 @@ def provider_event(token: str, event_track: str, cycle: str, milestone: str) -> 
     """One event of a provider's calendar."""
     return _feed("ics", lambda snap: calendars.provider(snap, token),
                  (event_track, cycle, milestone))
+
+
+@bp.get(f"/p/<token>/{calendars.REMIND_PREFIX}{CHOICE}/")
+def provider_remind_page(token: str, choice: str) -> Response:
+    """The page that subscribes to a provider's calendar with reminders."""
+    snap = snapshot()
+    return _page(calendars.provider(snap, token), snap, choice)
+
+
+@bp.get(f"/p/<token>/{calendars.REMIND_PREFIX}{CHOICE}.ics")
+def provider_remind_feed(token: str, choice: str) -> Response:
+    """A provider's feed with reminders."""
+    return _feed("ics", lambda snap: calendars.provider(snap, token), choice=choice)
 
 
 @bp.get("/healthz")

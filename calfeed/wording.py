@@ -7,10 +7,11 @@ everywhere and a new channel (email) has nothing to copy. Pure: no I/O, no clock
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 
 from . import zones
-from .model import Change, Day, Event, Month
+from .model import Change, Day, Event, Lead, Month
 
 # The words a yes/no answer may be, in the roster and in query strings alike.
 YES = frozenset({"yes", "y", "true", "1", "x", "on"})
@@ -216,3 +217,26 @@ def utc_stamp(moment: datetime) -> str:
 def count(number: int, word: str) -> str:
     """A number of things: "1 track", "3 tracks"."""
     return f"{number} {word}{'' if number == 1 else 's'}"
+
+
+def lead(before: Lead) -> str:
+    """How long before a step a reminder comes: "1 month", "2 weeks", "2 days", "12 hours"."""
+    if before.exact is not None:
+        hours, rest = divmod(int(before.exact.total_seconds()), 3600)
+        minutes, seconds = divmod(rest, 60)
+        parts = [count(n, w) for n, w in ((hours, "hour"), (minutes, "minute"),
+                                           (seconds, "second")) if n]
+        return " ".join(parts)
+    parts = [count(before.months, "month")] if before.months else []
+    if before.days:
+        weeks, days = divmod(before.days, 7)
+        parts += [count(weeks, "week")] if weeks and not days else [count(before.days, "day")]
+    return " ".join(parts)
+
+
+def leads(chosen: Sequence[Lead]) -> str:
+    """A set of reminders in words: "1 month, 1 week and 1 day before", "no reminders"."""
+    if not chosen:
+        return "no reminders"
+    words = [lead(before) for before in chosen]
+    return (", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]) + " before"
