@@ -51,7 +51,8 @@ def render(loaded, provider, remind=(), url=None):
     """A demo provider's events and feed, today pinned."""
     profile = loaded.providers[provider]
     events = engine.schedule(loaded, profile, TODAY)
-    return events, feed.render(events, engine.calendar(loaded, profile, url), remind)
+    alarms = reminders.alarms(reminders.leads(remind))
+    return events, feed.render(events, engine.calendar(loaded, profile, url), alarms)
 
 
 def lines(body: bytes) -> list[str]:
@@ -415,12 +416,13 @@ def test_every_event_is_transparent_public_and_free(loaded):
 RENDER_IN_A_NEW_PROCESS = """
 import sys
 from datetime import date, timedelta
-from calfeed import bundled, engine, ical, rules
+from calfeed import bundled, engine, ical, reminders, rules
 loaded = rules.load(bundled("rules.toml"))
 profile = loaded.providers[sys.argv[1]]
 events = engine.schedule(loaded, profile, date.fromisoformat(sys.argv[2]))
 remind = [timedelta(days=int(d)) for d in sys.argv[3:]]
-sys.stdout.buffer.write(ical.render(events, engine.calendar(loaded, profile), remind))
+alarms = reminders.alarms(reminders.leads(remind))
+sys.stdout.buffer.write(ical.render(events, engine.calendar(loaded, profile), alarms))
 """
 
 
@@ -547,20 +549,26 @@ def test_no_valarm_by_default(loaded):
         assert b"VALARM" not in render(loaded, provider)[1]
 
 
-def test_remind_adds_valarms_last_in_each_vevent(loaded):
+def test_remind_adds_valarms_last_in_each_provider_vevent(loaded):
     _, body = render(loaded, "demo-8-month", reminders.parse("P2D,P14D"))
     blocks = vevents(body)
     assert len(blocks) == 25
-    for block in blocks:
+    reminded = [b for b in blocks if "BEGIN:VALARM" in b]
+    assert reminded == [b for b in blocks if any("Who acts: the provider" in line for line in b)]
+    assert len(reminded) == 22  # the three ACCME steps get none
+    for block in reminded:
         first = block.index("BEGIN:VALARM")
         summary = next(line for line in block if line.startswith("SUMMARY:"))
-        assert block[first:] == [
+        assert [line for line in block[first:] if not line.startswith("TRIGGER")] == [
             "BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:" + summary[len("SUMMARY:"):],
-            "TRIGGER:-P14D", "END:VALARM",
+            "END:VALARM",
             "BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:" + summary[len("SUMMARY:"):],
-            "TRIGGER:-P2D", "END:VALARM",
+            "END:VALARM",
             "END:VEVENT",
         ]
+    # Provider enters CME activity data, Wednesday 2024-01-24 (all day): 9:00 a.m. on
+    # Wednesday 2024-01-10 and Monday 2024-01-22, 13 days 15 hours and 1 day 15 hours before
     parsed = vobject.readOne(body.decode()).contents["vevent"][0]
+    assert parsed.dtstart.value == date(2024, 1, 24)
     assert [a.trigger.value for a in parsed.contents["valarm"]] == [
-        timedelta(days=-14), timedelta(days=-2)]
+        -timedelta(days=13, hours=15), -timedelta(days=1, hours=15)]

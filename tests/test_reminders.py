@@ -47,3 +47,196 @@ def test_refused_reminders(text, message):
         reminders.parse(text)
     assert str(caught.value) == message
     assert "\n" not in str(caught.value)
+
+
+# ---------------------------------------------------------------------------
+# When the alarms of a reminder calendar fire, read back with vobject (which shares
+# no code with icalendar and resolves TZID through the feed's own VTIMEZONE) and
+# turned into instants. Dates: shared/seeds/000 (materials due 2024-04-03, activity
+# data 2024-01-24), 001 ("April 1, 2024 at 11:59 p.m. Central Time") and
+# published-dates.md (March 31, 2025, 11:59 p.m. CT; CMA's March 14, 2025).
+
+import re
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+import vobject
+from hypothesis import given, settings, strategies as st
+from ical.calendar_stream import IcsCalendarStream
+
+from calfeed import tokens
+from calfeed.model import Event, Lead
+from conftest import SECRET
+
+CHICAGO = ZoneInfo("America/Chicago")
+UTC = timezone.utc
+
+
+def chicago(text: str) -> datetime:
+    """A wall-clock time in Chicago: "2024-03-20 09:00"."""
+    return datetime.fromisoformat(text).replace(tzinfo=CHICAGO)
+
+
+def alarms(body: bytes, local=CHICAGO) -> dict[str, list[datetime]]:
+    """Each event's alarm instants by UID, in the feed's order, on `local`'s clock.
+
+    An all-day event starts at midnight on the reader's clock: here, `local`'s.
+    """
+    found = {}
+    for vevent in vobject.readOne(body.decode()).contents["vevent"]:
+        start = vevent.dtstart.value
+        if not isinstance(start, datetime):
+            start = datetime.combine(start, time(), local)
+        found[vevent.uid.value] = [
+            (start.astimezone(UTC) + alarm.trigger.value).astimezone(local)
+            for alarm in vevent.contents.get("valarm", [])]
+    return found
+
+
+def provider(name: str) -> str:
+    """A demo provider's page path under the test secret."""
+    return f"/p/{tokens.token(SECRET.encode(), name, 0)}"
+
+
+def test_two_weeks_and_two_days_fire_at_nine_on_the_provider_steps(client):
+    body = client.get("/tracks/progress-8-month/remind-2w2d.ics").data
+    found = alarms(body)
+    uid = "track-progress-8-month/progress-8-month/2023-11/{}@calfeed".format
+    assert found == {
+        # Wednesday 2024-01-24: two weeks before is Wednesday 2024-01-10, two days before Monday
+        uid("enter-activity-data"): [chicago("2024-01-10 09:00"), chicago("2024-01-22 09:00")],
+        uid("activities-selected"): [],  # ACCME acts
+        uid("materials-available"): [],  # ACCME acts
+        # Wednesday 2024-04-03, all day: 2024-03-20 and Monday 2024-04-01, 9:00 a.m.
+        uid("materials-due"): [chicago("2024-03-20 09:00"), chicago("2024-04-01 09:00")],
+        uid("decision"): [],  # ACCME acts, and only a month is published
+    }
+
+
+def test_an_all_day_step_reminds_at_nine_on_the_readers_own_clock(client):
+    body = client.get("/tracks/progress-8-month/remind-2w2d.ics").data
+    uid = "track-progress-8-month/progress-8-month/2023-11/materials-due@calfeed"
+    los_angeles = ZoneInfo("America/Los_Angeles")
+    assert alarms(body, los_angeles)[uid] == [
+        datetime(2024, 3, 20, 9, 0, tzinfo=los_angeles), datetime(2024, 4, 1, 9, 0, tzinfo=los_angeles)]
+
+
+def test_a_month_a_week_and_a_day_before_the_timed_annual_deadline(client):
+    # Data year 2023: Monday, April 1, 2024 at 11:59 p.m. CT. A month before is Friday
+    # March 1, in standard time (daylight time began March 10); a day before is a
+    # Sunday, so that one comes on Friday March 29.
+    body = client.get(provider("demo-annual") + "/remind-1m1w1d.ics").data
+    found = alarms(body)
+    uid = "demo-annual/annual-reporting/{}/{}@calfeed".format
+    expected_2023 = [chicago("2024-03-01 09:00"), chicago("2024-03-25 09:00"), chicago("2024-03-29 09:00")]
+    expected_2024 = [chicago("2025-02-28 09:00"), chicago("2025-03-24 09:00"), chicago("2025-03-28 09:00")]
+    steps = ("annual-agreement", "enter-activities", "enduring-learner-counts", "program-summary",
+             "contact-information")
+    for step in steps:  # the provider acts on all five
+        assert found[uid(2023, step)] == expected_2023
+        assert found[uid(2024, step)] == expected_2024
+    assert [a.utcoffset() for a in expected_2023] == [
+        timedelta(hours=-6), timedelta(hours=-5), timedelta(hours=-5)]
+
+
+def test_the_accreditors_earlier_all_day_deadline_gets_the_reminders(client):
+    # The California Medical Association's Friday, March 14, 2025 (data year 2024).
+    body = client.get(provider("demo-state") + "/remind-2w2d.ics").data
+    found = alarms(body)
+    assert found["demo-state/annual-reporting/2024/program-summary@calfeed"] == [
+        chicago("2025-02-28 09:00"), chicago("2025-03-12 09:00")]
+
+
+def test_the_other_parser_reads_the_same_instants(client):
+    # `ical` resolves TZID by name, not through the feed's VTIMEZONE.
+    body = client.get(provider("demo-annual") + "/remind-1m1w1d.ics").data
+    calendar = IcsCalendarStream.calendar_from_ics(body.decode())
+    by_uid = {event.uid: event for event in calendar.events}
+    event = by_uid["demo-annual/annual-reporting/2023/program-summary@calfeed"]
+    assert event.dtstart == chicago("2024-04-01 23:59")
+    instants = [(event.dtstart.astimezone(UTC) + alarm.trigger).astimezone(CHICAGO)
+                for alarm in event.alarm]
+    assert instants == [chicago("2024-03-01 09:00"), chicago("2024-03-25 09:00"),
+                        chicago("2024-03-29 09:00")]
+
+
+def test_triggers_are_exact_hours_longest_first(client):
+    # Outlook keeps one alarm per event, the first; it counts a TRIGGER in minutes, and a
+    # day in a duration is nominal in RFC 5545: hours alone mean the same to every reader.
+    body = client.get(provider("demo-annual") + "/remind-1m1w1d.ics").data.decode()
+    lines = body.replace("\r\n ", "").split("\r\n")
+    triggers = [line for line in lines if line.startswith("TRIGGER")]
+    assert triggers and all(re.fullmatch(r"TRIGGER:-PT\d+H(\d+M)?", t) for t in triggers)
+    # Friday 2024-03-01 09:00 CST to Monday 2024-04-01 23:59 CDT: 31 days 13 h 59 min
+    # of elapsed time (the clock jumped an hour on March 10)
+    assert "TRIGGER:-PT757H59M" in triggers
+    for vevent in vobject.readOne(body).contents["vevent"]:
+        before = [-a.trigger.value for a in vevent.contents.get("valarm", [])]
+        assert before == sorted(before, reverse=True)
+
+
+def test_every_variant_of_every_demo_calendar_keeps_the_rules(client):
+    for base in [provider(p) for p in ("demo-8-month", "demo-12-month", "demo-annual", "demo-state")] \
+            + ["/tracks/annual-reporting", "/tracks/progress-12-month"]:
+        for choice in reminders.CHOICES:
+            body = client.get(f"{base}/remind-{choice.id}.ics").data
+            for vevent in vobject.readOne(body.decode()).contents["vevent"]:
+                found = vevent.contents.get("valarm", [])
+                acts = "Who acts: the provider" in vevent.description.value
+                assert len(found) == (len(choice.leads) if acts else 0), vevent.uid.value
+                start = vevent.dtstart.value
+                if not isinstance(start, datetime):
+                    start = datetime.combine(start, time(), CHICAGO)
+                for alarm in found:
+                    moment = (start.astimezone(UTC) + alarm.trigger.value).astimezone(CHICAGO)
+                    assert moment < start  # never once the step has started
+                    assert (moment.weekday() < 5, moment.time()) == (True, time(9, 0))
+
+
+def test_remind_durations_in_whole_days_follow_the_same_timing(client):
+    body = client.get("/tracks/progress-8-month.ics?remind=P14D,PT12H").data
+    uid = "track-progress-8-month/progress-8-month/2023-11/materials-due@calfeed"
+    # 14 days: 9:00 a.m. on the day; 12 hours: exactly that, noon the day before
+    assert alarms(body)[uid] == [chicago("2024-03-20 09:00"), chicago("2024-04-02 12:00")]
+
+
+# --- the rule itself, for any step and any choice --------------------------
+
+ZONES = ("America/Chicago", "America/New_York", "America/Los_Angeles", "America/Phoenix",
+         "Pacific/Honolulu", "Europe/Berlin")
+
+
+def step(start, actor: str = "provider") -> Event:
+    """A dated step, all day (a date) or timed (an aware datetime)."""
+    precision = "time" if isinstance(start, datetime) else "day"
+    return Event(uid="u", track="t", track_name="T", cycle="c", milestone="m", title="Step",
+                 start=start, end=start, precision=precision, status="published", actor=actor,
+                 description="", url=None)
+
+
+starts = st.one_of(
+    st.dates(date(2020, 1, 1), date(2035, 12, 31)),
+    st.builds(lambda d, minutes, zone: datetime.combine(d, time(minutes // 60, minutes % 60),
+                                                        ZoneInfo(zone)),
+              st.dates(date(2020, 1, 1), date(2035, 12, 31)), st.integers(0, 24 * 60 - 1),
+              st.sampled_from(ZONES)))
+chosen = st.one_of(
+    st.sampled_from([c.leads for c in reminders.CHOICES]),
+    st.lists(st.builds(Lead, months=st.integers(0, 12), days=st.integers(0, 366)).filter(
+        lambda lead: lead.months or lead.days), min_size=1, max_size=3).map(tuple))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(starts, chosen)
+def test_alarms_come_at_nine_on_a_working_day_before_the_step(start, leads):
+    moments = reminders.moments(step(start), leads)
+    begins = start if isinstance(start, datetime) else datetime.combine(start, time(), reminders.DAY_ZONE)
+    assert moments == tuple(sorted(set(moments)))
+    assert 1 <= len(moments) <= len(leads)
+    for moment in moments:
+        assert moment.astimezone(UTC) < begins.astimezone(UTC)
+        assert moment.time() == time(9, 0) and moment.weekday() < 5
+    triggers = reminders.triggers(step(start), leads)
+    assert [begins.astimezone(UTC) - t for t in triggers] == [m.astimezone(UTC) for m in moments]
+    for actor in ("accme", "accreditor"):
+        assert reminders.moments(step(start, actor), leads) == ()

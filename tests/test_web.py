@@ -139,16 +139,36 @@ def test_plain_serves_the_same_bytes_as_text(client):
     assert plain.data == feed.data
 
 
-def test_remind_adds_valarms_to_every_event(client):
+def test_remind_adds_valarms_to_the_providers_steps(client):
     plain = client.get("/tracks/progress-8-month.ics").data.decode()
     assert "BEGIN:VALARM" not in plain
     reminded = client.get("/tracks/progress-8-month.ics?remind=P14D,P2D").data.decode()
-    events = reminded.count("BEGIN:VEVENT")
-    assert events == 5  # the fee has no date: not in the feed
-    assert reminded.count("BEGIN:VALARM") == 2 * events
-    assert reminded.count("TRIGGER:-P14D") == events
-    assert reminded.count("TRIGGER:-P2D") == events
+    assert reminded.count("BEGIN:VEVENT") == 5  # the fee has no date: not in the feed
+    # two of the five are the provider's (activity data 2024-01-24, materials 2024-04-03);
+    # ACCME's three get none
+    assert reminded.count("BEGIN:VALARM") == 2 * 2
+    # the same as the path that offers these reminders
+    assert reminded == client.get("/tracks/progress-8-month/remind-2w2d.ics").data.decode()
     assert "ACTION:DISPLAY" in reminded
+
+
+def test_a_reminder_calendar_refuses_a_second_remind_parameter(client):
+    response = client.get("/tracks/progress-8-month/remind-2w2d.ics?remind=P1D")
+    assert response.status_code == 400
+    assert response.data.decode() == (
+        "400 Bad Request\nremind: this calendar's path already chooses its reminders "
+        "(2 weeks and 2 days before); expected no remind parameter\n")
+
+
+@pytest.mark.parametrize("path", [
+    "/tracks/progress-8-month/remind-3w.ics", "/tracks/progress-8-month/remind-.ics",
+    "/tracks/progress-8-month/remind-2w2d.json", "/tracks/progress-8-month/remind-2w2d",
+    "/tracks/progress-8-month/remind-P14D/", f"/p/{'a' * 32}/remind-1w.ics",
+    "/tracks/no-such-track/remind-1w.ics", "/calendar/remind-1w.ics?next_decision_date=1999-01-01",
+])
+def test_unknown_reminder_paths_are_not_found_or_refused(client, path):
+    assert client.get(path).status_code == (400 if "1999" in path else 308 if path.endswith("2w2d")
+                                            else 404)
 
 
 # --- 400s ------------------------------------------------------------------
@@ -309,7 +329,13 @@ def test_builder_page_subscribe_links(client):
     assert 'href="/calendar.ics?next_decision_date=2024-07-31&amp;enduring_materials=yes&amp;download=1"' in page
     assert 'href="/calendar.json?next_decision_date=2024-07-31&amp;enduring_materials=yes"' in page
     assert 'href="/calendar.csv?next_decision_date=2024-07-31&amp;enduring_materials=yes"' in page
-    assert "roughly once a day" in page and "remind=P14D,P2D" in page
+    assert "roughly once a day" in page
+    # the reminder choices: links to the pages that subscribe with them, the builder's answers kept
+    for choice in ("1w", "2w2d", "1m1w1d"):
+        assert (f'href="/calendar/remind-{choice}/?next_decision_date=2024-07-31'
+                f'&amp;enduring_materials=yes#subscribe"') in page
+    assert ('<a class="choice selected" href="/calendar/?next_decision_date=2024-07-31'
+            '&amp;enduring_materials=yes#subscribe" aria-current="page">No reminders</a>') in page
 
 
 def test_absolute_links_use_the_configured_base_url(tmp_path, data):
