@@ -218,6 +218,49 @@ def test_a_line_break_in_a_description_is_a_line_break_on_the_page(tmp_path, dat
         # innerText is the text as laid out: a line break only where one is seen
         assert step.locator(".text p").first.inner_text().startswith(
             "Provider enters CME activity data.\nIf applicable to your noncompliance findings")
+
+
+def test_choosing_reminders_works_with_javascript_off(app, site, browser):
+    problems: list[str] = []
+    page = watched_page(browser, problems, java_script_enabled=False,
+                        viewport={"width": 1200, "height": 900})
+    with app.app_context():
+        profile = web.snapshot(app).rules.providers["demo-8-month"]
+        private = calendars.provider_urls(web.state(app).secret, profile, site)
+    page.goto(private["page"])
+    box = page.locator(".subscribe")
+    assert box.locator(".choice[aria-current]").inner_text() == "No reminders"
+    assert box.locator(".buttons a").first.get_attribute("href") == private["webcal"]
+
+    box.get_by_role("link", name="2 weeks and 2 days before").click()
+    page.wait_for_load_state()
+    base = private["page"].rstrip("/")
+    assert page.url == f"{base}/remind-2w2d/#subscribe"
+    box = page.locator(".subscribe")
+    assert box.locator(".choice[aria-current]").inner_text() == "2 weeks and 2 days before"
+    feed = f"{base}/remind-2w2d.ics"
+    links = box.locator(".buttons a")
+    assert links.nth(0).get_attribute("href") == "webcal://" + feed.split("://", 1)[1]
+    assert links.nth(1).get_attribute("href").endswith("%2Fremind-2w2d.ics")
+    assert "url=" + feed.replace(":", "%3A").replace("/", "%2F") in links.nth(2).get_attribute("href")
+    assert "url=" + feed.replace(":", "%3A").replace("/", "%2F") in links.nth(3).get_attribute("href")
+    assert box.locator("#feed-url").input_value() == feed
+    download = box.get_by_role("link", name="Download the .ics file").get_attribute("href")
+    assert download.endswith("/remind-2w2d.ics?download=1")
+    # what each app does with them, said on the page
+    notes = box.locator(".notes").inner_text()
+    assert "Outlook (Windows, Mac) keeps one reminder per event, the first: 2 weeks before." in notes
+    assert "Google Calendar, Outlook.com and Microsoft 365 on the web ignore reminders" in notes
+    assert "Email reminders" in notes
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "provider-reminders.png"), full_page=True)
+
+    # the feed the buttons give has the alarms
+    response = page.request.get(feed)
+    assert response.status == 200 and response.text().count("BEGIN:VALARM") > 0
+    box.get_by_role("link", name="No reminders").click()
+    page.wait_for_load_state()
+    assert page.locator(".subscribe #feed-url").input_value() == private["ics"]
     assert problems == []
 
 

@@ -155,6 +155,22 @@ def test_static_home_page_explains_private_links_instead_of_the_builder(calfeed_
     assert f"webcal://cme.example.org/p/{token_of('demo-8-month')}.ics" in page
 
 
+def test_build_writes_each_reminder_calendar_and_its_page(calfeed_build, data, tmp_path):
+    site = tmp_path / "site"
+    assert calfeed_build(site).exit_code == 0
+    client = app_like_the_build(data).test_client()
+    for base in [f"tracks/{t}" for t in TRACKS] + [f"p/{token_of(p)}" for p in PROVIDERS]:
+        page = (site / base / "index.html").read_text()
+        for choice in ("1w", "2w2d", "1m1w1d"):
+            feed = site / base / f"remind-{choice}.ics"
+            subscribe = site / base / f"remind-{choice}" / "index.html"
+            assert feed.read_bytes() == client.get(f"/{base}/remind-{choice}.ics").data
+            assert b"BEGIN:VALARM" in feed.read_bytes()
+            # the calendar page links to the choice's page, whose buttons give its feed
+            assert f'href="/{base}/remind-{choice}/#subscribe"' in page
+            assert f'href="webcal://cme.example.org/{base}/remind-{choice}.ics"' in subscribe.read_text()
+
+
 def test_second_build_changes_no_byte_and_no_mtime(calfeed_build, tmp_path):
     site = tmp_path / "site"
     assert calfeed_build(site).exit_code == 0
