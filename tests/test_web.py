@@ -606,3 +606,27 @@ def test_the_feed_cache_is_bounded_by_size_and_keeps_what_is_used():
     assert cache.get(1) is None
     assert [cache.get(n) for n in (0, 2, 3)] == ["feed 0", "feed 2", "feed 3"]
     assert cache.size == 90
+
+
+@pytest.mark.parametrize("choice, first", [("1w", "1 week"), ("2w2d", "2 weeks"), ("1m1w1d", "1 month")])
+def test_a_reminder_page_says_what_each_app_does(client, choice, first):
+    base = f"/p/{token_of('demo-12-month')}"
+    page = client.get(f"{base}/remind-{choice}/").data.decode()
+    feed = f"http://localhost{base}/remind-{choice}.ics"
+    assert f'readonly value="{feed}"' in page
+    assert f'href="webcal://localhost{base}/remind-{choice}.ics"' in page
+    assert f'href="{base}/remind-{choice}.ics?download=1"' in page
+    assert f"keeps one reminder per event, the first: <strong>{first} before</strong>" in page
+    assert "<strong>Apple Calendar</strong> (Mac, iPhone, iPad) shows every reminder" in page
+    assert "<strong>Thunderbird</strong> shows every reminder" in page
+    assert "<strong>Google Calendar</strong> ignores reminders in a subscribed calendar" in page
+    assert "Email reminders: the people who run this site can email your office" in page
+    assert f'aria-current="page">' in page and f'href="{base}/#subscribe">No reminders</a>' in page
+    assert client.get(f"{base}/remind-{choice}/").headers["Cache-Control"] == "private, max-age=300"
+
+
+def test_a_page_without_reminders_still_sends_google_users_to_email(client):
+    page = client.get("/tracks/annual-reporting/").data.decode()
+    assert "This calendar has no reminders: pick some above" in page
+    assert "Google Calendar ignores reminders in a subscribed calendar: use email reminders instead." in page
+    assert "the people who run this site can email the providers on its roster" in page

@@ -6,13 +6,13 @@ Dates come from the sources: 001 "by April 1, 2024 at 11:59 p.m. Central Time"
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from calfeed import wording
-from calfeed.model import Event
+from calfeed.model import Event, Lead
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -100,3 +100,15 @@ def test_caveats_share_one_parenthesis():
     assert wording.with_caveats("Submit", []) == "Submit"
     assert wording.with_caveats("Submit", [wording.ESTIMATED, wording.CHECK_WITH_ACCREDITOR]) == (
         "Submit (estimated; check with your accreditor)")
+
+
+@pytest.mark.parametrize("leads, words", [
+    ((), "no reminders"),
+    ((Lead(days=7),), "1 week before"),
+    ((Lead(days=14), Lead(days=2)), "2 weeks and 2 days before"),
+    ((Lead(months=1), Lead(days=7), Lead(days=1)), "1 month, 1 week and 1 day before"),
+    ((Lead(days=10), Lead(exact=timedelta(hours=12))), "10 days and 12 hours before"),
+    ((Lead(exact=timedelta(hours=36, minutes=30)),), "36 hours 30 minutes before"),
+])
+def test_reminders_in_words(leads, words):
+    assert wording.leads(leads) == words
