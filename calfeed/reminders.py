@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import FR, relativedelta
@@ -126,13 +127,14 @@ def moments(event: Event, chosen: Sequence[Lead]) -> tuple[datetime, ...]:
     return tuple(m.astimezone(zone) for m in sorted(found))
 
 
-def triggers(event: Event, chosen: Sequence[Lead]) -> tuple[timedelta, ...]:
-    """How long before the step's start each alarm fires, longest first (Outlook keeps the first)."""
-    if not chosen:
+@lru_cache(maxsize=4096)
+def triggers(event: Event, chosen: tuple[Lead, ...]) -> tuple[timedelta, ...]:
+    """How long before the step's start each alarm fires, longest first: Outlook keeps one."""
+    found = moments(event, chosen)
+    if not found:
         return ()
-    start = _start(event)[0].astimezone(timezone.utc) if event.start is not None else None
-    return tuple(start - m.astimezone(timezone.utc)  # type: ignore[operator]
-                 for m in moments(event, chosen))
+    start = _start(event)[0].astimezone(timezone.utc)
+    return tuple(start - moment.astimezone(timezone.utc) for moment in found)
 
 
 def alarms(chosen: Sequence[Lead]) -> Callable[[Event], tuple[timedelta, ...]] | None:
@@ -140,4 +142,5 @@ def alarms(chosen: Sequence[Lead]) -> Callable[[Event], tuple[timedelta, ...]] |
     if not chosen:
         return None
     frozen = tuple(chosen)
+    # Remembered per step and choice: a build renders each step in several calendars.
     return lambda event: triggers(event, frozen)

@@ -281,7 +281,8 @@ class SubscribeBox:
 
 def subscribe_box(subject: Subject, site: str, name: str, choice: str | None) -> SubscribeBox:
     """The subscribe box of a page, following a reminder choice (None: no reminders)."""
-    options = [ReminderOption(wording.leads(()).capitalize(), subject.page() + "#subscribe", choice is None)]
+    options = [ReminderOption(wording.leads(()).capitalize(), subject.page() + "#subscribe",
+                              choice is None)]
     options += [ReminderOption(wording.leads(c.leads), subject.page(c.id) + "#subscribe",
                                c.id == choice) for c in reminders.CHOICES]
     leads = reminders.BY_ID[choice].leads if choice else ()
