@@ -54,8 +54,8 @@ def render(events: Sequence[Event], calendar: Calendar,
     # a feed again in each event's own .ics) are serialized once.
     parts = [_header(calendar, _calendar_description(events, calendar))]
     parts += [_vtimezone_ical(key, year) for key, year in latest.items()]
-    parts += [_vevent_ical(event, calendar.revised, calendar.url,
-                           tuple(alarms(event)) if alarms else ())
+    parts += [_alarmed(event, calendar.revised, calendar.url,
+                       tuple(alarms(event)) if alarms else ())
               for event in dated]
     parts.append(_END)
     return b"".join(parts)
@@ -63,6 +63,8 @@ def render(events: Sequence[Event], calendar: Calendar,
 
 # The line that closes a calendar, as icalendar writes it.
 _END = icalendar.Calendar().to_ical().split(b"\r\n", 1)[1]
+# The line that closes an event: its VALARMs go just before it.
+_VEVENT_END = icalendar.Event().to_ical().split(b"\r\n", 1)[1]
 
 
 @lru_cache(maxsize=64)
@@ -104,10 +106,37 @@ def _common(revised: datetime, url: str | None) -> _Common:
 
 # A provider's feed has some 30 events; this holds a few dozen feeds' worth.
 @lru_cache(maxsize=1024)
-def _vevent_ical(event: Event, revised: datetime, url: str | None,
-                 triggers: tuple[timedelta, ...]) -> bytes:
-    """A VEVENT's bytes; an event's own .ics reuses what its feed serialized."""
-    return _vevent(event, _common(revised, url), triggers).to_ical()
+def _vevent_ical(event: Event, revised: datetime, url: str | None) -> bytes:
+    """A VEVENT's bytes without alarms; an event's own .ics reuses what its feed serialized."""
+    return _vevent(event, _common(revised, url)).to_ical()
+
+
+def _alarmed(event: Event, revised: datetime, url: str | None,
+             triggers: tuple[timedelta, ...]) -> bytes:
+    """A VEVENT's bytes with a VALARM per trigger, last, in the order given.
+
+    icalendar writes a component's own lines, then each subcomponent's, then its END
+    line: the event serialized once (and shared by the calendar without reminders and
+    each reminder calendar) with the VALARMs' bytes put before its END line is exactly
+    what icalendar writes for the event with the alarms added.
+    """
+    plain = _vevent_ical(event, revised, url)
+    if not triggers:
+        return plain
+    assert plain.endswith(_VEVENT_END)
+    summary = event.title + wording.due(event)
+    return (plain[:-len(_VEVENT_END)] + b"".join(_valarm_ical(summary, t) for t in triggers)
+            + _VEVENT_END)
+
+
+@lru_cache(maxsize=4096)
+def _valarm_ical(summary: str, before: timedelta) -> bytes:
+    """A display alarm's bytes: the event's summary, `before` its start."""
+    alarm = icalendar.Alarm()
+    alarm.add("action", DISPLAY)
+    alarm.add("description", vText(summary))
+    alarm.add("trigger", ExactDuration(-before))
+    return alarm.to_ical()
 
 
 def clear_caches() -> None:
@@ -115,6 +144,7 @@ def clear_caches() -> None:
     _header.cache_clear()
     _common.cache_clear()
     _vevent_ical.cache_clear()
+    _valarm_ical.cache_clear()
 
 
 class _Common:
@@ -132,8 +162,8 @@ class _Common:
         return self.categories[name]
 
 
-def _vevent(event: Event, common: _Common, triggers: Sequence[timedelta] = ()) -> icalendar.Event:
-    """One dated event as a VEVENT; a VALARM per trigger, last, in the order given."""
+def _vevent(event: Event, common: _Common) -> icalendar.Event:
+    """One dated event as a VEVENT, without alarms (_alarmed adds them)."""
     start = event.start
     assert start is not None
     vevent = icalendar.Event()
@@ -167,14 +197,6 @@ def _vevent(event: Event, common: _Common, triggers: Sequence[timedelta] = ()) -
     # A deadline marker must not make anyone look busy.
     vevent.add("transp", TRANSPARENT)
     vevent.add("x-microsoft-cdo-busystatus", FREE)
-    if triggers:
-        text = vText(summary)
-        for before in triggers:
-            alarm = icalendar.Alarm()
-            alarm.add("action", DISPLAY)
-            alarm.add("description", text)
-            alarm.add("trigger", ExactDuration(-before))
-            vevent.add_component(alarm)
     return vevent
 
 

@@ -24,10 +24,12 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 import vobject
 from dateutil.tz import tzical
 from ical.calendar_stream import IcsCalendarStream
+from icalendar import vDuration
 
 from calfeed import bundled, engine, reminders, rules
 from calfeed import ical as feed
@@ -572,3 +574,20 @@ def test_remind_adds_valarms_last_in_each_provider_vevent(loaded):
     assert parsed.dtstart.value == date(2024, 1, 24)
     assert [a.trigger.value for a in parsed.contents["valarm"]] == [
         -timedelta(days=13, hours=15), -timedelta(days=1, hours=15)]
+
+
+@pytest.mark.parametrize("provider", DEMOS)
+def test_a_reminder_feed_is_what_icalendar_writes_for_it(loaded, provider):
+    # Each VEVENT is serialized once and its VALARMs put before its END line: icalendar,
+    # reading the feed and writing it again, must give the same bytes, but for the
+    # TRIGGER values, which it writes with nominal days.
+    for choice in reminders.CHOICES:
+        profile = loaded.providers[provider]
+        events = engine.schedule(loaded, profile, TODAY)
+        body = feed.render(events, engine.calendar(loaded, profile), reminders.alarms(choice.leads))
+        again = icalendar.Calendar.from_ical(body).to_ical()
+        def without_triggers(text: bytes) -> list[str]:
+            return [l for l in lines(text) if not l.startswith("TRIGGER")]
+        assert without_triggers(again) == without_triggers(body)
+        assert [vDuration.from_ical(l.split(":", 1)[1]) for l in lines(again) if l.startswith("TRIGGER")] \
+            == [vDuration.from_ical(l.split(":", 1)[1]) for l in lines(body) if l.startswith("TRIGGER")]
