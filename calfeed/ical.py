@@ -124,7 +124,7 @@ def _alarmed(event: Event, revised: datetime, url: str | None,
     if not triggers:
         return plain
     assert plain.endswith(_VEVENT_END)
-    summary = event.title + wording.due(event)
+    summary = _summary(event)
     return (plain[:-len(_VEVENT_END)] + b"".join(_valarm_ical(summary, t) for t in triggers)
             + _VEVENT_END)
 
@@ -186,8 +186,7 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
         day = start.date() if isinstance(start, datetime) else start
         vevent.add("dtstart", day)
         vevent.add("dtend", day + timedelta(days=1))
-    summary = event.title + wording.due(event)
-    vevent.add("summary", summary)
+    vevent.add("summary", _summary(event))
     vevent.add("description", _event_description(event, common))
     if event.url:
         vevent.add("url", event.url)
@@ -204,6 +203,11 @@ def modified(event: Event) -> datetime:
     """When a moved event last changed: the start of the day its latest move was announced (UTC)."""
     first, _ = engine.announced_span(event.changes[-1])
     return datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+
+
+def _summary(event: Event) -> str:
+    """An event's title as a calendar shows it, and its reminders say it."""
+    return event.title + wording.due(event)
 
 
 def _event_description(event: Event, common: _Common) -> str:
