@@ -245,7 +245,8 @@ def test_choosing_reminders_works_with_javascript_off(app, site, browser):
     assert "url=" + feed.replace(":", "%3A").replace("/", "%2F") in links.nth(2).get_attribute("href")
     assert "url=" + feed.replace(":", "%3A").replace("/", "%2F") in links.nth(3).get_attribute("href")
     assert box.locator("#feed-url").input_value() == feed
-    download = box.get_by_role("link", name="Download the .ics file").get_attribute("href")
+    download = box.get_by_role("link", name="Download a one-time copy (.ics) that will not update"
+                               ).get_attribute("href")
     assert download.endswith("/remind-2w2d.ics?download=1")
     # what each app does with them, said on the page
     notes = box.locator(".notes").inner_text()
@@ -280,6 +281,7 @@ def march_2024(tmp_path_factory):
             "track": url + "/tracks/progress-8-month/",
             "builder": url + "/calendar/?next_decision_date=2024-07-31&enduring_materials=yes&accreditor=cma",
             "provider": url + private_page(app, "demo-12-month", SITE)[len(SITE):],
+            "reminders": url + private_page(app, "demo-12-month", SITE)[len(SITE):] + "remind-2w2d/",
             "moved": moved_url + "/tracks/annual-reporting/",
             "not-found": url + "/no/such/page/",
             "bad-parameter": url + "/calendar/?next_decison_date=2024-07-31&enduring_materials=yes",

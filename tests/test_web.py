@@ -613,7 +613,7 @@ def test_a_reminder_page_says_what_each_app_does(client, choice, first):
     base = f"/p/{token_of('demo-12-month')}"
     page = client.get(f"{base}/remind-{choice}/").data.decode()
     feed = f"http://localhost{base}/remind-{choice}.ics"
-    assert f'readonly value="{feed}"' in page
+    assert f'autocomplete="off">{feed}</textarea>' in page
     assert f'href="webcal://localhost{base}/remind-{choice}.ics"' in page
     assert f'href="{base}/remind-{choice}.ics?download=1"' in page
     assert f"keeps one reminder per event, the first: <strong>{first} before</strong>" in page
