@@ -85,7 +85,7 @@ def render(events: Sequence[Event], calendar: Calendar,
                 summary += f" — expected during {day:%B} {day.year}"  # type: ignore[union-attr]
         vevent.add("summary", summary)
         lines = [e.description, "", f"Who acts: {WHO.get(e.actor, e.actor)}"]
-        if e.status == "estimated":
+        if e.status == "estimated" and not e.explained:  # else its description says why
             lines.append(ESTIMATED)
         links = [f"{link.title}: {link.url}" for link in e.links]
         if calendar.url:

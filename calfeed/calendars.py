@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from . import reminders, tokens, wording
 from .model import Event, Profile, Rules
+from .rules import first_ndd, ndd_accepted, ndd_problem
 from .store import Snapshot
 
 FORMATS = ("ics", "json", "csv")
@@ -135,22 +136,29 @@ def builder_name(rules: Rules, ndd: date | None, enduring: bool, accreditor: str
     return ", ".join([name] + details)
 
 
-def builder(rules: Rules, args: Mapping[str, str], options: tuple[str, ...] = ()) -> Subject:
-    """The builder's calendar from its answers (and `options`); anything else is BadParameter."""
+def builder(rules: Rules, args: Mapping[str, str], today: date,
+            options: tuple[str, ...] = ()) -> Subject:
+    """The builder's calendar from its answers (and `options`); anything else is BadParameter.
+
+    Any Next Decision Date from the first published cohort's to two years after
+    today is taken: a published cohort, or an estimated schedule.
+    """
     known_parameters(args, BUILDER_ANSWERS + options)
-    ndds = {t.next_decision_date for t in rules.tracks.values()
-            if t.kind == "progress" and t.next_decision_date}
     raw = args.get("next_decision_date", "").strip()
     ndd = None
     if raw.lower() not in ("", "none"):
+        first = first_ndd(rules.progress)
         try:
-            ndd = date.fromisoformat(raw) if len(raw) == 10 else None
+            # fromisoformat also takes 20240731 and 2024-W31-3: the form sends YYYY-MM-DD.
+            ndd = date.fromisoformat(raw) if len(raw) == 10 and raw[4] == "-" else None
         except ValueError:
             ndd = None
-        if ndd not in ndds:
-            known = ", ".join(d.isoformat() for d in sorted(ndds))
-            raise BadParameter("next_decision_date", raw,
-                               f"one of: {known}, or empty for no progress report")
+        if ndd is None:
+            raise BadParameter("next_decision_date", raw, ndd_accepted(first, today))
+        why = ndd_problem(first, ndd, today)
+        if why:
+            raise BadParameter("next_decision_date", raw, ndd_accepted(first, today),
+                               f"next_decision_date: {why} (expected {ndd_accepted(first, today)})")
     enduring = wording.yes_no(args.get("enduring_materials", ""))
     if enduring is None:
         raise BadParameter("enduring_materials", args.get("enduring_materials", ""),

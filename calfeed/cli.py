@@ -39,7 +39,7 @@ def parse_today(value: str | None) -> date:
 def load_or_exit(rules_path: str | None, providers_path: str | None) -> Rules:
     """Load the rules, or print every problem (one line each) and exit 1."""
     try:
-        return rules.load(rules_path or bundled("rules.toml"), providers_path)
+        return rules.load(rules_path or bundled("rules.toml"), providers_path, today=parse_today(None))
     except rules.RulesError as err:
         for problem in err.problems:
             click.echo(problem, err=True)
@@ -227,7 +227,7 @@ def diff(old: str, new: str, providers_path: str | None, today: str | None,
     # Both files are checked before either is compared, so one run lists every problem.
     for path, roster in ((old, None), (new, providers_path)):
         try:
-            loaded.append(rules.load(path, roster, roster=path == new))
+            loaded.append(rules.load(path, roster, roster=path == new, today=day))
         except rules.RulesError as err:
             problems += err.problems
     if problems:

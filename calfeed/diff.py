@@ -28,6 +28,8 @@ DATE_KINDS = ("appears", "disappears", "moved", "precision")
 # change of status or audience, not of ACCME's wording.
 CAVEAT = re.compile(r" \(([^()]*)\)\Z")
 CAVEATS = {wording.ESTIMATED, wording.CHECK_WITH_ACCREDITOR, *wording.FLAG_CAVEATS.values()}
+# The caveat of ACCME's date standing for an accreditor's unknown one names the accreditor.
+ACCREDITOR_CAVEAT = re.compile(r"ACCME's deadline: the .+'s is usually earlier\Z")
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ def _words(event: Event) -> str:
 def _bare(title: str) -> str:
     """A title without the engine's caveats ("(estimated)")."""
     match = CAVEAT.search(title)
-    if match and all(part in CAVEATS for part in match[1].split("; ")):
+    if match and all(part in CAVEATS or ACCREDITOR_CAVEAT.match(part)
+                     for part in match[1].split("; ")):
         return title[:match.start()]
     return title
 
@@ -158,6 +161,11 @@ def _place(rules: Rules, event: Event, accreditor: str | None) -> tuple[str, str
     """Where in rules.toml an event's date is written, and how `was` is written there."""
     track = rules.tracks[event.track]
     milestone = next(m for m in track.milestones if m.id == event.milestone)
+    cohorts = rules.progress.cohorts if rules.progress else ()
+    for n, cohort in enumerate(cohorts, 1):
+        if cohort.id == track.id:
+            return (f"progress.cohorts[{n}].dates.{milestone.id}",
+                    "month" if isinstance(milestone.when, Month) else "date")
     if isinstance(milestone.when, Deadline):
         body = rules.accreditors.get(accreditor or "")
         if body and int(event.cycle) in body.deadlines:
@@ -177,10 +185,11 @@ def _history_problem(rules: Rules, old: Event, new: Event, accreditor: str | Non
     where, form = _place(rules, new, accreditor)
     was, now = _toml(old.start, old.precision), _toml(new.start, new.precision)  # type: ignore[arg-type]
     entry = f'changes = [{{ was = {was}, announced = YYYY-MM-DD, note = "why it moved" }}]'
-    if form in ("at", "date") and not where.startswith("tracks." + new.track + ".milestones"):
-        # A data year's date is written bare; its history needs the long form.
-        year = where.rsplit(".", 1)[1]
-        entry = f"{year} = {{ {form} = {now}, {entry} }}"
+    if (form in ("at", "date") and not where.startswith("tracks." + new.track + ".milestones")) \
+            or where.startswith("progress."):
+        # A data year's date, or a cohort's, is written bare; its history needs the long form.
+        key = where.rsplit(".", 1)[1]
+        entry = f"{key} = {{ {form} = {now}, {entry} }}"
     return (f"{rules.path}: {where}: published date moved from {was} to {now} with no history "
             f"entry (expected {entry})")
 
@@ -234,9 +243,11 @@ def lines(report: Report) -> list[str]:
     for d in report.differences:
         if (d.track, d.cycle) != heading:
             heading = (d.track, d.cycle)
-            track = report.new.tracks.get(d.track) or report.old.tracks[d.track]
-            cycle = f"data year {d.cycle}" if track.yearly else f"cycle {d.cycle}"
-            out.append(f"{d.track} {d.cycle} ({track.name}, {cycle})")
+            track = report.new.tracks.get(d.track) or report.old.tracks.get(d.track)
+            # A Next Decision Date no cohort covers has an estimated schedule, in no file.
+            name = track.name if track else "estimated progress-report schedule"
+            cycle = f"data year {d.cycle}" if track and track.yearly else f"cycle {d.cycle}"
+            out.append(f"{d.track} {d.cycle} ({name}, {cycle})")
         if d.kind == "title":  # the old and new titles say it all
             reach = wording.count(d.providers, "provider")
             out.append(f'  title {d.milestone}: "{d.old}" → "{d.new}" ({reach})')

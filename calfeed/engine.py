@@ -15,12 +15,16 @@ from .model import (
     Accreditor,
     Calendar,
     Change,
+    Cohort,
     Day,
     Deadline,
     Event,
+    Link,
     Milestone,
     Month,
+    PerCohort,
     Profile,
+    Progress,
     Relative,
     Rules,
     Timed,
@@ -37,11 +41,16 @@ SEQUENCE_FLOOR = 3_682_080
 # How many deadlines of a yearly track still ahead of today a calendar shows.
 YEARS_AHEAD = 2
 # `move` to a weekday: the first such day on or after the date.
-FORWARD = {name: relativedelta(weekday=day(+1))
-           for name, day in zip(WEEKDAYS, (MO, TU, WE, TH, FR, SA, SU))}
+DAYS = (MO, TU, WE, TH, FR, SA, SU)
+FORWARD = {name: relativedelta(weekday=day(+1)) for name, day in zip(WEEKDAYS, DAYS)}
 SATURDAY = 5
 # A move announced this many days ago or less is news: pages flag it.
 RECENT_DAYS = 30
+# Placeholders a progress-report step's texts may use; see progress_fields.
+PROGRESS_FIELDS = ("next_decision_date", "review_cohort", "review_year")
+# Estimated steps whose places in the published cohorts lie further apart than
+# this are shown as a month: a day would claim more than the pattern knows.
+SAME_PLACE_DAYS = 6
 
 
 @dataclass(frozen=True)
@@ -161,26 +170,150 @@ def _end(start: date | datetime | None, precision: str) -> date | datetime | Non
     return None
 
 
-def _accreditor_due(accreditor: Accreditor, data_year: int, accme: _Due) -> tuple[_Due, str, str]:
-    """The accreditor's deadline where published, else ACCME's marked to be checked.
+def accreditor_deadline(accreditor: Accreditor, data_year: int,
+                        accme_day: date) -> tuple[date, bool] | None:
+    """An accreditor's deadline for a data year and whether it is estimated; None if unknown.
 
-    Returns the date, a suffix for the title ("" when ACCME's date stands) and a note
-    for the description.
+    A published date wins; else the accreditor's rule: its weekday on or before
+    ACCME's deadline minus its days, so the estimate is never later than the
+    pattern of its published years.
+    """
+    if data_year in accreditor.deadlines:
+        return accreditor.deadlines[data_year], False
+    rule = accreditor.rule
+    if rule is None:
+        return None
+    day = accme_day - timedelta(days=rule.days_before)
+    return on_or_before(day, WEEKDAYS.index(rule.weekday)), True
+
+
+def _accreditor_due(accreditor: Accreditor, data_year: int,
+                    accme: _Due) -> tuple[_Due, str, str, str | None]:
+    """The accreditor's deadline (published, else its rule's), else ACCME's with a warning.
+
+    Returns the date, a suffix for the title, a note for the description, and a
+    caveat for the title's parenthesis when the date is ACCME's, not the accreditor's.
     """
     accme_at = accme.start
     assert isinstance(accme_at, datetime)
-    if data_year in accreditor.deadlines:
-        day = accreditor.deadlines[data_year]
-        note = (f"Deadline set by your Recognized Accreditor, the {accreditor.name}, "
-                f"which reviews providers before ACCME's own deadline of "
-                f"{wording.long_date(accme_at.date())} at {wording.deadline_time(accme_at)}.")
-        return (_Due(day, "day", False, accreditor.history.get(data_year, ())),
-                f" — {accreditor.name} deadline", note)
-    note = (f"The {accreditor.name} has published no deadline for data year {data_year}; "
-            f"this is ACCME's date. Providers accredited by a state medical society may be "
-            f"required to complete their annual reporting requirements earlier: check with "
-            f"your Recognized Accreditor.")
-    return accme, "", note
+    own = accreditor_deadline(accreditor, data_year, accme_at.date())
+    name = accreditor.name
+    if own is None:
+        return (accme, "", wording.accme_not_accreditor_note(name, data_year),
+                wording.accme_not_accreditor_caveat(name))
+    day, estimated = own
+    if estimated:
+        rule = accreditor.rule
+        assert rule is not None
+        note = wording.accreditor_estimate_note(name, data_year, rule.weekday, rule.days_before,
+                                                accme_at)
+    else:
+        note = wording.accreditor_published_note(name, accme_at)
+    history = () if estimated else accreditor.history.get(data_year, ())
+    return (_Due(day, "day", estimated, history), wording.accreditor_suffix(name), note, None)
+
+
+def progress_fields(ndd: date) -> dict[str, str]:
+    """The values of a progress-report step's placeholders, from the Next Decision Date."""
+    return {"next_decision_date": wording.long_date(ndd), "review_cohort": wording.month_year(ndd),
+            "review_year": str(ndd.year)}
+
+
+def cohort_identity(ndd: date) -> tuple[str, str]:
+    """The schedule id and cycle of a Next Decision Date's events, in URLs and UIDs.
+
+    Named after the Next Decision Date alone, because that is all a provider
+    knows: an estimate and the cohort published later get the same UIDs.
+    """
+    return f"progress-{ndd.isoformat()}", ndd.isoformat()
+
+
+def _step(step: Milestone, when: Day | Month | None, fields: dict[str, str],
+          note: str = "", changes: tuple[Change, ...] = ()) -> Milestone:
+    """A progress-report step with its cohort's date (and its history) and its texts filled in."""
+    return replace(step, title=step.title.format_map(fields),
+                   description=step.description.format_map(fields) + note,
+                   when=when if isinstance(step.when, PerCohort) and when else step.when,
+                   changes=changes)
+
+
+def cohort_track(progress: Progress, cohort: Cohort) -> Track:
+    """A published cohort as a track: the steps, with this cohort's dates."""
+    fields = progress_fields(cohort.next_decision_date)
+    return Track(cohort.id, cohort.name, cohort.source, "progress",
+                 tuple(_step(s, cohort.dates.get(s.id), fields, "", cohort.changes.get(s.id, ()))
+                       for s in progress.steps),
+                 cohort.links or progress.links, cohort.cycle, cohort.next_decision_date,
+                 decision=cohort.decision)
+
+
+def on_or_before(day: date, weekday: int) -> date:
+    """The given weekday (Monday = 0) on or before a day."""
+    return day + relativedelta(weekday=DAYS[weekday](-1))
+
+
+def _estimated_date(cohorts: list[Cohort], step: str, ndd: date) -> Day | Month:
+    """Where a step falls for a Next Decision Date, placed as it was in the given cohorts.
+
+    A day keeps its distance before the Next Decision Date, moved back to the
+    weekday ACCME used; with several cohorts the earliest place wins, and places
+    that disagree by more than SAME_PLACE_DAYS, or a step published as a month,
+    give a month.
+    """
+    places: list[date] = []
+    months = False
+    for cohort in cohorts:
+        when = cohort.dates[step]
+        if isinstance(when, Day):
+            ahead = cohort.next_decision_date - when.day
+            places.append(on_or_before(ndd - ahead, when.day.weekday()))
+        else:
+            model = cohort.next_decision_date
+            shift = (model.year - when.year) * 12 + model.month - when.month
+            places.append(ndd.replace(day=1) - relativedelta(months=shift))
+            months = True
+    first = min(places)
+    if months or (max(places) - first).days > SAME_PLACE_DAYS:
+        return Month(first.year, first.month)
+    return Day(first)
+
+
+def model_cohorts(progress: Progress, ndd: date) -> list[Cohort]:
+    """The cohorts an estimate follows: the latest with the same review month, else all."""
+    same = [c for c in progress.cohorts if c.next_decision_date.month == ndd.month]
+    if same:
+        return [max(same, key=lambda c: c.next_decision_date)]
+    return list(progress.cohorts)
+
+
+def estimated_track(progress: Progress, ndd: date) -> Track | None:
+    """An estimated schedule for a Next Decision Date no published cohort covers."""
+    models = model_cohorts(progress, ndd)
+    if not models:
+        return None
+    follows = "; ".join(c.source for c in models)
+    note = "\n\n" + wording.estimated_step_note(follows)
+    fields = progress_fields(ndd)
+    ident, cycle = cohort_identity(ndd)
+    steps = tuple(
+        _step(s, _estimated_date(models, s.id, ndd) if isinstance(s.when, PerCohort) else None,
+              fields, note)
+        for s in progress.steps)
+    return Track(ident, wording.estimated_schedule_name(progress.name, ndd),
+                 wording.estimated_schedule_source(follows), "progress", steps, progress.links,
+                 cycle, ndd,
+                 estimated=True, follows=follows)
+
+
+def tracks_for(rules: Rules, profile: Profile) -> list[Track]:
+    """The tracks of a profile's calendar, with an estimated one for an uncovered NDD."""
+    found = [t for t in rules.tracks.values() if applies(t, profile)]
+    ndd = profile.next_decision_date
+    if (ndd is None or profile.tracks is not None or rules.progress is None
+            or any(t.next_decision_date == ndd for t in found)):
+        return found
+    estimate = estimated_track(rules.progress, ndd)
+    return ([estimate] if estimate else []) + found
 
 
 def applies(track: Track, profile: Profile) -> bool:
@@ -209,16 +342,20 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
         caveats = []
         if flag and getattr(profile, flag) is None:
             caveats.append(wording.FLAG_CAVEATS[flag])
+        links = milestone.links + tuple(l for l in track.links if l not in milestone.links)
+        explained = track.follows is not None
         if accreditor and isinstance(milestone.when, Deadline):
-            due, suffix, note = _accreditor_due(accreditor, int(cycle), due)
+            due, suffix, note, caveat = _accreditor_due(accreditor, int(cycle), due)
+            explained = bool(suffix) and due.estimated  # the accreditor's rule, said in the note
             title += suffix
             description += "\n\n" + note
-            if not suffix:
-                caveats.append(wording.CHECK_WITH_ACCREDITOR)
+            if caveat:
+                caveats.append(caveat)
+            if accreditor.url:
+                links = (Link(accreditor.name, accreditor.url),) + links
         if due.estimated:
             caveats.insert(0, wording.ESTIMATED)
         title = wording.with_caveats(title, caveats)
-        links = milestone.links + tuple(l for l in track.links if l not in milestone.links)
         events.append(Event(
             uid=f"{profile.id}/{track.id}/{cycle}/{milestone.id}@calfeed",
             track=track.id,
@@ -236,6 +373,7 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
             links=links,
             when=milestone.when.when if isinstance(milestone.when, Undated) else None,
             changes=due.changes,
+            explained=explained and due.estimated,
         ))
     return events
 
@@ -243,9 +381,7 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
 def schedule(rules: Rules, profile: Profile, today: date) -> list[Event]:
     """Every event of a profile's calendar, sorted by start, undated last."""
     events: list[Event] = []
-    for track in rules.tracks.values():
-        if not applies(track, profile):
-            continue
+    for track in tracks_for(rules, profile):
         if track.kind == "progress":
             events += _expand(rules, track, profile, track.cycle, None, {})
             continue
@@ -299,7 +435,7 @@ def sequence(revised: datetime) -> int:
 
 def calendar(rules: Rules, profile: Profile, url: str | None = None) -> Calendar:
     """The header of a profile's calendar: identity, name, description, revision."""
-    names = [t.name for t in rules.tracks.values() if applies(t, profile)]
+    names = [t.name for t in tracks_for(rules, profile)]
     description = ("ACCME deadlines for " + profile.name + ": " + "; ".join(names) + ". "
                    "Made by calfeed from ACCME's published schedules; dates marked "
                    "(estimated) follow ACCME's usual rule and are not yet published.")

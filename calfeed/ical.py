@@ -215,7 +215,7 @@ def _event_description(event: Event, common: _Common) -> str:
     moves = [wording.change_words(c, event.start, event.precision) for c in reversed(event.changes)]
     lines = moves + ([""] if moves else []) + [
         event.description, "", f"Who acts: {wording.actor_phrase(event.actor)}"]
-    if event.status == "estimated":
+    if event.status == "estimated" and not event.explained:
         lines.append(wording.ESTIMATED_FEED_NOTE)
     # Google shows no URL property: the links must be in the text to be seen.
     links = [f"{link.title}: {link.url}" for link in event.links]

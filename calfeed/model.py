@@ -75,7 +75,12 @@ class Deadline:
     """The yearly track's deadline for the cycle (data year) being expanded."""
 
 
-When = Day | Month | Timed | Undated | Relative | Deadline
+@dataclass(frozen=True)
+class PerCohort:
+    """A progress-report step whose date each published cohort gives (or an estimate)."""
+
+
+When = Day | Month | Timed | Undated | Relative | Deadline | PerCohort
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,43 @@ class Track:
     published: dict[int, datetime] = field(default_factory=dict)  # data year -> local deadline
     # data year -> the history of its published deadline, oldest first
     history: dict[int, tuple[Change, ...]] = field(default_factory=dict)
+    decision: Month | None = None  # a progress-report cohort's decision cohort, when known
+    # An estimated progress-report schedule: the publication whose pattern it follows.
+    follows: str | None = None
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """One published progress-report table: decision cohort, Next Decision Date, a date per step."""
+
+    id: str  # the schedule's id in URLs and UIDs: "progress-8-month", by default "progress-<NDD>"
+    cycle: str  # the cycle in UIDs: "2023-11", by default the NDD
+    decision: Month
+    next_decision_date: date
+    name: str
+    source: str
+    links: tuple[Link, ...]
+    dates: dict[str, Day | Month]  # step id -> its date in this cohort
+    # step id -> the history of its date, oldest first
+    changes: dict[str, tuple[Change, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Progress reports: the steps, written once, and every published cohort's dates."""
+
+    name: str
+    links: tuple[Link, ...]
+    steps: tuple[Milestone, ...]  # dated steps have `PerCohort` as their date form
+    cohorts: tuple[Cohort, ...]
+
+
+@dataclass(frozen=True)
+class AccreditorRule:
+    """An accreditor's usual deadline: the weekday on or before ACCME's deadline minus some days."""
+
+    days_before: int
+    weekday: str  # a WEEKDAYS name
 
 
 @dataclass(frozen=True)
@@ -149,6 +191,7 @@ class Accreditor:
     deadlines: dict[int, date]  # data year -> the accreditor's deadline
     # data year -> the history of its deadline, oldest first
     history: dict[int, tuple[Change, ...]] = field(default_factory=dict)
+    rule: AccreditorRule | None = None  # estimates the years it has not published
 
 
 @dataclass(frozen=True)
@@ -178,6 +221,7 @@ class Rules:
     providers: dict[str, Profile]
     providers_path: str | None = None
     lead_days: tuple[int, ...] = (30, 7, 1)  # email reminders, days before a deadline
+    progress: Progress | None = None  # its cohorts are also in `tracks`, one track each
 
 
 @dataclass(frozen=True)
@@ -200,6 +244,9 @@ class Event:
     links: tuple[Link, ...] = ()
     when: str | None = None  # the wording of an undated step
     changes: tuple[Change, ...] = ()  # how its date moved, oldest first
+    # An estimate whose description says what it follows (an accreditor's rule, a
+    # published cohort's pattern); otherwise an estimate follows ACCME's yearly rule.
+    explained: bool = False
 
     @property
     def sort_key(self) -> tuple:

@@ -15,25 +15,30 @@ import string
 import tomllib
 import unicodedata
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import wording, zones
+from . import engine, wording, zones
 from .engine import YEARS_AHEAD, yearly_deadline
 from .model import (
     ACTORS,
     FLAGS,
     MOVES,
+    WEEKDAYS,
     Accreditor,
     Change,
+    AccreditorRule,
+    Cohort,
     Day,
     Deadline,
     Link,
     Milestone,
     Month,
+    PerCohort,
     Profile,
+    Progress,
     Relative,
     Rules,
     Timed,
@@ -66,8 +71,8 @@ HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)\Z")
 # Placeholders a yearly track's texts may use; see engine.cycle_fields.
 FIELDS = ("data_year", "next_year", "deadline")
 
-TOP_KEYS = {"revised": True, "roster": False, "tracks": True, "accreditors": False,
-            "notify": False}
+TOP_KEYS = {"revised": True, "roster": False, "tracks": True, "progress": False,
+            "accreditors": False, "notify": False}
 NOTIFY_KEYS = {"days_before": False}
 # Email reminders go out this many days before each deadline where the provider acts.
 DEFAULT_LEAD_DAYS = (30, 7, 1)
@@ -75,9 +80,17 @@ MAX_LEAD_DAYS = 366
 MAX_LEADS = 5
 TRACK_KEYS = {
     "name": True, "source": True, "milestones": True, "links": False, "cycle": False,
-    "next_decision_date": False, "estimated": False, "yearly": False,
-    "first_cycle": False, "published": False,
+    "estimated": False, "yearly": False, "first_cycle": False, "published": False,
 }
+PROGRESS_KEYS = {"name": True, "links": False, "steps": True, "cohorts": False}
+STEP_KEYS = {"id": True, "title": True, "description": False, "actor": True, "links": False,
+             "only_if": False, "when": False}
+COHORT_KEYS = {"decision": True, "next_decision_date": True, "source": True, "dates": True,
+               "name": False, "links": False, "id": False, "cycle": False}
+COHORT_DATE = 'a date like 2024-01-24, or a quoted month like "2024-07"'
+# A decision report's Next Decision Date is at most a year after the decision:
+# two years after today leaves room, and refuses a mistyped 2062.
+NDD_YEARS_AHEAD = 2
 MILESTONE_KEYS = {
     "id": True, "title": True, "description": False, "actor": True, "links": False,
     "only_if": False, "estimated": False,
@@ -87,7 +100,8 @@ MILESTONE_KEYS = {
 DATE_FORMS = ("date", "month", "at", "when", "after", "deadline")
 YEARLY_KEYS = {"month": True, "day": True, "time": True, "tz": True,
                "year_offset": False, "move": False}
-ACCREDITOR_KEYS = {"name": True, "url": False, "deadlines": False}
+ACCREDITOR_KEYS = {"name": True, "url": False, "deadlines": False, "rule": False}
+ACCREDITOR_RULE_KEYS = {"days_before": True, "weekday": True}
 LINK_KEYS = {"title": True, "url": True}
 # A date's history: what it was, when the move was announced, and why.
 CHANGE_KEYS = {"was": True, "announced": True, "note": False}
@@ -210,6 +224,12 @@ def _first_bad(text: str, allowed: str = "") -> int | None:
 def _calendar_safe(report: _Report, where: str, text: str,
                    expected: str = "another character after the backslash") -> bool:
     """False (and a problem) for text that a calendar file cannot carry as written."""
+    # icalendar reads every content line as UTF-8 with an optional byte-order mark,
+    # so a value's leading U+FEFF would vanish from feeds but stay in pages.
+    if text.startswith("\ufeff"):
+        report.add(where, f"byte-order mark (U+FEFF) at character 1 in {_show(text)}, which "
+                   "calendar files drop", "text that does not start with U+FEFF")
+        return False
     # icalendar reads a backslash before N as the iCalendar escape of a line
     # break, so "\N" would reach feeds as a line break but pages as written.
     index = text.find("\\N")
@@ -731,15 +751,13 @@ def _track(report: _Report, ident: str, value: Any) -> Track | None:
     yearly = _yearly(report, f"{where}.yearly", table["yearly"]) if "yearly" in table else None
     is_yearly = "yearly" in table
     cycle = table.get("cycle", "")
-    ndd = None
     first_cycle = None
     published: dict[int, datetime] = {}
     history: dict[int, tuple[Change, ...]] = {}
     if is_yearly:
-        for key in ("cycle", "next_decision_date"):
-            if key in table:
-                report.add(f"{where}.{key}", f"{key} in a yearly track",
-                           "cycles of a yearly track to be data years from first_cycle")
+        if "cycle" in table:
+            report.add(f"{where}.cycle", "cycle in a yearly track",
+                       "cycles of a yearly track to be data years from first_cycle")
         first_cycle = _typed(report, f"{where}.first_cycle", table.get("first_cycle"), int,
                              "the first data year to show, such as 2023")
         if first_cycle is not None and not 1900 <= first_cycle <= 2200:
@@ -753,8 +771,6 @@ def _track(report: _Report, ident: str, value: Any) -> Track | None:
                 report.add(f"{where}.{key}", f"{key} in a track without [yearly]",
                            f"{key} only with a [tracks.{ident}.yearly] rule")
         cycle = _safe_id(report, f"{where}.cycle", cycle) if "cycle" in table else ident
-        if "next_decision_date" in table:
-            ndd = _plain_date(report, f"{where}.next_decision_date", table["next_decision_date"])
     raw = _typed(report, f"{where}.milestones", table.get("milestones", []), list,
                  "an array of [[milestones]] tables")
     milestones = [
@@ -773,7 +789,7 @@ def _track(report: _Report, ident: str, value: Any) -> Track | None:
     if None in (name, source, estimated, cycle) or (is_yearly and None in (yearly, first_cycle)):
         return None
     track = Track(ident, name, source, "yearly" if is_yearly else "progress",
-                  tuple(milestones), links, cycle or "", ndd, estimated, yearly, first_cycle,
+                  tuple(milestones), links, cycle or "", None, estimated, yearly, first_cycle,
                   published, history)
     if yearly is not None:
         _deadlines_once(report, where, track)
@@ -807,6 +823,183 @@ def _deadlines_once(report: _Report, where: str, track: Track) -> None:
                    f'"{rule.time}" on the deadline of data year {year}: {what}{also}', expected)
 
 
+def _step(report: _Report, where: str, value: Any) -> Milestone | None:
+    """One progress-report step: ACCME's words and who acts; dated per cohort unless `when`."""
+    table = _table(report, where, value, STEP_KEYS)
+    if table is None:
+        return None
+    before = len(report.problems)
+    ident = _safe_id(report, f"{where}.id", table.get("id"))
+    title = _text(report, f"{where}.title", table.get("title", "?"))
+    description = _description(report, f"{where}.description",
+                               table.get("description", title or ""))
+    for key, text in (("title", title), ("description", description)):
+        if text:
+            _placeholders(report, f"{where}.{key}", text, engine.PROGRESS_FIELDS)
+    actor = table.get("actor")
+    if actor is not None and actor not in ACTORS:
+        report.add(f"{where}.actor", f"unknown actor {_show(actor)}", "one of: " + ", ".join(ACTORS))
+        actor = None
+    only_if = table.get("only_if")
+    if only_if is not None and only_if not in FLAGS:
+        report.add(f"{where}.only_if", f"unknown flag {_show(only_if)}", "one of: " + ", ".join(FLAGS))
+        return None
+    links = _links(report, f"{where}.links", table.get("links", []))
+    when: When | None = PerCohort()
+    if "when" in table:
+        text = _text(report, f"{where}.when", table["when"])
+        when = Undated(text) if text else None
+    # Any problem (a bad placeholder too) drops the step: its texts are formatted later.
+    if None in (ident, title, description, actor, when) or len(report.problems) > before:
+        return None
+    return Milestone(ident, title, description, actor, when, links, only_if)  # type: ignore[arg-type]
+
+
+def cohort_date(report: _Report, where: str,
+                value: Any) -> tuple[Day | Month | None, tuple[Change, ...]]:
+    """One step's date in a published cohort, and its history.
+
+    A day (`2024-01-24`) or a month only (`"2024-07"`), bare, or in the long form
+    with its history: `{ date = 2024-04-10, changes = [...] }`, `{ month = "2024-07",
+    changes = [...] }` (`dated` reads it, as every other dated value).
+    """
+    if isinstance(value, datetime) or not isinstance(value, (date, str, dict)):
+        report.add(where, f"{_kind(value)} {_show(value)}", COHORT_DATE)
+        return None, ()
+    if isinstance(value, str) or (isinstance(value, dict) and "month" in value):
+        first, history = dated(report, where, value, "month", _month_start)
+        return (Month(first.year, first.month) if first else None), history
+    day, history = dated(report, where, value, "date", _plain_date)
+    return (Day(day) if day else None), history
+
+
+def _cohort(report: _Report, where: str, value: Any,
+            steps: list[Milestone] | None) -> Cohort | None:
+    """One [[progress.cohorts]] table: a published table of one Next Decision Date.
+
+    With `steps` None (a step did not load) its dates are checked as dates only, so
+    every other problem is still reported.
+    """
+    table = _table(report, where, value, COHORT_KEYS)
+    if table is None:
+        return None
+    decision = _month(report, f"{where}.decision", table["decision"]) if "decision" in table else None
+    ndd = _plain_date(report, f"{where}.next_decision_date", table.get("next_decision_date"))
+    source = _text(report, f"{where}.source", table.get("source", "?"))
+    name = _text(report, f"{where}.name", table["name"]) if "name" in table else None
+    links = _links(report, f"{where}.links", table.get("links", []))
+    if decision and ndd and (decision.year, decision.month) >= (ndd.year, ndd.month):
+        report.add(f"{where}.decision", f'"{decision.year:04d}-{decision.month:02d}" is not '
+                   f"before the Next Decision Date {ndd.isoformat()}",
+                   "the month ACCME decided, before the Next Decision Date")
+        decision = None
+    ident, cycle = engine.cohort_identity(ndd) if ndd else ("", "")
+    if "id" in table:
+        ident = _safe_id(report, f"{where}.id", table["id"])
+    if "cycle" in table:
+        cycle = _safe_id(report, f"{where}.cycle", table["cycle"])
+    by_id = {s.id: s for s in steps or []}
+    dates: dict[str, Day | Month] = {}
+    history: dict[str, tuple[Change, ...]] = {}
+    raw = _typed(report, f"{where}.dates", table.get("dates", {}), dict,
+                 "a table of step id = " + COHORT_DATE)
+    for key, item in (raw or {}).items():
+        here = f"{where}.dates.{key if re.fullmatch(r'[A-Za-z0-9_-]+', key) else _show(key)}"
+        step = by_id.get(key)
+        if steps is None:
+            cohort_date(report, here, item)
+        elif step is None:
+            close = difflib.get_close_matches(key, by_id, n=1)
+            hint = f', did you mean "{close[0]}"?' if close else ""
+            report.add(here, f"unknown step {_show(key)}{hint}",
+                       "one of the [[progress.steps]] ids: " + ", ".join(by_id))
+        elif not isinstance(step.when, PerCohort):
+            report.add(here, f"a date for step {_show(key)}, which has `when`",
+                       "no date for an undated step")
+        else:
+            parsed, moves = cohort_date(report, here, item)
+            if parsed:
+                dates[key] = parsed
+            if moves:
+                history[key] = moves
+    if raw is not None and steps is not None:
+        for step in steps:
+            if isinstance(step.when, PerCohort) and step.id not in raw:
+                report.add(f"{where}.dates", f"no date for step {_show(step.id)}",
+                           f"one date per dated step: {step.id} = {COHORT_DATE}")
+    if None in (decision, ndd, source, ident, cycle, raw, steps) \
+            or ("name" in table and name is None) \
+            or len(dates) != sum(isinstance(s.when, PerCohort) for s in steps or []):
+        return None
+    assert ndd is not None and decision is not None
+    return Cohort(ident, cycle, decision, ndd,  # type: ignore[arg-type]
+                  name or f"Progress Report Milestones — Next Decision Date {wording.long_date(ndd)}",
+                  source, links, dates, history)  # type: ignore[arg-type]
+
+
+def _progress(report: _Report, value: Any) -> Progress | None:
+    """The [progress] table: the steps once, then one [[progress.cohorts]] per published table."""
+    where = "progress"
+    table = _table(report, where, value, PROGRESS_KEYS)
+    if table is None:
+        return None
+    name = _text(report, f"{where}.name", table.get("name", "?"))
+    links = _links(report, f"{where}.links", table.get("links", []))
+    raw_steps = _typed(report, f"{where}.steps", table.get("steps", []), list,
+                       "an array of [[progress.steps]] tables")
+    if raw_steps == []:
+        report.add(f"{where}.steps", "no steps", "at least one [[progress.steps]] table")
+    steps = [_step(report, f"{where}.steps[{n}]", item)
+             for n, item in enumerate(raw_steps or [], 1)]
+    ids = [s.id for s in steps if s]
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        report.add(f"{where}.steps", f"duplicate step id {_show(dup)}", "each id once")
+    known = None if None in steps or not raw_steps or len(set(ids)) != len(ids) else steps
+    raw_cohorts = _typed(report, f"{where}.cohorts", table.get("cohorts", []), list,
+                         "an array of [[progress.cohorts]] tables")
+    cohorts = [_cohort(report, f"{where}.cohorts[{n}]", item, known)  # type: ignore[arg-type]
+               for n, item in enumerate(raw_cohorts or [], 1)]
+    seen_ndd: dict[date, int] = {}
+    seen_id: dict[str, int] = {}
+    for n, cohort in enumerate(cohorts, 1):
+        if cohort is None:
+            continue
+        if cohort.next_decision_date in seen_ndd:
+            report.add(f"{where}.cohorts[{n}].next_decision_date",
+                       f"Next Decision Date {cohort.next_decision_date.isoformat()} again",
+                       f"one cohort per Next Decision Date; first in cohorts[{seen_ndd[cohort.next_decision_date]}]")
+        if cohort.id in seen_id:
+            report.add(f"{where}.cohorts[{n}].id", f"id {_show(cohort.id)} again",
+                       f"each id once; first in cohorts[{seen_id[cohort.id]}]")
+        seen_ndd.setdefault(cohort.next_decision_date, n)
+        seen_id.setdefault(cohort.id, n)
+    if known is None or None in cohorts or raw_cohorts is None or name is None:
+        return None
+    if len(seen_ndd) != len(cohorts) or len(seen_id) != len(cohorts):
+        return None
+    return Progress(name, links, tuple(steps), tuple(cohorts))  # type: ignore[arg-type]
+
+
+def _accreditor_rule(report: _Report, where: str, value: Any) -> AccreditorRule | None:
+    """An accreditor's [rule]: the weekday on or before ACCME's deadline minus some days."""
+    table = _table(report, where, value, ACCREDITOR_RULE_KEYS)
+    if table is None:
+        return None
+    days = _typed(report, f"{where}.days_before", table.get("days_before"), int,
+                  "a whole number of days before ACCME's deadline, such as 12")
+    if days is not None and not 0 <= days <= 180:
+        report.add(f"{where}.days_before", f"{days} days", "0 to 180 days before ACCME's deadline")
+        days = None
+    weekday = table.get("weekday")
+    if weekday is not None and weekday not in WEEKDAYS:
+        report.add(f"{where}.weekday", f"unknown weekday {_show(weekday)}",
+                   "one of: " + ", ".join(WEEKDAYS))
+        weekday = None
+    if days is None or weekday is None:
+        return None
+    return AccreditorRule(days, weekday)
+
+
 def _accreditor(report: _Report, ident: str, value: Any) -> Accreditor | None:
     """One [accreditors.ID] table."""
     where = f"accreditors.{ident}"
@@ -822,7 +1015,10 @@ def _accreditor(report: _Report, ident: str, value: Any) -> Accreditor | None:
     history: dict[int, tuple[Change, ...]] = {}
     deadlines = _year_keys(report, f"{where}.deadlines", table.get("deadlines", {}), _plain_date,
                            history, "date")
-    return Accreditor(ident, name, url, deadlines, history) if name else None
+    rule = _accreditor_rule(report, f"{where}.rule", table["rule"]) if "rule" in table else None
+    if not name or ("url" in table and url is None) or ("rule" in table and rule is None):
+        return None
+    return Accreditor(ident, name, url, deadlines, history, rule)
 
 
 def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:
@@ -872,18 +1068,26 @@ def parse_rules(text: str, file: str) -> tuple[dict[str, Any], list[str]]:
         if accreditor:
             accreditors[ident] = accreditor
     lead_days = _lead_days(report, data.get("notify", {}))
-    ndds = [t.next_decision_date for t in tracks.values() if t.next_decision_date]
-    for dup in sorted({d for d in ndds if ndds.count(d) > 1}):
-        report.add("tracks", f"two tracks for Next Decision Date {dup.isoformat()}",
-                   "one progress-report track per Next Decision Date")
-    # What the roster may name, taken from the raw tables too, so that one broken
-    # track does not also make every provider on it an error.
-    # A list, not a set: a broken value may be unhashable (next_decision_date = []).
-    declared = [value.get("next_decision_date") for value in (raw_tracks or {}).values()
-                if isinstance(value, dict)]
+    progress = _progress(report, data["progress"]) if "progress" in data else None
+    if progress is not None:
+        cohort_tracks = {}
+        for n, cohort in enumerate(progress.cohorts, 1):
+            if cohort.id in tracks or cohort.id in (raw_tracks or {}):
+                report.add(f"progress.cohorts[{n}].id", f"id {_show(cohort.id)} is also a track",
+                           "an id no [tracks.ID] table has")
+            cohort_tracks[cohort.id] = engine.cohort_track(progress, cohort)
+        # Progress reports first, as ACCME's publications come.
+        tracks = {**cohort_tracks, **tracks}
+    # The first Next Decision Date the roster may name, taken from the raw tables
+    # too, so that one broken cohort does not also make every provider an error.
+    raw_progress = data.get("progress")
+    raw_cohorts = raw_progress.get("cohorts") if isinstance(raw_progress, dict) else None
+    declared = [c.get("next_decision_date") for c in raw_cohorts or []
+                if isinstance(raw_cohorts, list) and isinstance(c, dict)]
+    dated = [d for d in declared if isinstance(d, date) and not isinstance(d, datetime)]
     parts = {"revised": revised and revised.astimezone(timezone.utc), "roster": roster,
-             "tracks": tracks, "accreditors": accreditors,
-             "ndds": {d for d in declared if isinstance(d, date)} | set(ndds),
+             "tracks": tracks, "accreditors": accreditors, "progress": progress,
+             "first_ndd": min(dated) if dated else None,
              "accreditor_ids": set(raw_accreditors or {}), "lead_days": lead_days}
     return parts, report.problems
 
@@ -938,9 +1142,47 @@ def _contacts(report: _Report, where: str, cell: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def parse_roster(text: str, file: str, ndds: set[date],
-                 accreditors: set[str]) -> tuple[dict[str, Profile], list[str]]:
-    """Parse and validate a roster CSV against the Next Decision Dates and accreditors known."""
+def first_ndd(progress: Progress | None) -> date | None:
+    """The earliest Next Decision Date of a published cohort: the oldest one calfeed shows."""
+    if progress is None or not progress.cohorts:
+        return None
+    return min(c.next_decision_date for c in progress.cohorts)
+
+
+def last_ndd(today: date) -> date:
+    """The latest Next Decision Date calfeed takes: NDD_YEARS_AHEAD years after today."""
+    try:
+        return today.replace(year=today.year + NDD_YEARS_AHEAD)
+    except ValueError:  # February 29
+        return today.replace(year=today.year + NDD_YEARS_AHEAD, day=28)
+
+
+def ndd_accepted(first: date | None, today: date) -> str:
+    """What a Next Decision Date may be, in words, for messages."""
+    if first is None:
+        return "empty: the rules have no [[progress.cohorts]] to schedule a progress report from"
+    last = last_ndd(today)
+    return (f"a Next Decision Date from {first.isoformat()} (the first published cohort) to "
+            f"{last.isoformat()} ({NDD_YEARS_AHEAD} years after today), as YYYY-MM-DD, or empty "
+            f"for no progress report")
+
+
+def ndd_problem(first: date | None, ndd: date, today: date) -> str | None:
+    """Why a date cannot be a Next Decision Date calfeed schedules, or None if it can."""
+    if first is None:
+        return f"no progress-report cohorts for Next Decision Date {ndd.isoformat()}"
+    if ndd < first:
+        return (f"{ndd.isoformat()} is before the first published cohort "
+                f"(Next Decision Date {first.isoformat()})")
+    if ndd > last_ndd(today):
+        return (f"{ndd.isoformat()} is more than {NDD_YEARS_AHEAD} years after today "
+                f"({today.isoformat()})")
+    return None
+
+
+def parse_roster(text: str, file: str, first: date | None, accreditors: set[str],
+                 today: date) -> tuple[dict[str, Profile], list[str]]:
+    """Parse and validate a roster CSV: Next Decision Dates calfeed can schedule, known accreditors."""
     report = _Report(file)
     # Rows end at LF or CRLF only: a lone CR is a character like any other, so one
     # inside a quoted cell stays in its cell (and a name refuses it by its row), and one
@@ -966,7 +1208,6 @@ def parse_roster(text: str, file: str, ndds: set[date],
         report.add("row 1", "a column named twice", "each column once")
     if report.problems:
         return {}, report.problems
-    known_ndds = ", ".join(d.isoformat() for d in sorted(ndds)) or "none in the rules"
     providers: dict[str, Profile] = {}
     first_row: dict[str, int] = {}
     for row_no, cells in _rows(reader, report):
@@ -1011,10 +1252,10 @@ def parse_roster(text: str, file: str, ndds: set[date],
                            f"{_show(raw_ndd)} is not a date",
                            "YYYY-MM-DD, or empty for no progress report")
             else:
-                if ndd not in ndds:
-                    report.add(f"{place}, column next_decision_date",
-                               f"no track for Next Decision Date {ndd.isoformat()}",
-                               f"one of: {known_ndds}, or empty")
+                why = ndd_problem(first, ndd, today)
+                if why:
+                    report.add(f"{place}, column next_decision_date", why,
+                               ndd_accepted(first, today))
         flag = wording.yes_no(row.get("enduring_materials", ""))
         if flag is None:
             report.add(f"{place}, column enduring_materials",
@@ -1122,11 +1363,12 @@ def _not_utf8(data: bytes, bom: int, err: UnicodeDecodeError,
 
 
 def load(rules_path: str | Path, providers_path: str | Path | None = None,
-         roster: bool = True) -> Rules:
+         roster: bool = True, today: date | None = None) -> Rules:
     """Load rules.toml and its roster, or raise RulesError listing every problem.
 
     With roster=False the roster rules.toml names is not read (`calfeed diff` reads
     the old rules alone: their roster may be gone, and the new one is what counts).
+    `today` (default: the clock) bounds the roster's Next Decision Dates from above.
     """
     rules_path = Path(rules_path)
     report = _Report(str(rules_path))
@@ -1143,10 +1385,11 @@ def load(rules_path: str | Path, providers_path: str | Path | None = None,
         problems += roster_report.problems
         if roster_text is not None:
             providers, roster_problems = parse_roster(
-                roster_text, str(providers_path), parts["ndds"], parts["accreditor_ids"])
+                roster_text, str(providers_path), parts["first_ndd"], parts["accreditor_ids"],
+                today or date.today())
             problems += roster_problems
     if problems:
         raise RulesError(problems)
     return Rules(str(rules_path), parts["revised"], parts["tracks"], parts["accreditors"],
                  providers, str(providers_path) if providers_path else None,
-                 parts["lead_days"])
+                 lead_days=parts["lead_days"], progress=parts["progress"])

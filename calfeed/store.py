@@ -64,7 +64,9 @@ class Store:
         self.secret = secret
         self.interval = interval
         self.clock = clock
-        self.today = today  # for the reload log: which data years calendars show
+        # Which data years calendars show (the reload log), and the latest Next
+        # Decision Date a roster may name.
+        self.today = today
         self._lock = threading.Lock()
         self._watched: tuple[str, ...] = tuple(p for p in (self.rules_path, self.providers_path) if p)
         self._signature: Signature = ()
@@ -95,7 +97,7 @@ class Store:
         old = self._snapshot
         now = datetime.now(timezone.utc).replace(microsecond=0)
         try:
-            loaded = rules_module.load(self.rules_path, self.providers_path)
+            loaded = rules_module.load(self.rules_path, self.providers_path, today=self.today())
         except rules_module.RulesError as err:
             problems = tuple(err.problems) or (f"{self.rules_path}: does not load",)
         except Exception as err:  # a bug in the loader must not take the server down

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from . import engine, reminders, wording
 from .calendars import Subject, webcal
 from .model import Event, Link, Rules
+from .rules import first_ndd, last_ndd, ndd_accepted
 
 # Steps further ahead than this fold their full text on a page (the first one never
 # does), so the next few months read at a glance and a year ahead is a list of titles.
@@ -240,16 +241,17 @@ def subscribe_links(ics_url: str, name: str) -> dict[str, str]:
     }
 
 
-def builder_form(rules: Rules, subject: Subject | None = None) -> dict[str, Any]:
-    """The builder form's choices, with a subject's answers selected."""
+def builder_form(rules: Rules, today: date, subject: Subject | None = None) -> dict[str, Any]:
+    """The builder form: the Next Decision Dates it takes, the accreditors, a subject's answers."""
     profile = subject.profile if subject else None
-    progress = sorted((t for t in rules.tracks.values()
-                       if t.kind == "progress" and t.next_decision_date),
-                      key=lambda t: t.next_decision_date)  # type: ignore[arg-type,return-value]
+    first = first_ndd(rules.progress)
+    published = sorted(t.next_decision_date for t in rules.tracks.values()
+                       if t.kind == "progress" and t.next_decision_date)
     return {
-        "ndds": [(t.next_decision_date.isoformat(),  # type: ignore[union-attr]
-                  f"{wording.long_date(t.next_decision_date)} — {t.name}")  # type: ignore[arg-type]
-                 for t in progress],
+        "first": first.isoformat() if first else None,
+        "last": last_ndd(today).isoformat(),
+        "accepted": ndd_accepted(first, today),
+        "published": [wording.long_date(d) for d in published],  # type: ignore[arg-type]
         "accreditors": [(a.id, a.name) for a in rules.accreditors.values()],
         "ndd": profile.next_decision_date.isoformat() if profile and profile.next_decision_date else "",
         "enduring": bool(profile and profile.enduring_materials),
@@ -299,24 +301,32 @@ def calendar_page(rules: Rules, subject: Subject, events: list[Event], today: da
     calendar = engine.calendar(rules, subject.profile, site + subject.page())
     page = {
         "subject": subject, "private": subject.private, "calendar": calendar, "today": today,
-        "tracks": [t for t in rules.tracks.values() if engine.applies(t, subject.profile)],
+        "tracks": engine.tracks_for(rules, subject.profile),
         "rules": rules, "subscribe": subscribe_box(subject, site, calendar.name, choice),
     }
     if choice:
         return page
     views = [event_view(e, today, subject, rules) for e in events]
     dated = [v for v in views if v.day is not None]
+    estimate = next((t for t in page["tracks"] if t.follows), None)
+    accreditor = rules.accreditors.get(subject.profile.accreditor or "")
     return {
         **page, "timeline": timeline(views, today), "next": next_step(dated, today),
         "recent": recent(views),
-        "builder": builder_form(rules, subject) if subject.kind == "builder" else None,
+        "estimate": wording.estimated_schedule_page_note(
+            estimate.next_decision_date, estimate.follows) if estimate else None,  # type: ignore[arg-type]
+        "accreditor": accreditor,
+        "accreditor_note": wording.accreditor_page_note(
+            accreditor.name, accreditor.rule and accreditor.rule.weekday,
+            accreditor.rule and accreditor.rule.days_before) if accreditor else None,
+        "builder": builder_form(rules, today, subject) if subject.kind == "builder" else None,
     }
 
 
-def home_page(rules: Rules, tracks: list[Subject], site: str) -> dict[str, Any]:
+def home_page(rules: Rules, tracks: list[Subject], site: str, today: date) -> dict[str, Any]:
     """Everything home.html shows: the track calendars and the builder form."""
     # Subscribe links, as on a calendar page: a downloaded file would never update.
     cards = [(s, rules.tracks[s.filename],
               subscribe_links(site + s.feed(), engine.calendar(rules, s.profile).name))
              for s in tracks]
-    return {"tracks": cards, "builder": builder_form(rules), "rules": rules}
+    return {"tracks": cards, "builder": builder_form(rules, today), "rules": rules}

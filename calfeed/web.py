@@ -178,12 +178,13 @@ def _remind(choice: reminders.Choice | None) -> tuple[Lead, ...]:
 
 def _builder(snap: Snapshot) -> Subject:
     """The builder's calendar from this request's answers."""
-    return calendars.builder(snap.rules, request.args)  # type: ignore[arg-type]
+    return calendars.builder(snap.rules, request.args, _today())  # type: ignore[arg-type]
 
 
 def _builder_feed(snap: Snapshot) -> Subject:
     """The builder's calendar from this request's answers and feed options."""
-    return calendars.builder(snap.rules, request.args, calendars.FEED_OPTIONS)  # type: ignore[arg-type]
+    return calendars.builder(snap.rules, request.args, _today(),  # type: ignore[arg-type]
+                             calendars.FEED_OPTIONS)
 
 
 # ---------------------------------------------------------------------------
@@ -330,8 +331,8 @@ def home() -> Response:
     rules = snapshot().rules
     assert rules is not None
     tracks = [calendars.track(rules, ident) for ident in rules.tracks]
-    response = make_response(render_template("home.html",
-                                             **views.home_page(rules, tracks, base_url())))
+    response = make_response(render_template(
+        "home.html", **views.home_page(rules, tracks, base_url(), _today())))
     response.headers["Cache-Control"] = f"public, max-age={PAGE_MAX_AGE}"
     return response
 

@@ -240,3 +240,80 @@ def leads(chosen: Sequence[Lead]) -> str:
         return "no reminders"
     words = [lead(before) for before in chosen]
     return (", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]) + " before"
+
+
+# ---------------------------------------------------------------------------
+# Accreditors' deadlines, and progress-report schedules calfeed estimated
+
+
+def accreditor_suffix(name: str) -> str:
+    """What an annual-reporting step's title adds when the date is its accreditor's."""
+    return f" — {name} deadline"
+
+
+def accreditor_published_note(name: str, accme_at: datetime) -> str:
+    """The description's note on a deadline an accreditor published."""
+    return (f"Deadline set by your Recognized Accreditor, the {name}, which reviews providers "
+            f"before ACCME's own deadline of {long_date(accme_at.date())} at "
+            f"{deadline_time(accme_at)}.")
+
+
+def accreditor_estimate_note(name: str, data_year: int, weekday: str, days_before: int,
+                             accme_at: datetime) -> str:
+    """The description's note on an accreditor's deadline estimated from its rule."""
+    return (f"Estimated deadline of your Recognized Accreditor, the {name}, which has not yet "
+            f"published its deadline for data year {data_year}. Its published deadlines fell "
+            f"on the {weekday.capitalize()} on or before ACCME's deadline minus {days_before} "
+            f"days; ACCME's own deadline is {long_date(accme_at.date())} at "
+            f"{deadline_time(accme_at)}. Check the {name}'s announcement for the exact date.")
+
+
+def accme_not_accreditor_note(name: str, data_year: int) -> str:
+    """The description's note when an accreditor's deadline is unknown and ACCME's is shown."""
+    return (f"This is ACCME's deadline, not your accreditor's: the {name} has published no "
+            f"deadline for data year {data_year}, and its deadline is usually earlier, because "
+            f"a Recognized Accreditor reviews its providers' reports before ACCME's deadline. "
+            f"Check with the {name}.")
+
+
+def accme_not_accreditor_caveat(name: str) -> str:
+    """The title's caveat when ACCME's date stands for an accreditor's unknown one."""
+    return f"ACCME's deadline: the {name}'s is usually earlier"
+
+
+def accreditor_page_note(name: str, weekday: str | None, days_before: int | None) -> str:
+    """What a provider's page says about whose annual-reporting deadlines it shows."""
+    if weekday is not None:
+        return (f"Your annual-reporting deadlines are the {name}'s, earlier than ACCME's: its "
+                f"published dates, and for years it has not published, an estimate from its "
+                f"usual deadline (the {weekday.capitalize()} on or before ACCME's deadline "
+                f"minus {days_before} days).")
+    return (f"Your annual-reporting deadlines are the {name}'s where it has published them. "
+            f"For other years this calendar shows ACCME's deadline, and the {name}'s is "
+            f"usually earlier: check with it.")
+
+
+def estimated_schedule_name(name: str, ndd: date) -> str:
+    """The title of an estimated progress-report schedule."""
+    return f"{name} — Next Decision Date {long_date(ndd)} (estimated)"
+
+
+def estimated_schedule_source(follows: str) -> str:
+    """Where an estimated progress-report schedule comes from."""
+    return f"Estimated by calfeed from {follows}"
+
+
+def estimated_step_note(follows: str) -> str:
+    """The description's note on each step of an estimated progress-report schedule."""
+    return (f"Estimated: ACCME has not published the milestones for this Next Decision Date. "
+            f"calfeed placed this step as it fell before the Next Decision Date in {follows}, "
+            f"on the same weekday and never later. The decision report ACCME sent your "
+            f"organization has the exact dates.")
+
+
+def estimated_schedule_page_note(ndd: date, follows: str) -> str:
+    """What a page says above an estimated progress-report schedule."""
+    return (f"ACCME has not published the progress-report milestones for Next Decision Date "
+            f"{long_date(ndd)}. These dates are estimated from {follows}: each step as far "
+            f"before the Next Decision Date as it was there, on the same weekday, never later. "
+            f"Your organization's decision report from ACCME has the exact dates.")

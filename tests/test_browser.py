@@ -123,7 +123,7 @@ def test_build_a_calendar_and_open_a_provider_page(app, site, browser):
 
     page.goto(site + "/")
     assert page.title() == "ACCME deadlines in your calendar · calfeed"
-    page.select_option("#next_decision_date", "2024-07-31")
+    page.fill("#next_decision_date", "2024-07-31")  # a date input: any date is typed
     page.check("#enduring_materials")
     page.click("button[type=submit]")
     page.wait_for_load_state()

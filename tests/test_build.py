@@ -202,11 +202,11 @@ def test_broken_rules_fail_and_leave_the_old_site(calfeed_build, data, tmp_path)
     assert calfeed_build(site).exit_code == 0
     before = tree(site)
     text = (data / "rules.toml").read_text()
-    (data / "rules.toml").write_text(text.replace("date = 2024-01-24", "dat = 2024-01-24", 1))
+    (data / "rules.toml").write_text(text.replace("deadline = true", "deadlin = true", 1))
     result = calfeed_build(site)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0].startswith(
-        f'{data / "rules.toml"}: tracks.progress-8-month.milestones[2].dat: unknown key "dat"')
+        f'{data / "rules.toml"}: tracks.annual-reporting.milestones[1].deadlin: unknown key "deadlin"')
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert tree(site) == before
     assert siblings(site) == ["data", "site"]

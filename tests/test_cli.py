@@ -34,18 +34,36 @@ def test_check_ok(cli):
 
 def test_check_misspelt_key(cli, data):
     text = (data / "rules.toml").read_text()
-    (data / "rules.toml").write_text(text.replace("date = 2024-01-24", "dat = 2024-01-24", 1))
+    (data / "rules.toml").write_text(text.replace("deadline = true", "deadlin = true", 1))
     result = cli("check", "--rules", str(data / "rules.toml"))
     assert result.exit_code == 1
     rules_file = str(data / "rules.toml")
     assert result.stderr.splitlines() == [
-        f'{rules_file}: tracks.progress-8-month.milestones[2].dat: unknown key "dat", did you '
-        'mean "date"? (expected one of: id, title, description, actor, links, only_if, '
-        "estimated, date, month, at, tz, when, after, days, move, deadline, changes)",
-        f"{rules_file}: tracks.progress-8-month.milestones[2]: no date form (expected exactly "
+        f'{rules_file}: tracks.annual-reporting.milestones[1].deadlin: unknown key "deadlin", '
+        'did you mean "deadline"? (expected one of: id, title, description, actor, links, '
+        "only_if, estimated, date, month, at, tz, when, after, days, move, deadline, changes)",
+        f"{rules_file}: tracks.annual-reporting.milestones[1]: no date form (expected exactly "
         "one of: date, month, at, when, after, deadline)",
     ]
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
+def test_check_misspelt_cohort_step(cli, data):
+    text = (data / "rules.toml").read_text()
+    (data / "rules.toml").write_text(text.replace("enter-activity-data = 2024-01-24",
+                                                  "enter-activty-data = 2024-01-24", 1))
+    result = cli("check", "--rules", str(data / "rules.toml"))
+    assert result.exit_code == 1
+    rules_file = str(data / "rules.toml")
+    assert result.stderr.splitlines() == [
+        f'{rules_file}: progress.cohorts[1].dates.enter-activty-data: unknown step '
+        '"enter-activty-data", did you mean "enter-activity-data"? (expected one of the '
+        "[[progress.steps]] ids: review-fee, enter-activity-data, activities-selected, "
+        "materials-available, materials-due, decision)",
+        f'{rules_file}: progress.cohorts[1].dates: no date for step "enter-activity-data" '
+        '(expected one date per dated step: enter-activity-data = a date like 2024-01-24, or '
+        'a quoted month like "2024-07")',
+    ]
 
 
 def test_check_roster_bad_date_names_row_column_and_value(cli, data):
@@ -59,14 +77,29 @@ def test_check_roster_bad_date_names_row_column_and_value(cli, data):
         "date (expected YYYY-MM-DD, or empty for no progress report)\n")
 
 
-def test_check_roster_unknown_decision_date_lists_known(cli, data):
+def test_check_roster_impossible_decision_date_says_what_is_accepted(cli, data):
     roster = data / "providers.csv"
-    roster.write_text(roster.read_text().replace("2024-07-31", "2024-03-31"))
-    result = cli("check", "--providers", str(roster), "--rules", str(data / "rules.toml"))
+    roster.write_text(roster.read_text().replace("2024-07-31", "2024-03-31")
+                      .replace("2024-11-30", "2029-11-30"))
+    result = cli("check", "--providers", str(roster), "--rules", str(data / "rules.toml"),
+                 CALFEED_TODAY="2026-11-21")
     assert result.exit_code == 1
-    assert result.stderr == (
-        f'{roster}: row 2 (id "demo-8-month"), column next_decision_date: no track for Next '
-        "Decision Date 2024-03-31 (expected one of: 2024-07-31, 2024-11-30, or empty)\n")
+    accepted = ("(expected a Next Decision Date from 2024-07-31 (the first published cohort) to "
+                "2028-11-21 (2 years after today), as YYYY-MM-DD, or empty for no progress report)")
+    assert result.stderr.splitlines() == [
+        f'{roster}: row 2 (id "demo-8-month"), column next_decision_date: 2024-03-31 is before '
+        f"the first published cohort (Next Decision Date 2024-07-31) {accepted}",
+        f'{roster}: row 3 (id "demo-12-month"), column next_decision_date: 2029-11-30 is more '
+        f"than 2 years after today (2026-11-21) {accepted}",
+    ]
+
+
+def test_check_roster_takes_any_decision_date_a_cohort_could_have(cli, data):
+    roster = data / "providers.csv"
+    roster.write_text(roster.read_text().replace("2024-07-31", "2027-07-31"))
+    result = cli("check", "--providers", str(roster), "--rules", str(data / "rules.toml"),
+                 CALFEED_TODAY="2026-11-21")
+    assert result.exit_code == 0, result.output
 
 
 def test_env_chooses_files(cli, data):
@@ -116,7 +149,8 @@ def test_events_table(cli):
     assert lines[0].split() == ["when", "status", "actor", "track", "title"]
     assert any(line.startswith("2025-03-14 ") and "California Medical Association deadline" in line
                for line in lines)
-    assert any(line.startswith("2024-04-01 23:59 CDT") for line in lines)
+    assert any(line.startswith("2024-03-15  estimated") and "California Medical Association "
+               "deadline (estimated)" in line for line in lines)
 
 
 def test_events_unknown_provider(cli):

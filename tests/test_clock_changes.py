@@ -17,16 +17,10 @@ import pytest
 
 from calfeed import rules
 
-from test_fuzz_rules import edited, write
+from test_fuzz_rules import ONE_OFF, edited, write
 
 PUBLISHED_2023 = "2023 = 2024-04-01T23:59:00"
 RULE = 'month = 3\nday = 31\ntime = "23:59"\ntz = "America/Chicago"\nyear_offset = 1\nmove = "off-weekend"'
-TIMED = ('date = 2024-01-24\nlinks = [{ title = "PARS", url = "https://pars.accme.org/" }]\n\n'
-         '[[tracks.progress-8-month.milestones]]\nid = "activities-selected"')
-TIMED_AT = 'at = {at}\ntz = "{tz}"\nlinks = [{{ title = "PARS", url = "https://pars.accme.org/" }}]\n\n' \
-           '[[tracks.progress-8-month.milestones]]\nid = "activities-selected"'
-
-
 def problems(tmp_path: Path, text: str) -> list[str]:
     """The problem lines calfeed check prints for a rules file, [] if it loads."""
     path = write(tmp_path, "rules.toml", text)
@@ -38,13 +32,13 @@ def problems(tmp_path: Path, text: str) -> list[str]:
 
 
 def timed(at: str, tz: str = "America/Chicago") -> str:
-    """The bundled rules with the 8-month track's data-entry step due at a local time."""
-    return edited(TIMED, TIMED_AT.format(at=at, tz=tz))
+    """The bundled rules and a one-off track whose second step is due at a local time."""
+    return edited("date = 2024-02-07", f'at = {at}\ntz = "{tz}"', ONE_OFF)
 
 
 def test_a_time_in_the_spring_forward_gap_is_refused_with_what_the_clocks_do(tmp_path):
     assert problems(tmp_path, timed("2025-03-09T02:30:00")) == [
-        'tracks.progress-8-month.milestones[2].at: "2025-03-09T02:30:00": 2:30 a.m. does not '
+        'tracks.one-off.milestones[2].at: "2025-03-09T02:30:00": 2:30 a.m. does not '
         "exist there that day: clocks jump from 2:00 to 3:00 a.m. on Sunday, March 9, 2025 in "
         "America/Chicago (expected a time outside 2:00-3:00 a.m. that day, which every "
         "calendar reads as the same instant)"]
@@ -52,7 +46,7 @@ def test_a_time_in_the_spring_forward_gap_is_refused_with_what_the_clocks_do(tmp
 
 def test_a_time_in_the_fall_back_hour_is_refused_as_happening_twice(tmp_path):
     assert problems(tmp_path, timed("2025-11-02T01:30:00")) == [
-        'tracks.progress-8-month.milestones[2].at: "2025-11-02T01:30:00": 1:30 a.m. happens '
+        'tracks.one-off.milestones[2].at: "2025-11-02T01:30:00": 1:30 a.m. happens '
         "twice there that day: clocks go back from 2:00 to 1:00 a.m. on Sunday, November 2, "
         "2025 in America/Chicago (expected a time outside 1:00-2:00 a.m. that day, which "
         "every calendar reads as the same instant)"]
@@ -73,7 +67,7 @@ def test_times_beside_the_switches_load(tmp_path, at, tz):
 def test_a_zone_that_skipped_a_whole_day_is_named_with_both_days(tmp_path):
     # Samoa moved across the date line: December 30, 2011 never happened in Apia.
     assert problems(tmp_path, timed("2011-12-30T12:00:00", "Pacific/Apia")) == [
-        'tracks.progress-8-month.milestones[2].at: "2011-12-30T12:00:00": noon does not '
+        'tracks.one-off.milestones[2].at: "2011-12-30T12:00:00": noon does not '
         "exist there that day: clocks jump from midnight on Friday, December 30, 2011 to "
         "midnight on Saturday, December 31, 2011 in Pacific/Apia (expected a date and time "
         "that happen exactly once in Pacific/Apia)"]
@@ -82,7 +76,7 @@ def test_a_zone_that_skipped_a_whole_day_is_named_with_both_days(tmp_path):
 def test_a_change_at_midnight_is_worded_as_midnight(tmp_path):
     # Brazil's daylight saving time began at midnight: 00:30 on November 4, 2018 never was.
     assert problems(tmp_path, timed("2018-11-04T00:30:00", "America/Sao_Paulo")) == [
-        'tracks.progress-8-month.milestones[2].at: "2018-11-04T00:30:00": 12:30 a.m. does not '
+        'tracks.one-off.milestones[2].at: "2018-11-04T00:30:00": 12:30 a.m. does not '
         "exist there that day: clocks jump from midnight to 1:00 a.m. on Sunday, November 4, "
         "2018 in America/Sao_Paulo (expected a time outside midnight-1:00 a.m. that day, which "
         "every calendar reads as the same instant)"]

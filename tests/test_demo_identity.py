@@ -130,6 +130,21 @@ DEMO_EVENTS = {
 }
 
 
+# The one move made on purpose: the demo-state provider's accreditor, the
+# California Medical Association, has no published deadline for these data years,
+# and its rule (the Friday on or before ACCME's deadline minus 12 days) now gives
+# them, two weeks before the ACCME date main showed. Same UIDs, earlier dates.
+CMA_ESTIMATES = {"2023": "2024-03-15", "2025": "2026-03-13", "2026": "2027-03-19",
+                 "2027": "2028-03-17"}
+
+
+def expected(provider: str) -> list[tuple[str, str | None]]:
+    """Main's pairs, with the intended CMA moves for demo-state."""
+    if provider != "demo-state":
+        return DEMO_EVENTS[provider]
+    return [(uid, CMA_ESTIMATES.get(uid.split("/")[2], start)) for uid, start in DEMO_EVENTS[provider]]
+
+
 @pytest.fixture(scope="module")
 def loaded():
     """The bundled rules and demo roster."""
@@ -140,4 +155,4 @@ def loaded():
 def test_demo_provider_keeps_every_uid_and_date(loaded, provider):
     events = engine.schedule(loaded, loaded.providers[provider], TODAY)
     got = [(e.uid, e.start.isoformat() if e.start else None) for e in events]
-    assert got == DEMO_EVENTS[provider]
+    assert got == expected(provider)

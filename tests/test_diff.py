@@ -79,16 +79,16 @@ def test_the_same_move_without_history_or_a_raised_revised_is_refused(cli, tmp_p
     assert result.stdout.splitlines()[1].startswith('  moved annual-agreement "Accept the terms')
 
 
-def test_a_milestone_moved_without_history_names_its_table(cli, tmp_path):
-    # Source 000, 8-month track: materials due April 3, 2024.
-    new = edit(tmp_path, "rules.toml", ("date = 2024-04-03", "date = 2024-04-10"),
+def test_a_cohort_step_moved_without_history_names_its_place(cli, tmp_path):
+    # Source 000, 8-month table: materials due April 3, 2024.
+    new = edit(tmp_path, "rules.toml", ("materials-due = 2024-04-03,", "materials-due = 2024-04-10,"),
                ("revised = 2026-11-21T00:00:00Z", "revised = 2026-11-28T00:00:00Z"))
     result = cli("diff", str(bundled("rules.toml")), new, "--today", "2024-01-01")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        f"{new}: tracks.progress-8-month.milestones[5]: published date moved from 2024-04-03 to "
-        "2024-04-10 with no history entry (expected changes = [{ was = 2024-04-03, announced = "
-        'YYYY-MM-DD, note = "why it moved" }])']
+        f"{new}: progress.cohorts[1].dates.materials-due: published date moved from 2024-04-03 "
+        "to 2024-04-10 with no history entry (expected materials-due = { date = 2024-04-10, "
+        'changes = [{ was = 2024-04-03, announced = YYYY-MM-DD, note = "why it moved" }] })']
     assert result.stdout.splitlines()[:2] == [
         "progress-8-month 2023-11 (8-Month Progress Report Milestones, cycle 2023-11)",
         '  moved materials-due "Progress Report Materials Submission Deadline": '
@@ -102,52 +102,55 @@ def test_publishing_retitling_and_refining_a_date_are_listed_by_track_and_cycle(
         ("revised = 2026-11-21T00:00:00Z", "revised = 2026-11-28T00:00:00Z"),
         # Data year 2025 published at the date the rule already gave: no move.
         ('at 11:59 pm Central Time"\n', 'at 11:59 pm Central Time"\n2025 = 2026-03-31T23:59:00\n'),
-        ('month = "2024-11"', "date = 2024-11-20"),
+        ('decision = "2024-11"', "decision = 2024-11-20"),
         ('title = "Review and update your contact information"',
          'title = "Review and update your organization\'s contact information"'),
     )
     result = cli("diff", str(bundled("rules.toml")), new, "--today", "2026-11-21")
     assert result.exit_code == 0, result.output
     contact = ('  title contact-information: "Review and update your contact information" → '
-               '"Review and update your organization\'s contact information" (4 providers)')
+               '"Review and update your organization\'s contact information" (3 providers)')
+    # The state-accredited provider's step carries its accreditor's name: its own line.
+    cma = ('  title contact-information: "Review and update your contact information — California '
+           'Medical Association deadline" → "Review and update your organization\'s contact '
+           'information — California Medical Association deadline" (1 provider)')
     assert result.stdout.splitlines() == [
         "annual-reporting 2023 (Annual Reporting in PARS, data year 2023)",
-        contact,
+        contact, cma,
         "annual-reporting 2024 (Annual Reporting in PARS, data year 2024)",
-        contact.replace("4 providers", "3 providers"),
-        # The state-accredited provider's step carries its accreditor's name.
-        '  title contact-information: "Review and update your contact information — California '
-        'Medical Association deadline" → "Review and update your organization\'s contact '
-        'information — California Medical Association deadline" (1 provider)',
+        contact, cma,
         "annual-reporting 2025 (Annual Reporting in PARS, data year 2025)",
+        # ACCME's 2025 deadline published; CMA's for the state provider is still its estimate.
         '  status annual-agreement "Accept the terms of the ACCME annual agreement": '
-        "estimated → published (4 providers)",
+        "estimated → published (3 providers)",
         '  status enter-activities "Enter all activities that started in 2025, and close all of '
-        'them that also ended in 2025": estimated → published (4 providers)',
+        'them that also ended in 2025": estimated → published (3 providers)',
         '  status enduring-learner-counts "Update the total cumulative learner counts of enduring '
         'materials as of December 31, 2025": estimated → published (2 providers)',
         '  status program-summary "Complete and submit your Program Summary": '
-        "estimated → published (4 providers)",
+        "estimated → published (3 providers)",
         '  status contact-information "Review and update your organization\'s contact '
-        'information": estimated → published (4 providers)',
-        contact,
+        'information": estimated → published (3 providers)',
+        contact, cma,
         "annual-reporting 2026 (Annual Reporting in PARS, data year 2026)",
-        contact,
+        contact, cma,
         "annual-reporting 2027 (Annual Reporting in PARS, data year 2027)",
-        contact,
+        contact, cma,
         "progress-12-month 2023-11 (12-Month Progress Report Milestones, cycle 2023-11)",
         '  precision decision "ACCME notifies provider of the November 2024 Cohort progress '
         'report decision": November 2024 → Wednesday, November 20, 2024 (1 provider)',
-        "1 changed precision, 5 changed status, 6 retitled; reaches 4 of 4 providers on the "
+        "1 changed precision, 5 changed status, 10 retitled; reaches 4 of 4 providers on the "
         "roster; revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z",
     ]
 
 
 def test_appearing_and_disappearing_steps(cli, tmp_path):
     text = bundled("rules.toml").read_text(encoding="utf-8")
-    start = text.index("[[tracks.progress-12-month.milestones]]\nid = \"activities-selected\"")
-    end = text.index("[[tracks.progress-12-month.milestones]]", start + 1)
-    removed = text[:start] + text[end:]
+    # A step ACCME no longer lists: gone from the steps and from every cohort.
+    start = text.index("[[progress.steps]]\nid = \"activities-selected\"")
+    end = text.index("[[progress.steps]]", start + 1)
+    removed = (text[:start] + text[end:]).replace(" activities-selected = 2024-02-07,", "")
+    removed = removed.replace(" activities-selected = 2024-05-22,", "")
     removed = removed.replace("revised = 2026-11-21T00:00:00Z", "revised = 2026-11-28T00:00:00Z")
     (tmp_path / "rules.toml").write_text(removed, encoding="utf-8")
     shutil.copy(bundled("providers.csv"), tmp_path / "providers.csv")
@@ -158,7 +161,10 @@ def test_appearing_and_disappearing_steps(cli, tmp_path):
         "progress-12-month 2023-11 (12-Month Progress Report Milestones, cycle 2023-11)",
         '  disappears activities-selected "ACCME notifies provider of activities selected for '
         'performance-in-practice review": Wednesday, May 22, 2024 (1 provider)',
-        "1 disappeared; reaches 1 of 4 providers on the roster; "
+        "progress-8-month 2023-11 (8-Month Progress Report Milestones, cycle 2023-11)",
+        '  disappears activities-selected "ACCME notifies provider of activities selected for '
+        'performance-in-practice review": Wednesday, February 7, 2024 (1 provider)',
+        "2 disappeared; reaches 2 of 4 providers on the roster; "
         "revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z",
     ]
     back = cli("diff", new, old, "--today", "2024-01-01")

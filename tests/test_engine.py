@@ -138,13 +138,13 @@ def test_state_accreditor_deadline_replaces_accmes(loaded):
     assert (cma.start, cma.end, cma.precision) == (date(2025, 3, 14), date(2025, 3, 15), "day")
     assert cma.title.endswith("— California Medical Association deadline")
     assert "March 31, 2025 at 11:59 p.m. Central Time" in cma.description
-    # No CMA date for data year 2023: ACCME's, to be checked with the accreditor.
+    assert cma.status == "published"
+    # No CMA date for data year 2023: CMA's rule, the Friday on or before ACCME's
+    # April 1, 2024 minus 12 days (Wednesday March 20) = March 15, 2024; estimated.
     unknown = agreement["2023"]
-    assert unknown.start.isoformat() == "2024-04-01T23:59:00-05:00"
-    assert unknown.title == (
-        "Accept the terms of the ACCME annual agreement (check with your accreditor)")
-    assert agreement["2026"].title == (
-        "Accept the terms of the ACCME annual agreement (estimated; check with your accreditor)")
+    assert (unknown.start, unknown.status) == (date(2024, 3, 15), "estimated")
+    assert unknown.title == ("Accept the terms of the ACCME annual agreement — "
+                             "California Medical Association deadline (estimated)")
     # The same step keeps its UID whoever sets the date.
     assert cma.uid == "demo-state/annual-reporting/2024/annual-agreement@calfeed"
 
@@ -183,7 +183,6 @@ revised = 2026-11-21T00:00:00Z
 name = "8-Month Progress Report Milestones, written relatively"
 source = "Source 000, 8-month table, as an estimated schedule would be written"
 cycle = "2023-11"
-next_decision_date = 2024-07-31
 
 [[tracks.progress-8-month.milestones]]
 id = "enter-activity-data"
@@ -219,7 +218,7 @@ def test_relative_rules_reproduce_the_8_month_table(tmp_path):
     path = tmp_path / "rules.toml"
     path.write_text(RELATIVE_8_MONTH, encoding="utf-8")
     relative = rules.load(path)
-    profile = Profile("p", "P", next_decision_date=date(2024, 7, 31))
+    profile = Profile("p", "P", tracks=("progress-8-month",))
     events = engine.schedule(relative, profile, TODAY)
     assert [e.start.isoformat() for e in events] == [
         "2024-01-24", "2024-02-07", "2024-02-21", "2024-04-03"]

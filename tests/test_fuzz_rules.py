@@ -190,7 +190,9 @@ SCALARS = st.one_of(
 KEYS = st.one_of(TEXT, st.sampled_from(
     ["2024", "²⁰²⁴", "٢٠٢٤", "0000", "99999", "2024.5", "dat", "Date", "id", "after", "days",
      "move", "tz", "at", "when", "month", "deadline", "only_if", "estimated", "links", "yearly",
-     "published", "first_cycle", "cycle", "next_decision_date", "roster", "revised", "title"]))
+     "published", "first_cycle", "cycle", "next_decision_date", "roster", "revised", "title",
+     "progress", "steps", "cohorts", "dates", "decision", "rule", "days_before", "weekday",
+     "enter-activity-data", "review-fee"]))
 VALUES = st.recursive(SCALARS, lambda kids: st.lists(kids, max_size=3)
                       | st.dictionaries(KEYS, kids, max_size=3), max_leaves=6)
 
@@ -465,10 +467,37 @@ def test_check_in_a_real_process_prints_no_traceback(tmp_path, data):
 TITLE = 'title = "Accept the terms of the ACCME annual agreement"'
 
 
-def edited(old: str, new: str) -> str:
-    """The bundled rules.toml with its first `old` replaced."""
-    assert old in RULES_TEXT
-    return RULES_TEXT.replace(old, new, 1)
+def edited(old: str, new: str, text: str = RULES_TEXT) -> str:
+    """The bundled rules.toml (or another text) with its first `old` replaced."""
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+# A one-off track (neither yearly nor a progress-report cohort), for the checks of
+# the date forms every such track may use.
+ONE_OFF = RULES_TEXT + """
+[tracks.one-off]
+name = "A one-off schedule"
+source = "The tests"
+
+[[tracks.one-off.milestones]]
+id = "first"
+title = "First"
+actor = "provider"
+date = 2024-01-24
+
+[[tracks.one-off.milestones]]
+id = "second"
+title = "Second"
+actor = "accme"
+date = 2024-02-07
+
+[[tracks.one-off.milestones]]
+id = "third"
+title = "Third"
+actor = "accme"
+date = 2024-02-21
+"""
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -496,12 +525,15 @@ def edited(old: str, new: str) -> str:
     pytest.param(edited("revised = 2026-11-21T00:00:00Z", "revised = 0001-01-01T00:00:00+01:00"),
                  'revised: "0001-01-01T00:00:00+01:00" is out of range (expected a date in the '
                  "years 1900-2200)", id="revised-astimezone-OverflowError"),
-    pytest.param(edited('month = "2024-07"', 'month = "0000-07"'),
-                 'tracks.progress-8-month.milestones[6].month: "0000-07" is out of range '
+    pytest.param(edited('decision = "2024-07"', 'decision = "0000-07"'),
+                 'progress.cohorts[1].dates.decision: "0000-07" is out of range '
                  "(expected a month in the years 1900-2200)", id="month-year-0-engine-ValueError"),
-    pytest.param(edited("date = 2024-01-24", "date = 9999-12-31"),
-                 'tracks.progress-8-month.milestones[2].date: "9999-12-31" is out of range '
+    pytest.param(edited("enter-activity-data = 2024-01-24", "enter-activity-data = 9999-12-31"),
+                 'progress.cohorts[1].dates.enter-activity-data: "9999-12-31" is out of range '
                  "(expected a date in the years 1900-2200)", id="day-end-engine-OverflowError"),
+    pytest.param(edited("date = 2024-01-24", "date = 9999-12-31", ONE_OFF),
+                 'tracks.one-off.milestones[1].date: "9999-12-31" is out of range '
+                 "(expected a date in the years 1900-2200)", id="track-day-end-engine-OverflowError"),
     pytest.param(edited("2024 = 2025-03-31T23:59:00", "2024 = 9999-12-31T23:59:00"),
                  'tracks.annual-reporting.published.2024: "9999-12-31T23:59:00" is out of range '
                  "(expected a date in the years 1900-2200)", id="published-engine-OverflowError"),
@@ -517,13 +549,13 @@ def edited(old: str, new: str) -> str:
                  '"{data_year:>999999999}" (expected a plain {name} placeholder, without ! or :)',
                  id="format-spec-gigabyte-title"),
     pytest.param(edited('actor = "accme"', 'actor = "\\u001b[31m"'),
-                 'tracks.progress-8-month.milestones[3].actor: unknown actor "\\x1b[31m" '
+                 'progress.steps[3].actor: unknown actor "\\x1b[31m" '
                  "(expected one of: provider, accme, accreditor)", id="terminal-escape"),
     pytest.param('"" = false\n' + RULES_TEXT,
-                 '"": unknown key "" (expected one of: revised, roster, tracks, accreditors, notify)',
+                 '"": unknown key "" (expected one of: revised, roster, tracks, progress, accreditors, notify)',
                  id="empty-key-empty-place"),
     pytest.param(edited("next_decision_date = 2024-07-31", "next_decision_date = []"),
-                 'tracks.progress-8-month.next_decision_date: an array "[]" (expected a date '
+                 'progress.cohorts[1].next_decision_date: an array "[]" (expected a date '
                  "like 2024-01-24, unquoted)", id="unhashable-date-TypeError"),
 ])
 def test_once_crashed_now_one_problem_line(tmp_path, text, expected):
@@ -535,13 +567,13 @@ def test_once_crashed_now_one_problem_line(tmp_path, text, expected):
 
 
 def test_a_key_with_a_newline_stays_on_one_line(tmp_path):
-    path = write(tmp_path, "rules.toml", edited("date = 2024-01-24", '"da\\nte" = 2024-01-24'))
+    path = write(tmp_path, "rules.toml", edited("deadline = true", '"dead\\nline" = true'))
     with pytest.raises(rules.RulesError) as err:
         rules.load(path, write(tmp_path, "providers.csv", "id,name\n"))
     assert err.value.problems[0] == (
-        f'{path}: tracks.progress-8-month.milestones[2]."da\\nte": unknown key "da\\nte", did you '
-        'mean "date"? (expected one of: id, title, description, actor, links, only_if, '
-        "estimated, date, month, at, tz, when, after, days, move, deadline, changes)")
+        f'{path}: tracks.annual-reporting.milestones[1]."dead\\nline": unknown key "dead\\nline", '
+        'did you mean "deadline"? (expected one of: id, title, description, actor, links, '
+        "only_if, estimated, date, month, at, tz, when, after, days, move, deadline, changes)")
 
 
 def test_a_roster_name_with_a_nul_is_a_problem_not_a_crash(tmp_path):
@@ -597,8 +629,8 @@ def test_roster_over_the_limit_is_refused(tmp_path, monkeypatch):
 
 
 # --- what a coordinator reads for each kind of mistake ----------------------------------------
-# (tests/test_cli.py has the misspelt key "dat", a roster date 2024-02-30 and a Next Decision
-# Date no track knows; these are the other kinds.)
+# (tests/test_cli.py has a misspelt key, a roster date 2024-02-30 and a Next Decision
+# Date calfeed cannot schedule; these are the other kinds.)
 
 def rules_problems(tmp_path: Path, text: str) -> tuple[Path, list[str]]:
     """Load a rules.toml text with the demo roster; return its path and the problems."""
@@ -618,50 +650,47 @@ def roster_problems(tmp_path: Path, text: str) -> tuple[Path, list[str]]:
 
 def test_two_date_forms_in_one_milestone(tmp_path):
     path, problems = rules_problems(tmp_path, edited(
-        "date = 2024-02-07", 'date = 2024-02-07\nmonth = "2024-02"'))
+        "date = 2024-02-07", 'date = 2024-02-07\nmonth = "2024-02"', ONE_OFF))
     assert problems == [
-        f"{path}: tracks.progress-8-month.milestones[3]: two date forms: date, month (expected "
+        f"{path}: tracks.one-off.milestones[2]: two date forms: date, month (expected "
         "exactly one of: date, month, at, when, after, deadline)"]
 
 
 def test_impossible_date_keeps_line_and_column(tmp_path):
-    path, problems = rules_problems(tmp_path, edited("date = 2024-02-07", "date = 2024-02-30"))
-    # Line 50 of the bundled rules.toml: `date = 2024-02-30`, the value from column 8.
-    assert RULES_TEXT.splitlines()[49] == "date = 2024-02-07"
-    assert problems == [f"{path}: line 50, column 8: TOML syntax error: Invalid date or "
+    path, problems = rules_problems(tmp_path, edited("2022 = 2023-03-17", "2022 = 2023-02-30"))
+    # Line 198 of the bundled rules.toml: `2022 = 2023-02-30`, the value from column 8.
+    assert RULES_TEXT.splitlines()[197] == "2022 = 2023-03-17"
+    assert problems == [f"{path}: line 198, column 8: TOML syntax error: Invalid date or "
                         "datetime (expected valid TOML)"]
 
 
 def test_toml_syntax_error_line_and_column(tmp_path):
-    path, problems = rules_problems(tmp_path, edited("date = 2024-02-07", 'date = "2024-02-07'))
-    assert problems == [f"{path}: line 50, column 19: TOML syntax error: Illegal character "
+    path, problems = rules_problems(tmp_path, edited("2022 = 2023-03-17", '2022 = "2023-03-17'))
+    assert problems == [f"{path}: line 198, column 19: TOML syntax error: Illegal character "
                         "'\\n' (expected valid TOML)"]
 
 
 def test_after_an_unknown_milestone(tmp_path):
     path, problems = rules_problems(tmp_path, edited(
-        "date = 2024-02-07", 'after = "enter-activity-dat"\ndays = 14'))
+        "date = 2024-02-07", 'after = "firs"\ndays = 14', ONE_OFF))
     assert problems == [
-        f'{path}: tracks.progress-8-month.milestones[3].after: unknown milestone '
-        '"enter-activity-dat" (expected one of: review-fee, enter-activity-data, '
-        "activities-selected, materials-available, materials-due, decision)"]
+        f'{path}: tracks.one-off.milestones[2].after: unknown milestone "firs" (expected one '
+        "of: first, second, third)"]
 
 
 def test_a_cycle_among_relative_dates(tmp_path):
-    text = edited("date = 2024-02-07", 'after = "materials-available"\ndays = 14')
+    text = edited("date = 2024-02-07", 'after = "third"\ndays = 14', ONE_OFF)
     path, problems = rules_problems(tmp_path, text.replace(
-        "date = 2024-02-21", 'after = "activities-selected"\ndays = 14', 1))
+        "date = 2024-02-21", 'after = "second"\ndays = 14', 1))
     assert problems == [
-        f"{path}: tracks.progress-8-month.milestones[3].after: relative dates form a cycle: "
-        "activities-selected -> materials-available -> activities-selected (expected each "
-        "relative date to lead back to a fixed date)",
+        f"{path}: tracks.one-off.milestones[2].after: relative dates form a cycle: "
+        "second -> third -> second (expected each relative date to lead back to a fixed date)",
     ]  # one line per cycle, not one per milestone in it
 
 
 def test_an_unknown_actor(tmp_path):
-    path, problems = rules_problems(tmp_path, edited(
-        'actor = "accme"\ndate = 2024-02-07', 'actor = "ACCME"\ndate = 2024-02-07'))
-    assert problems == [f'{path}: tracks.progress-8-month.milestones[3].actor: unknown actor '
+    path, problems = rules_problems(tmp_path, edited('actor = "accme"', 'actor = "ACCME"'))
+    assert problems == [f'{path}: progress.steps[3].actor: unknown actor '
                         '"ACCME" (expected one of: provider, accme, accreditor)']
 
 

@@ -115,12 +115,13 @@ def test_changed_recently_counts_30_days_from_any_day_of_the_announced_month(tod
 
 def test_a_milestone_day_a_month_and_an_accreditor_year_take_history(tmp_path):
     source = bundled("rules.toml").read_text(encoding="utf-8")
-    # Source 000, 8-month track: materials due April 3, 2024; moved here for the test.
+    # Source 000, 8-month table: materials due April 3, 2024; moved here for the test.
     edited = (source
-              .replace('date = 2024-04-03\n', 'date = 2024-04-10\nchanges = [{ was = 2024-04-03, '
-                       'announced = 2024-03-20, note = "PARS outage" }]\n')
-              .replace('month = "2024-07"\n', 'month = "2024-08"\nchanges = [{ was = "2024-07", '
-                       'announced = "2024-06" }]\n')
+              .replace('materials-due = 2024-04-03,', 'materials-due = { date = 2024-04-10, '
+                       'changes = [{ was = 2024-04-03, announced = 2024-03-20, note = "PARS '
+                       'outage" }] },')
+              .replace('decision = "2024-07"', 'decision = { month = "2024-08", changes = [{ '
+                       'was = "2024-07", announced = "2024-06" }] }')
               .replace("2024 = 2025-03-14\n", "2024 = { date = 2025-03-21, changes = [{ was = "
                        "2025-03-14, announced = 2025-02-03, note = \"CMA extension\" }] }\n"))
     shutil.copy(bundled("providers.csv"), tmp_path / "providers.csv")
@@ -143,30 +144,30 @@ def test_a_milestone_day_a_month_and_an_accreditor_year_take_history(tmp_path):
 
 
 BROKEN_HISTORY = [
-    pytest.param('date = 2024-04-10\nchanges = [{ was = 2024-04-10, announced = 2024-03-20 }]',
-                 "tracks.progress-8-month.milestones[5].changes[1].was: \"2024-04-10\" is the "
+    pytest.param('{ date = 2024-04-10, changes = [{ was = 2024-04-10, announced = 2024-03-20 }] }',
+                 "progress.cohorts[1].dates.materials-due.changes[1].was: \"2024-04-10\" is the "
                  "date as it is now (expected the date before it moved)", id="same-date"),
-    pytest.param('date = 2024-04-10\nchanges = [{ was = "2024-04-03", announced = 2024-03-20 }]',
-                 'tracks.progress-8-month.milestones[5].changes[1].was: a string "2024-04-03" '
+    pytest.param('{ date = 2024-04-10, changes = [{ was = "2024-04-03", announced = 2024-03-20 }] }',
+                 'progress.cohorts[1].dates.materials-due.changes[1].was: a string "2024-04-03" '
                  "(expected a date like 2024-01-24, unquoted)", id="quoted-was"),
-    pytest.param('date = 2024-04-10\nchanges = [{ was = 2024-04-03, announced = "March" }]',
-                 'tracks.progress-8-month.milestones[5].changes[1].announced: "March" is not a '
+    pytest.param('{ date = 2024-04-10, changes = [{ was = 2024-04-03, announced = "March" }] }',
+                 'progress.cohorts[1].dates.materials-due.changes[1].announced: "March" is not a '
                  'month (expected a quoted month like "2024-07")', id="bad-announced"),
-    pytest.param('date = 2024-04-10\nchanges = [{ was = 2024-04-03 }]',
-                 'tracks.progress-8-month.milestones[5].changes[1]: missing key "announced" '
+    pytest.param('{ date = 2024-04-10, changes = [{ was = 2024-04-03 }] }',
+                 'progress.cohorts[1].dates.materials-due.changes[1]: missing key "announced" '
                  "(expected announced to be set)", id="no-announced"),
-    pytest.param('date = 2024-04-10\nchanges = [{ was = 2024-04-03, anounced = 2024-03-20 }]',
-                 ['tracks.progress-8-month.milestones[5].changes[1].anounced: unknown key '
+    pytest.param('{ date = 2024-04-10, changes = [{ was = 2024-04-03, anounced = 2024-03-20 }] }',
+                 ['progress.cohorts[1].dates.materials-due.changes[1].anounced: unknown key '
                   '"anounced", did you mean "announced"? (expected one of: was, announced, note)',
-                  'tracks.progress-8-month.milestones[5].changes[1]: missing key "announced" '
+                  'progress.cohorts[1].dates.materials-due.changes[1]: missing key "announced" '
                   "(expected announced to be set)"], id="misspelt-key"),
-    pytest.param('date = 2024-04-10\nchanges = { was = 2024-04-03, announced = 2024-03-20 }',
-                 "tracks.progress-8-month.milestones[5].changes: a single table, not an array "
+    pytest.param('{ date = 2024-04-10, changes = { was = 2024-04-03, announced = 2024-03-20 } }',
+                 "progress.cohorts[1].dates.materials-due.changes: a single table, not an array "
                  "(expected an array of { was, announced, note } tables, oldest first, in [ ])",
                  id="not-an-array"),
-    pytest.param('date = 2024-04-10\nchanges = [{ was = 2024-04-01, announced = 2024-03-20 }, '
-                 '{ was = 2024-04-03, announced = 2024-03-01 }]',
-                 'tracks.progress-8-month.milestones[5].changes[2].announced: "2024-03-01" is '
+    pytest.param('{ date = 2024-04-10, changes = [{ was = 2024-04-01, announced = 2024-03-20 }, '
+                 '{ was = 2024-04-03, announced = 2024-03-01 }] }',
+                 'progress.cohorts[1].dates.materials-due.changes[2].announced: "2024-03-01" is '
                  "earlier than the entry before it (expected entries oldest first)",
                  id="out-of-order"),
 ]
@@ -175,17 +176,17 @@ BROKEN_HISTORY = [
 @pytest.mark.parametrize("replacement, expected", BROKEN_HISTORY)
 def test_a_broken_history_is_one_line_naming_the_place(tmp_path, replacement, expected):
     source = bundled("rules.toml").read_text(encoding="utf-8")
-    path = write(tmp_path, "rules.toml", source.replace("date = 2024-04-03", replacement))
+    path = write(tmp_path, "rules.toml",
+                 source.replace("materials-due = 2024-04-03,", f"materials-due = {replacement},"))
     assert problems(path) == (expected if isinstance(expected, list) else [expected])
 
 
 def test_history_on_a_date_that_a_rule_makes_is_refused(tmp_path):
     source = bundled("rules.toml").read_text(encoding="utf-8")
-    edited = source.replace('when = "Due upon receipt of invoice"\n',
-                            'when = "Due upon receipt of invoice"\n'
+    edited = source.replace('deadline = true\n', 'deadline = true\n'
                             'changes = [{ was = 2024-01-01, announced = 2024-01-01 }]\n', 1)
     assert problems(write(tmp_path, "rules.toml", edited)) == [
-        "tracks.progress-8-month.milestones[1].changes: changes given with when (expected "
+        "tracks.annual-reporting.milestones[1].changes: changes given with deadline (expected "
         "changes only with a published date: date, month, at)"]
 
 

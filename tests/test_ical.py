@@ -345,13 +345,19 @@ def test_estimated_and_accreditor_events_say_so(loaded):
     assert cma.summary.value == ("Complete and submit your Program Summary — "
                                  "California Medical Association deadline")
     assert cma.status.value == "CONFIRMED"
+    assert "California Medical Association: https://www.cmadocs.org/cme/accreditation/eligibility" \
+        in cma.description.value
+    # No CMA date for data year 2025: its rule, the Friday on or before ACCME's
+    # (estimated) March 31, 2026 minus 12 days = Friday March 13, 2026.
     later = parsed["demo-state/annual-reporting/2025/program-summary@calfeed"]
-    assert later.dtstart.value.astimezone(UTC) == datetime(2026, 4, 1, 4, 59, tzinfo=UTC)
-    assert later.summary.value == ("Complete and submit your Program Summary (estimated; check "
-                                   "with your accreditor) — due 11:59 p.m. CT")
+    assert (later.dtstart.value, later.dtend.value) == (date(2026, 3, 13), date(2026, 3, 14))
+    assert later.summary.value == ("Complete and submit your Program Summary — "
+                                   "California Medical Association deadline (estimated)")
     assert later.status.value == "TENTATIVE"
-    assert ("Who acts: the provider\nEstimated: ACCME has not yet published this date; "
-            "it follows ACCME's usual rule.") in later.description.value
+    # The estimate says whose rule it follows, not ACCME's.
+    assert ("Its published deadlines fell on the Friday on or before ACCME's deadline minus "
+            "12 days") in later.description.value
+    assert "it follows ACCME's usual rule" not in later.description.value
 
 
 def test_event_description_carries_the_text_who_acts_and_links(loaded):
@@ -443,10 +449,11 @@ def test_renders_are_byte_identical_across_processes(loaded, provider, remind):
 
 def test_a_moved_date_keeps_its_uid_and_raises_sequence(loaded, tmp_path):
     source = Path(loaded.path).read_text(encoding="utf-8")
-    assert source.count("date = 2024-04-03\n") == 1
+    assert source.count("materials-due = 2024-04-03,") == 1
     assert source.count("revised = 2026-11-21T00:00:00Z\n") == 1
-    moved = (source.replace("date = 2024-04-03\n", "date = 2024-04-10\nchanges = [{ was = "
-                            "2024-04-03, announced = 2026-11-30, note = \"A test move\" }]\n")
+    moved = (source.replace("materials-due = 2024-04-03,", "materials-due = { date = 2024-04-10, "
+                            "changes = [{ was = 2024-04-03, announced = 2026-11-30, note = "
+                            "\"A test move\" }] },")
              .replace("revised = 2026-11-21T00:00:00Z\n", "revised = 2026-12-01T09:30:00Z\n"))
     (tmp_path / "rules.toml").write_text(moved, encoding="utf-8")
     roster = Path(loaded.providers_path).read_text(encoding="utf-8")

@@ -38,19 +38,20 @@ TEXTS = settings(max_examples=DEEPER or 120, deadline=None, derandomize=not DEEP
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                         HealthCheck.function_scoped_fixture])
 
-# The 8-month track's second milestone is a dated one with a link; its first is undated.
+# The 8-month cohort (the first); the second progress-report step is a dated one with
+# a link, the first is undated.
 TRACK = "progress-8-month"
 DATED = "enter-activity-data"
 # Where each text field lives, as calfeed check names it.
 WHERE = {
     "provider": 'row 2 (id "fuzz"), column name',
-    "track_name": f"tracks.{TRACK}.name",
-    "source": f"tracks.{TRACK}.source",
-    "track_link": f"tracks.{TRACK}.links[1].title",
-    "title": f"tracks.{TRACK}.milestones[2].title",
-    "description": f"tracks.{TRACK}.milestones[2].description",
-    "milestone_link": f"tracks.{TRACK}.milestones[2].links[1].title",
-    "when": f"tracks.{TRACK}.milestones[1].when",
+    "track_name": "progress.cohorts[1].name",
+    "source": "progress.cohorts[1].source",
+    "track_link": "progress.cohorts[1].links[1].title",
+    "title": "progress.steps[2].title",
+    "description": "progress.steps[2].description",
+    "milestone_link": "progress.steps[2].links[1].title",
+    "when": "progress.steps[1].when",
     "accreditor": "accreditors.cma.name",
 }
 # What each output escapes or treats specially, characters that look like nothing, and
@@ -102,6 +103,8 @@ def refusal(field: str, text: str) -> str | None:
     for index, char in enumerate(text):
         if char not in allowed and unicodedata.category(char) in ("Cc", "Zl", "Zp"):
             return f"(U+{ord(char):04X}) at character {index + 1}"
+    if text.startswith("\ufeff"):  # calendar files drop a leading byte-order mark
+        return "(U+FEFF) at character 1"
     if "\\N" in text:
         return 'backslash before N ("\\N")'
     return None
@@ -110,10 +113,11 @@ def refusal(field: str, text: str) -> str | None:
 def write_files(folder: Path, texts: dict[str, str]) -> tuple[Path, Path]:
     """The bundled rules with the texts put in place, and a one-provider roster."""
     data = copy.deepcopy(BASE)
-    track = data["tracks"][TRACK]
-    track["name"], track["source"] = texts["track_name"], texts["source"]
-    track["links"][0]["title"] = texts["track_link"]
-    undated, dated = track["milestones"][0], track["milestones"][1]
+    cohort = data["progress"]["cohorts"][0]
+    assert cohort["id"] == TRACK
+    cohort["name"], cohort["source"] = texts["track_name"], texts["source"]
+    cohort["links"][0]["title"] = texts["track_link"]
+    undated, dated = data["progress"]["steps"][0], data["progress"]["steps"][1]
     assert "when" in undated and dated["id"] == DATED
     undated["when"] = texts["when"]
     dated["title"], dated["description"] = texts["title"], texts["description"]

@@ -26,8 +26,8 @@ SETTLE = 10.0
 OLD_REVISED = "revised = 2026-11-21T00:00:00Z"
 NEW_REVISED = "revised = 2026-11-22T00:00:00Z"
 # Source 000, 8-month track: "Provider submits progress report … April 3, 2024".
-OLD_DATE = "date = 2024-04-03"
-NEW_DATE = "date = 2024-04-10"
+OLD_DATE = "materials-due = 2024-04-03"
+NEW_DATE = "materials-due = 2024-04-10"
 
 
 def feed_path() -> str:
@@ -98,7 +98,7 @@ def test_broken_files_keep_the_old_feed_and_a_fix_reaches_every_worker(served):
     good_rules, good_roster = rules.read_text(), roster.read_text()
 
     # A half-edited save: a TOML syntax error, and a roster row with an impossible date.
-    rewrite(rules, good_rules.replace(OLD_DATE, "date = 2024-04-", 1))
+    rewrite(rules, good_rules.replace(OLD_DATE, "materials-due = 2024-04-", 1))
     rewrite(roster, good_roster.replace("2024-11-30,yes", "2024-13-30,yes"))
     wait_for(lambda: health(server)["status"] == "degraded", "/healthz to say degraded")
     time.sleep(1.2)  # past the reload interval: every worker has now looked at the files

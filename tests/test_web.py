@@ -6,9 +6,10 @@ import json
 import logging
 import stat
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
+import vobject
 from click.testing import CliRunner
 
 from calfeed import bundled, tokens, web
@@ -190,9 +191,19 @@ def test_bad_feed_parameters_are_400_naming_the_parameter(client, query, paramet
     assert body.startswith("400 Bad Request\n") and body.count("\n") == 2  # one line says why
 
 
+NDD_ACCEPTED = ("a Next Decision Date from 2024-07-31 (the first published cohort) to 2028-11-21 "
+                "(2 years after today), as YYYY-MM-DD, or empty for no progress report")
+
+
 @pytest.mark.parametrize("query, parameter, accepted", [
-    ("next_decision_date=2099-01-01", "next_decision_date", "2024-07-31, 2024-11-30"),
-    ("next_decision_date=July", "next_decision_date", "2024-07-31, 2024-11-30"),
+    ("next_decision_date=2099-01-01", "next_decision_date", NDD_ACCEPTED),
+    ("next_decision_date=2029-01-01", "next_decision_date",
+     "2029-01-01 is more than 2 years after today (2026-11-21)"),
+    ("next_decision_date=2024-03-31", "next_decision_date",
+     "2024-03-31 is before the first published cohort (Next Decision Date 2024-07-31)"),
+    ("next_decision_date=2024-02-30", "next_decision_date", NDD_ACCEPTED),
+    ("next_decision_date=July", "next_decision_date", NDD_ACCEPTED),
+    ("next_decision_date=20270731", "next_decision_date", NDD_ACCEPTED),
     ("accreditor=texas", "accreditor", "cma"),
     ("enduring_materials=sometimes", "enduring_materials", "yes or no"),
 ])
@@ -266,8 +277,11 @@ def test_home_lists_tracks_and_the_builder_choices_but_no_provider(client):
                  "Annual Reporting in PARS"]:
         assert name in page
     assert '<form class="builder" action="/calendar/" method="get">' in page
-    assert '<option value="2024-07-31">July 31, 2024 — 8-Month Progress Report Milestones</option>' in page
-    assert '<option value="" selected>No progress report</option>' in page
+    # Any Next Decision Date, as a date input, from the first cohort's to 2 years after today.
+    assert ('<input type="date" id="next_decision_date" name="next_decision_date" value="" '
+            'min="2024-07-31" max="2028-11-21" aria-describedby="ndd-hint">') in page
+    assert ("ACCME's published milestones for July 31, 2024 and November 30, 2024, an "
+            "estimate from them for any other date.") in page
     # an accreditor's name keeps its own direction, whatever script it is written in
     assert '<option value="cma" dir="auto">California Medical Association</option>' in page
     assert 'name="enduring_materials" value="yes"' in page
@@ -289,6 +303,34 @@ def test_home_subscribes_to_the_public_tracks_instead_of_downloading_them(client
     # each button says, to a screen reader, which schedule it subscribes to
     assert ('Google Calendar<span class="vh"> (subscribe to <bdi>Annual Reporting in PARS</bdi>)'
             '</span></a>') in page
+
+
+def test_builder_takes_a_next_decision_date_no_cohort_covers(client):
+    response = client.get("/calendar/?next_decision_date=2027-07-31")
+    assert response.status_code == 200
+    page = response.data.decode()
+    assert ("ACCME has not published the progress-report milestones for Next Decision Date "
+            "July 31, 2027. These dates are estimated from ACCME Progress Report Milestones — "
+            "For November 2023 Cohort Decisions Requiring a Progress Report (8-month progress "
+            "report review)") in page
+    assert "decision report from ACCME has the exact dates" in page
+    assert '<time datetime="2027-03-31">Wednesday, March 31, 2027</time>' in page
+    assert ('value="2027-07-31" min="2024-07-31" max="2028-11-21"') in page
+    feed = vobject.readOne(client.get("/calendar.ics?next_decision_date=2027-07-31").data.decode())
+    due = {v.uid.value: v for v in feed.contents["vevent"]}[
+        "calendar-2027-07-31/progress-2027-07-31/2027-07-31/materials-due@calfeed"]
+    assert (due.dtstart.value, due.status.value) == (date(2027, 3, 31), "TENTATIVE")
+    assert due.summary.value == "Progress Report Materials Submission Deadline (estimated)"
+
+
+def test_provider_page_names_its_accreditor_with_its_link(client):
+    page = client.get(f"/p/{token_of('demo-state')}/").data.decode()
+    assert ('Accredited by the <a href="https://www.cmadocs.org/cme/accreditation/eligibility">'
+            "California Medical Association</a>.") in page
+    assert ("an estimate from its usual deadline (the Friday on or before ACCME&#39;s deadline "
+            "minus 12 days)") in page
+    # Data year 2025: CMA's rule gives Friday March 13, 2026, two and a half weeks before ACCME's.
+    assert '<time datetime="2026-03-13">Friday, March 13, 2026</time>' in page
 
 
 def test_builder_page_for_the_8_month_report_shows_its_milestones_with_literal_dates(client):
@@ -516,7 +558,7 @@ def test_broken_rules_keep_the_last_good_feed_and_healthz_says_why(tmp_path, dat
     assert client.get("/healthz").json["status"] == "ok"
     rules = data / "rules.toml"
     good = rules.read_text()
-    rewrite(rules, good.replace("date = 2024-04-03", "date = 2024-04-31"))
+    rewrite(rules, good.replace("materials-due = 2024-04-03", "materials-due = 2024-04-31"))
     during = client.get("/tracks/progress-8-month.ics")
     assert during.status_code == 200
     assert during.headers["ETag"] == before.headers["ETag"]
@@ -530,7 +572,7 @@ def test_broken_rules_keep_the_last_good_feed_and_healthz_says_why(tmp_path, dat
     assert any(line.startswith(f"{rules}: line ") and "TOML syntax error" in line
                for line in health.json["errors"])
     # fixed, with a moved date and a later revision: the new feed, a new ETag
-    rewrite(rules, good.replace("date = 2024-04-03", "date = 2024-04-10").replace(
+    rewrite(rules, good.replace("materials-due = 2024-04-03", "materials-due = 2024-04-10").replace(
         "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-22T00:00:00Z"))
     after = client.get("/tracks/progress-8-month.ics", headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200

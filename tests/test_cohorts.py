@@ -1,0 +1,433 @@
+"""Progress-report cohorts, estimates for any Next Decision Date, and accreditor rules.
+
+Published dates are copied from shared/seeds/000 (the November 2023 cohort tables)
+and shared/seeds/published-dates.md (the California Medical Association's
+deadlines). Estimated dates follow the rules stated above each test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+import vobject
+
+from calfeed import bundled, engine, rules
+from calfeed import ical as feed
+from calfeed.model import Profile
+
+TODAY = date(2026, 11, 27)
+RULES_TEXT = bundled("rules.toml").read_text(encoding="utf-8")
+ROSTER = "id,name,next_decision_date,enduring_materials,accreditor\n"
+
+# What an operator adds when ACCME publishes the table for Next Decision Date
+# July 31, 2027 (the README's "When ACCME publishes a new cohort"). The dates
+# are a test fixture, not a publication: a week after the estimates, as a real
+# table may well be.
+COHORT_2027_07 = """
+[[progress.cohorts]]
+decision = "2026-11"
+next_decision_date = 2027-07-31
+name = "8-Month Progress Report Milestones (July 2027 review)"
+source = "ACCME Progress Report Milestones — For November 2026 Cohort Decisions Requiring a Progress Report (8-month progress report review)"
+dates = { enter-activity-data = 2027-01-27, activities-selected = 2027-02-10, materials-available = 2027-02-24, materials-due = 2027-04-07, decision = "2027-07" }
+"""
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """The bundled rules and demo roster."""
+    return rules.load(bundled("rules.toml"), today=TODAY)
+
+
+def load_text(tmp_path: Path, text: str, roster: str = ROSTER) -> rules.Rules:
+    """Load a rules text with a roster, today pinned."""
+    (tmp_path / "rules.toml").write_text(text, encoding="utf-8")
+    (tmp_path / "providers.csv").write_text(roster, encoding="utf-8")
+    return rules.load(tmp_path / "rules.toml", tmp_path / "providers.csv", TODAY)
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    """The problem lines of a rules text, without the file name."""
+    with pytest.raises(rules.RulesError) as err:
+        load_text(tmp_path, text)
+    prefix = f"{tmp_path / 'rules.toml'}: "
+    assert all(p.startswith(prefix) for p in err.value.problems)
+    return [p[len(prefix):] for p in err.value.problems]
+
+
+def progress(events):
+    """(milestone, start, precision, status) of the progress-report events."""
+    return [(e.milestone, e.start.isoformat() if e.start else None, e.precision, e.status)
+            for e in events if e.track != "annual-reporting"]
+
+
+def profile(ndd: date) -> Profile:
+    """A provider with a Next Decision Date and nothing else."""
+    return Profile("p", "P", next_decision_date=ndd)
+
+
+# ---------------------------------------------------------------------------
+# The published cohorts
+
+
+def test_november_2023_tables_are_cohorts_of_one_step_list(loaded):
+    assert [s.id for s in loaded.progress.steps] == [
+        "review-fee", "enter-activity-data", "activities-selected", "materials-available",
+        "materials-due", "decision"]
+    cohorts = {c.next_decision_date: c for c in loaded.progress.cohorts}
+    assert sorted(cohorts) == [date(2024, 7, 31), date(2024, 11, 30)]
+    assert {(c.decision.year, c.decision.month) for c in cohorts.values()} == {(2023, 11)}
+    assert progress(engine.schedule(loaded, profile(date(2024, 11, 30)), TODAY)) == [
+        ("enter-activity-data", "2024-05-08", "day", "published"),
+        ("activities-selected", "2024-05-22", "day", "published"),
+        ("materials-available", "2024-06-05", "day", "published"),
+        ("materials-due", "2024-08-14", "day", "published"),
+        ("decision", "2024-11-01", "month", "published"),
+        ("review-fee", None, "undated", "published"),
+    ]
+
+
+def test_step_texts_take_the_cohorts_dates(loaded):
+    events = engine.schedule(loaded, profile(date(2024, 11, 30)), TODAY)
+    by_id = {e.milestone: e for e in events}
+    assert ("from January 1, 2024 – November 30, 2024, into the ACCME's Program"
+            in by_id["enter-activity-data"].description)
+    assert by_id["decision"].title == (
+        "ACCME notifies provider of the November 2024 Cohort progress report decision")
+
+
+# ---------------------------------------------------------------------------
+# Estimates. The rule: the model is the most recent published cohort whose Next
+# Decision Date is in the same month; each dated step keeps its distance (in
+# days) before the Next Decision Date, then moves back to the weekday it fell on
+# (Wednesday); a month-only step keeps its distance in months.
+
+
+def test_july_2027_follows_the_8_month_table(loaded):
+    # 2024-07-31 minus 189/175/161/119 days gave 2024-01-24, -02-07, -02-21,
+    # -04-03. From 2027-07-31 the same distances fall on Saturdays 2027-01-23,
+    # -02-06, -02-20, -04-03: the Wednesdays before them.
+    events = engine.schedule(loaded, profile(date(2027, 7, 31)), TODAY)
+    assert progress(events) == [
+        ("enter-activity-data", "2027-01-20", "day", "estimated"),
+        ("activities-selected", "2027-02-03", "day", "estimated"),
+        ("materials-available", "2027-02-17", "day", "estimated"),
+        ("materials-due", "2027-03-31", "day", "estimated"),
+        ("decision", "2027-07-01", "month", "estimated"),
+        ("review-fee", None, "undated", "estimated"),
+    ]
+    first = [e for e in events if e.milestone == "enter-activity-data"][0]
+    assert first.uid == "p/progress-2027-07-31/2027-07-31/enter-activity-data@calfeed"
+    assert first.title == "Provider enters CME activity data (estimated)"
+    assert "from January 1, 2027 – July 31, 2027" in first.description
+    assert ("ACCME Progress Report Milestones — For November 2023 Cohort Decisions Requiring a "
+            "Progress Report (8-month progress report review)") in first.description
+    assert ("The decision report ACCME sent your organization has the exact dates."
+            in first.description)
+
+
+def test_november_2027_follows_the_12_month_table(loaded):
+    # 2024-11-30 minus 206/192/178/108 days gave 2024-05-08, -05-22, -06-05,
+    # -08-14. From 2027-11-30: Saturdays 2027-05-08, -05-22, -06-05, -08-14,
+    # moved back to Wednesdays.
+    assert progress(engine.schedule(loaded, profile(date(2027, 11, 30)), TODAY)) == [
+        ("enter-activity-data", "2027-05-05", "day", "estimated"),
+        ("activities-selected", "2027-05-19", "day", "estimated"),
+        ("materials-available", "2027-06-02", "day", "estimated"),
+        ("materials-due", "2027-08-11", "day", "estimated"),
+        ("decision", "2027-11-01", "month", "estimated"),
+        ("review-fee", None, "undated", "estimated"),
+    ]
+
+
+def test_a_review_month_without_a_model_gets_months_not_invented_days(loaded):
+    # No March cohort is published: both tables are the pattern. Data entry
+    # falls 189 or 206 days before 2027-03-31 (Wednesdays 2026-09-23 and
+    # 2026-09-02): three weeks apart, so only the month is known, the earlier
+    # one. Submission: 119 or 108 days before (Wednesdays 2026-12-02 and
+    # 2026-12-09): a week apart, so a month too.
+    assert progress(engine.schedule(loaded, profile(date(2027, 3, 31)), TODAY)) == [
+        ("enter-activity-data", "2026-09-01", "month", "estimated"),
+        ("activities-selected", "2026-09-01", "month", "estimated"),
+        ("materials-available", "2026-09-01", "month", "estimated"),
+        ("materials-due", "2026-12-01", "month", "estimated"),
+        ("decision", "2027-03-01", "month", "estimated"),
+        ("review-fee", None, "undated", "estimated"),
+    ]
+
+
+def test_estimates_are_never_later_than_the_pattern(loaded):
+    for ndd in (date(2025, 7, 31), date(2026, 7, 31), date(2027, 7, 31), date(2028, 7, 31)):
+        events = {e.milestone: e for e in engine.schedule(loaded, profile(ndd), TODAY)}
+        due = events["materials-due"].start
+        assert due.weekday() == 2  # Wednesday, as every published date
+        assert 119 <= (ndd - due).days < 119 + 7
+
+
+def test_estimated_events_are_tentative_in_the_feed(loaded):
+    who = profile(date(2027, 7, 31))
+    events = engine.schedule(loaded, who, TODAY)
+    body = feed.render(events, engine.calendar(loaded, who), ())
+    parsed = {v.uid.value: v for v in vobject.readOne(body.decode()).contents["vevent"]}
+    due = parsed["p/progress-2027-07-31/2027-07-31/materials-due@calfeed"]
+    assert due.dtstart.value == date(2027, 3, 31)
+    assert due.status.value == "TENTATIVE"
+    assert due.summary.value == "Progress Report Materials Submission Deadline (estimated)"
+    assert "has the exact dates" in due.description.value
+
+
+def test_a_published_cohort_moves_the_estimates_in_place(loaded, tmp_path):
+    who = profile(date(2027, 7, 31))
+    before = engine.schedule(loaded, who, TODAY)
+    published = load_text(tmp_path, RULES_TEXT + COHORT_2027_07)
+    after = engine.schedule(published, who, TODAY)
+    # No event twice, none lost: the same UIDs, at their published dates.
+    assert sorted(e.uid for e in before) == sorted(e.uid for e in after)
+    assert len({e.uid for e in after}) == len(after)
+    assert progress(after) == [
+        ("enter-activity-data", "2027-01-27", "day", "published"),
+        ("activities-selected", "2027-02-10", "day", "published"),
+        ("materials-available", "2027-02-24", "day", "published"),
+        ("materials-due", "2027-04-07", "day", "published"),
+        ("decision", "2027-07-01", "month", "published"),
+        ("review-fee", None, "undated", "published"),
+    ]
+    assert {e.uid: e.start for e in before}[
+        "p/progress-2027-07-31/2027-07-31/materials-due@calfeed"] == date(2027, 3, 31)
+    assert all("(estimated)" not in e.title for e in after if e.track != "annual-reporting")
+    # The new cohort is a public track too.
+    assert published.tracks["progress-2027-07-31"].name == (
+        "8-Month Progress Report Milestones (July 2027 review)")
+
+
+def test_the_published_cohort_becomes_the_model_for_its_month(loaded, tmp_path):
+    published = load_text(tmp_path, RULES_TEXT + COHORT_2027_07)
+    # July 2028 now follows the July 2027 table: 185 days before 2027-07-31 was
+    # 2027-01-27; 185 days before 2028-07-31 is Thursday 2028-01-27 -> 2028-01-26.
+    events = engine.schedule(published, profile(date(2028, 7, 31)), TODAY)
+    assert progress(events)[0] == ("enter-activity-data", "2028-01-26", "day", "estimated")
+    entry = [e for e in events if e.milestone == "enter-activity-data"][0]
+    assert "For November 2026 Cohort Decisions" in entry.description
+
+
+def test_public_cohort_tracks_keep_their_paths(loaded):
+    assert list(loaded.tracks) == ["progress-8-month", "progress-12-month", "annual-reporting"]
+    assert loaded.tracks["progress-8-month"].cycle == "2023-11"
+
+
+# ---------------------------------------------------------------------------
+# Which Next Decision Dates calfeed accepts
+
+
+def test_next_decision_dates_accepted(loaded):
+    first = rules.first_ndd(loaded.progress)
+    assert first == date(2024, 7, 31)
+    assert rules.ndd_problem(first, date(2024, 7, 31), TODAY) is None
+    assert rules.ndd_problem(first, date(2028, 11, 27), TODAY) is None
+    assert rules.ndd_problem(first, date(2024, 3, 31), TODAY) == (
+        "2024-03-31 is before the first published cohort (Next Decision Date 2024-07-31)")
+    assert rules.ndd_problem(first, date(2028, 11, 28), TODAY) == (
+        "2028-11-28 is more than 2 years after today (2026-11-27)")
+    assert rules.ndd_accepted(first, TODAY) == (
+        "a Next Decision Date from 2024-07-31 (the first published cohort) to 2028-11-27 "
+        "(2 years after today), as YYYY-MM-DD, or empty for no progress report")
+
+
+def test_roster_takes_an_uncovered_next_decision_date(tmp_path):
+    loaded = load_text(tmp_path, RULES_TEXT, ROSTER + "later,Later,2027-07-31,no,\n")
+    events = engine.schedule(loaded, loaded.providers["later"], TODAY)
+    assert progress(events)[0] == ("enter-activity-data", "2027-01-20", "day", "estimated")
+
+
+# ---------------------------------------------------------------------------
+# Accreditors. CMA's rule: the Friday on or before ACCME's deadline minus 12
+# days (the same as the Friday on or before March 19 while ACCME's is March 31).
+
+
+def test_cma_rule_fits_every_published_year(loaded):
+    cma = loaded.accreditors["cma"]
+    rule_only = replace(cma, deadlines={})
+    accme = {2020: date(2021, 3, 31), 2021: date(2022, 3, 31), 2022: date(2023, 3, 31),
+             2024: date(2025, 3, 31)}
+    published = {2020: date(2021, 3, 19), 2021: date(2022, 3, 18), 2022: date(2023, 3, 17),
+                 2024: date(2025, 3, 14)}
+    assert cma.deadlines == published
+    for year, day in accme.items():
+        assert engine.accreditor_deadline(rule_only, year, day) == (published[year], True)
+        assert engine.accreditor_deadline(cma, year, day) == (published[year], False)
+
+
+def test_cma_estimates_for_unpublished_years(loaded):
+    events = engine.schedule(loaded, loaded.providers["demo-state"], TODAY)
+    summary = {e.cycle: (e.start.isoformat(), e.status) for e in events
+               if e.milestone == "program-summary"}
+    assert summary == {
+        "2023": ("2024-03-15", "estimated"),  # ACCME 2024-04-01 - 12 = Wed 03-20
+        "2024": ("2025-03-14", "published"),
+        "2025": ("2026-03-13", "estimated"),  # ACCME 2026-03-31 - 12 = Thu 03-19
+        "2026": ("2027-03-19", "estimated"),  # ACCME 2027-03-31 - 12 = Fri 03-19
+        "2027": ("2028-03-17", "estimated"),  # ACCME 2028-03-31 - 12 = Sun 03-19
+    }
+    estimated = [e for e in events if e.cycle == "2025"][0]
+    assert estimated.title.endswith("— California Medical Association deadline (estimated)")
+    assert "Friday on or before ACCME's deadline minus 12 days" in estimated.description
+    assert estimated.links[0].title == "California Medical Association"
+    assert estimated.links[0].url == "https://www.cmadocs.org/cme/accreditation/eligibility"
+
+
+def test_without_a_rule_accmes_date_says_the_accreditors_is_earlier(tmp_path):
+    text = RULES_TEXT.replace("[accreditors.cma.rule]\ndays_before = 12\nweekday = \"friday\"\n", "")
+    assert "days_before" not in text
+    loaded = load_text(tmp_path, text, ROSTER + "state,State,,no,cma\n")
+    events = engine.schedule(loaded, loaded.providers["state"], TODAY)
+    later = [e for e in events if e.cycle == "2025" and e.milestone == "program-summary"][0]
+    assert later.start.isoformat() == "2026-03-31T23:59:00-05:00"
+    assert later.title == ("Complete and submit your Program Summary (estimated; ACCME's "
+                           "deadline: the California Medical Association's is usually earlier)")
+    assert ("This is ACCME's deadline, not your accreditor's: the California Medical "
+            "Association has published no deadline for data year 2025, and its deadline is "
+            "usually earlier") in later.description
+    body = feed.render(events, engine.calendar(loaded, loaded.providers["state"]), ())
+    parsed = {v.uid.value: v for v in vobject.readOne(body.decode()).contents["vevent"]}
+    text = parsed["state/annual-reporting/2025/program-summary@calfeed"].description.value
+    assert "California Medical Association: https://www.cmadocs.org/cme/accreditation/eligibility" in text
+
+
+# ---------------------------------------------------------------------------
+# `calfeed check` lines for every new key
+
+
+BROKEN = [
+    ('name = "Progress Report Milestones"', 'name = "Progress Report Milestones"\nlinx = []',
+     'progress.linx: unknown key "linx", did you mean "links"? (expected one of: name, links, '
+     "steps, cohorts)"),
+    ('id = "review-fee"', 'id = "review-fee"\ndate = 2024-01-01',
+     'progress.steps[1].date: unknown key "date" (expected one of: id, title, description, '
+     "actor, links, only_if, when)"),
+    ('title = "ACCME notifies provider of the {review_cohort} Cohort',
+     'title = "ACCME notifies provider of the {data_year} Cohort',
+     'progress.steps[6].title: unknown placeholder "{data_year}" (expected one of: '
+     "{next_decision_date}, {review_cohort}, {review_year})"),
+    ('decision = "2023-11"\nnext_decision_date = 2024-07-31',
+     'decision = "2024-08"\nnext_decision_date = 2024-07-31',
+     'progress.cohorts[1].decision: "2024-08" is not before the Next Decision Date 2024-07-31 '
+     "(expected the month ACCME decided, before the Next Decision Date)"),
+    ('decision = "2023-11"\nnext_decision_date = 2024-07-31', 'next_decision_date = 2024-07-31',
+     'progress.cohorts[1]: missing key "decision" (expected decision to be set)'),
+    ("next_decision_date = 2024-11-30", "next_decision_date = 2024-07-31",
+     "progress.cohorts[2].next_decision_date: Next Decision Date 2024-07-31 again (expected one "
+     "cohort per Next Decision Date; first in cohorts[1])"),
+    ('id = "progress-12-month"', 'id = "annual-reporting"',
+     'progress.cohorts[2].id: id "annual-reporting" is also a track (expected an id no '
+     "[tracks.ID] table has)"),
+    ('cycle = "2023-11"', 'cycle = "2023/11"',
+     "progress.cohorts[1].cycle: id \"2023/11\" is not safe in a URL path (expected 1-64 "
+     "letters, digits, '-' or '_', starting with a letter or digit)"),
+    ("enter-activity-data = 2024-01-24", 'enter-activity-data = "January 24"',
+     'progress.cohorts[1].dates.enter-activity-data: "January 24" is not a month (expected a '
+     'quoted month like "2024-07")'),
+    ("enter-activity-data = 2024-01-24", "enter-activity-data = 2024-01-24T12:00:00",
+     'progress.cohorts[1].dates.enter-activity-data: a date-time "2024-01-24T12:00:00" '
+     '(expected a date like 2024-01-24, or a quoted month like "2024-07")'),
+    ("dates = { enter-activity-data = 2024-01-24,", 'dates = { review-fee = 2024-01-01, '
+     "enter-activity-data = 2024-01-24,",
+     'progress.cohorts[1].dates.review-fee: a date for step "review-fee", which has `when` '
+     "(expected no date for an undated step)"),
+    ('url = "https://www.cmadocs.org/cme/accreditation/eligibility"', 'url = "cmadocs.org"',
+     'accreditors.cma.url: "cmadocs.org" is not a web address (expected an address starting '
+     "with https://)"),
+    ("days_before = 12", "days_before = 400",
+     "accreditors.cma.rule.days_before: 400 days (expected 0 to 180 days before ACCME's "
+     "deadline)"),
+    ('weekday = "friday"', 'weekday = "Friday"',
+     'accreditors.cma.rule.weekday: unknown weekday "Friday" (expected one of: monday, '
+     "tuesday, wednesday, thursday, friday, saturday, sunday)"),
+    ('weekday = "friday"', 'weekday = "friday"\nmove = "off-weekend"',
+     'accreditors.cma.rule.move: unknown key "move" (expected one of: days_before, weekday)'),
+]
+
+
+@pytest.mark.parametrize("old, new, expected", BROKEN, ids=[b[2].split(":")[0] for b in BROKEN])
+def test_check_names_each_new_key(tmp_path, old, new, expected):
+    assert RULES_TEXT.count(old) >= 1
+    assert problems(tmp_path, RULES_TEXT.replace(old, new, 1)) == [expected]
+
+
+def test_a_cohort_without_a_steps_date_is_one_line(tmp_path):
+    text = RULES_TEXT.replace(" materials-due = 2024-04-03,", "", 1)
+    assert problems(tmp_path, text) == [
+        'progress.cohorts[1].dates: no date for step "materials-due" (expected one date per '
+        'dated step: materials-due = a date like 2024-01-24, or a quoted month like "2024-07")']
+
+
+def test_old_style_progress_track_is_refused_with_the_key(tmp_path):
+    text = RULES_TEXT.replace('first_cycle = 2023', 'first_cycle = 2023\nnext_decision_date = 2024-07-31')
+    assert problems(tmp_path, text) == [
+        'tracks.annual-reporting.next_decision_date: unknown key "next_decision_date" (expected '
+        "one of: name, source, milestones, links, cycle, estimated, yearly, first_cycle, "
+        "published)"]
+
+
+# ---------------------------------------------------------------------------
+# `calfeed diff` before deploying a new cohort
+
+
+def test_diff_of_a_new_cohort_moves_the_estimates_for_the_roster(tmp_path):
+    from click.testing import CliRunner
+
+    from calfeed.cli import main
+
+    text = RULES_TEXT.replace('roster = "providers.csv"', 'roster = "roster.csv"')
+    (tmp_path / "old.toml").write_text(text, encoding="utf-8")
+    (tmp_path / "new.toml").write_text(text.replace(
+        "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-28T00:00:00Z") + COHORT_2027_07,
+        encoding="utf-8")
+    (tmp_path / "roster.csv").write_text(ROSTER + "later,Later,2027-07-31,no,\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["diff", str(tmp_path / "old.toml"),
+                                       str(tmp_path / "new.toml"), "--today", "2026-11-27"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == ("progress-2027-07-31 2027-07-31 (8-Month Progress Report Milestones "
+                        "(July 2027 review), cycle 2027-07-31)")
+    assert ('  moved materials-due "Progress Report Materials Submission Deadline": Wednesday, '
+            "March 31, 2027 → Wednesday, April 7, 2027 (1 provider)") in lines
+    assert ('  status materials-due "Progress Report Materials Submission Deadline": '
+            "estimated → published (1 provider)") in lines
+    assert lines[-1] == ("6 appeared, 4 moved, 6 changed status; reaches 1 of 1 provider on the "
+                         "roster; revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z")
+
+
+def test_diff_names_an_estimate_moved_by_its_model(tmp_path):
+    from click.testing import CliRunner
+
+    from calfeed.cli import main
+
+    text = RULES_TEXT.replace('roster = "providers.csv"', 'roster = "roster.csv"')
+    (tmp_path / "old.toml").write_text(text, encoding="utf-8")
+    (tmp_path / "new.toml").write_text(text.replace(
+        "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-28T00:00:00Z").replace(
+        "materials-due = 2024-04-03,", "materials-due = { date = 2024-04-10, changes = [{ was = "
+        "2024-04-03, announced = 2024-03-20 }] },"), encoding="utf-8")
+    (tmp_path / "roster.csv").write_text(ROSTER + "later,Later,2027-07-31,no,\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["diff", str(tmp_path / "old.toml"),
+                                       str(tmp_path / "new.toml"), "--today", "2026-11-27"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:2] == [
+        "progress-2027-07-31 2027-07-31 (estimated progress-report schedule, cycle 2027-07-31)",
+        '  moved materials-due "Progress Report Materials Submission Deadline": Wednesday, '
+        "March 31, 2027 → Wednesday, April 7, 2027 (1 provider)",
+    ]
+
+
+def test_a_broken_step_does_not_hide_a_cohorts_problems(tmp_path):
+    text = RULES_TEXT.replace('actor = "accme"', 'actor = "ACCME"', 1).replace(
+        'id = "progress-8-month"', 'id = "progress/8"', 1)
+    assert problems(tmp_path, text) == [
+        'progress.steps[3].actor: unknown actor "ACCME" (expected one of: provider, accme, '
+        "accreditor)",
+        "progress.cohorts[1].id: id \"progress/8\" is not safe in a URL path (expected 1-64 "
+        "letters, digits, '-' or '_', starting with a letter or digit)",
+    ]
