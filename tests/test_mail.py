@@ -255,8 +255,9 @@ def test_a_moved_date_is_one_notice_with_the_old_and_new_date(inbox, tmp_path):
     # ACCME moves the 8-month materials deadline from April 3 to April 17, 2024 (an
     # invented move, written down with its history as rules.toml records one).
     rules_file.write_text(rules_file.read_text().replace(
-        "date = 2024-04-03", 'date = 2024-04-17\nchanges = [{ was = 2024-04-03, announced = '
-        '2024-03-05, note = "Extended for every provider in the cohort" }]').replace(
+        "materials-due = 2024-04-03,", 'materials-due = { date = 2024-04-17, changes = [{ was = '
+        '2024-04-03, announced = 2024-03-05, note = "Extended for every provider in the cohort" '
+        '}] },').replace(
         "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-22T00:00:00Z"))
     moved = {**environ, "CALFEED_TODAY": "2024-03-05"}
     result = calfeed("notify", environ=moved)

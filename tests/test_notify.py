@@ -130,7 +130,7 @@ def test_a_moved_date_is_one_notice_and_its_reminders_start_again(demo, tmp_path
     log = Log()
     for day in (date(2024, 3, 4), date(2024, 3, 27)):
         log.run(demo, day)  # the 30- and 7-day reminders for April 3
-    moved = edited(tmp_path, "date = 2024-04-03", "date = 2024-04-17")
+    moved = edited(tmp_path, "materials-due = 2024-04-03,", "materials-due = 2024-04-17,")
     plan = log.run(moved, date(2024, 3, 28))
     (message,) = [m for m in plan.messages if m.recipient == HEALTH]
     (item,) = [i for i in message.items if i.event.uid == MATERIALS_8]
