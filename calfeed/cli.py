@@ -46,6 +46,20 @@ def load_or_exit(rules_path: str | None, providers_path: str | None) -> Rules:
         sys.exit(1)
 
 
+def served_rules_or_exit(app: Flask) -> Rules:
+    """The rules the app serves (with its secret key), or every problem and exit 1."""
+    from . import web  # `check` and `events` need no web layer
+
+    try:
+        snap = web.snapshot(app)
+    except web.Unavailable as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    assert snap.rules is not None
+    return snap.rules
+
+
 def find_provider(loaded: Rules, ident: str) -> Profile:
     """A roster provider by id, or a one-line error naming the known ids."""
     if ident in loaded.providers:
@@ -107,14 +121,8 @@ def links(provider: str | None, base_url: str | None) -> None:
     from . import calendars, web  # the app holds the secret key; `check` needs no web layer
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        snap = web.snapshot(app)
-    except web.Unavailable as err:
-        for problem in err.problems:
-            click.echo(problem, err=True)
-        sys.exit(1)
-    assert snap.rules is not None
-    chosen = [find_provider(snap.rules, provider)] if provider else list(snap.rules.providers.values())
+    loaded = served_rules_or_exit(app)
+    chosen = [find_provider(loaded, provider)] if provider else list(loaded.providers.values())
     site = (base_url or app.config.get("CALFEED_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
     for n, profile in enumerate(chosen):
         if n:
@@ -259,14 +267,7 @@ def notify(dry_run: bool, today: str | None, state: str | None, base_url: str | 
 
     day = parse_today(today)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        snap = web.snapshot(app)
-    except web.Unavailable as err:
-        for problem in err.problems:
-            click.echo(problem, err=True)
-        sys.exit(1)
-    loaded = snap.rules
-    assert loaded is not None
+    loaded = served_rules_or_exit(app)
     log = settings.state_path(state, app.instance_path)
     try:
         if dry_run:

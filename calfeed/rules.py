@@ -576,19 +576,15 @@ def _when(report: _Report, where: str, table: dict, yearly: bool) -> When | None
     return Relative(after, days, move)
 
 
-def _milestone(report: _Report, where: str, value: Any, yearly: bool) -> Milestone | None:
-    """One milestone table."""
-    table = _table(report, where, value, MILESTONE_KEYS)
-    if table is None:
-        return None
-    ident = _safe_id(report, f"{where}.id", table.get("id"))
+def _step_words(report: _Report, where: str, table: dict, fields: tuple[str, ...],
+                ) -> tuple[str | None, str | None, str | None, str | None]:
+    """A milestone's or step's title, description, actor and flag; None where refused."""
     title = _text(report, f"{where}.title", table.get("title", "?"))
     description = _description(report, f"{where}.description",
                                table.get("description", title or ""))
-    allowed = FIELDS if yearly else ()
     for key, text in (("title", title), ("description", description)):
         if text:
-            _placeholders(report, f"{where}.{key}", text, allowed)
+            _placeholders(report, f"{where}.{key}", text, fields)
     actor = table.get("actor")
     if actor is not None and actor not in ACTORS:
         report.add(f"{where}.actor", f"unknown actor {_show(actor)}", "one of: " + ", ".join(ACTORS))
@@ -597,6 +593,17 @@ def _milestone(report: _Report, where: str, value: Any, yearly: bool) -> Milesto
     if only_if is not None and only_if not in FLAGS:
         report.add(f"{where}.only_if", f"unknown flag {_show(only_if)}", "one of: " + ", ".join(FLAGS))
         only_if = None
+    return title, description, actor, only_if
+
+
+def _milestone(report: _Report, where: str, value: Any, yearly: bool) -> Milestone | None:
+    """One milestone table."""
+    table = _table(report, where, value, MILESTONE_KEYS)
+    if table is None:
+        return None
+    ident = _safe_id(report, f"{where}.id", table.get("id"))
+    title, description, actor, only_if = _step_words(report, where, table,
+                                                     FIELDS if yearly else ())
     estimated = _typed(report, f"{where}.estimated", table.get("estimated", False), bool,
                        "true or false")
     links = _links(report, f"{where}.links", table.get("links", []))
@@ -830,20 +837,8 @@ def _step(report: _Report, where: str, value: Any) -> Milestone | None:
         return None
     before = len(report.problems)
     ident = _safe_id(report, f"{where}.id", table.get("id"))
-    title = _text(report, f"{where}.title", table.get("title", "?"))
-    description = _description(report, f"{where}.description",
-                               table.get("description", title or ""))
-    for key, text in (("title", title), ("description", description)):
-        if text:
-            _placeholders(report, f"{where}.{key}", text, engine.PROGRESS_FIELDS)
-    actor = table.get("actor")
-    if actor is not None and actor not in ACTORS:
-        report.add(f"{where}.actor", f"unknown actor {_show(actor)}", "one of: " + ", ".join(ACTORS))
-        actor = None
-    only_if = table.get("only_if")
-    if only_if is not None and only_if not in FLAGS:
-        report.add(f"{where}.only_if", f"unknown flag {_show(only_if)}", "one of: " + ", ".join(FLAGS))
-        return None
+    title, description, actor, only_if = _step_words(report, where, table,
+                                                     engine.PROGRESS_FIELDS)
     links = _links(report, f"{where}.links", table.get("links", []))
     when: When | None = PerCohort()
     if "when" in table:

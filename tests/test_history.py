@@ -25,7 +25,7 @@ from ical.calendar_stream import IcsCalendarStream
 
 from calfeed import bundled, engine, export, rules
 from calfeed import ical as feed
-from calfeed.model import Day, Month, Profile
+from calfeed.model import Day, Month
 from calfeed.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from datetime import date, datetime, timedelta
 from email import policy
@@ -27,7 +26,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from ical.calendar_stream import IcsCalendarStream
 
-from calfeed import bundled, dispatch, engine, notify, rules, smtp
+from calfeed import bundled, dispatch, engine, rules, smtp
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret-key-0123456789abcdef"

@@ -663,7 +663,7 @@ def test_a_reminder_page_says_what_each_app_does(client, choice, first):
     assert "<strong>Thunderbird</strong> shows every reminder" in page
     assert "<strong>Google Calendar</strong> ignores reminders in a subscribed calendar" in page
     assert "Email reminders: the people who run this site can email your office" in page
-    assert f'aria-current="page">' in page and f'href="{base}/#subscribe">No reminders</a>' in page
+    assert 'aria-current="page">' in page and f'href="{base}/#subscribe">No reminders</a>' in page
     assert client.get(f"{base}/remind-{choice}/").headers["Cache-Control"] == "private, max-age=300"
 
 
