@@ -182,8 +182,9 @@ def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str
         calendar = engine.calendar(rules, item.provider, pages[item.provider.id])
         # The name the page's "add this one" link downloads, unless two providers share it.
         name = f"{event.track}-{event.cycle}-{event.milestone}.ics"
+        # The charset, or a mail app reads the UTF-8 of a name like "é" as Latin-1.
         email.add_attachment(ical.render([event], calendar), maintype="text",
-                             subtype="calendar", params={"method": "PUBLISH"},
+                             subtype="calendar", params={"method": "PUBLISH", "charset": "utf-8"},
                              filename=f"{item.provider.id}-{name}" if several else name)
     email.policy = SENDING
     return email

@@ -6,7 +6,9 @@ reaches the .ics, the JSON, the CSV and the page as written (a description's lin
 breaks as line breaks), or `calfeed check` refuses it with one line naming the file,
 the key or row, and the character. Each output is read back with a parser calfeed does
 not write it with: vobject and `ical` for the feed, `csv` for the CSV, `json` for the
-JSON and html.parser for the page.
+JSON and html.parser for the page; the email reminder is read back from its bytes with
+the standard library's MIME parser, its HTML part with html.parser and its attached
+.ics with vobject.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import io
 import json
 import os
 import unicodedata
+from datetime import date
+from email import policy
+from email.parser import BytesParser
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -27,7 +32,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from ical.calendar_stream import IcsCalendarStream
 
-from calfeed import tokens
+from calfeed import mail, notify, rules as rules_file, tokens
 from calfeed.cli import main
 
 from conftest import SECRET, TODAY, make_app
@@ -130,9 +135,15 @@ def write_files(folder: Path, texts: dict[str, str]) -> tuple[Path, Path]:
     roster = folder / "providers.csv"
     with roster.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["id", "name", "next_decision_date", "enduring_materials", "accreditor"])
-        writer.writerow(["fuzz", texts["provider"], "2024-07-31", "no", "cma"])
+        writer.writerow(["id", "name", "next_decision_date", "enduring_materials", "accreditor",
+                         "email"])
+        writer.writerow(["fuzz", texts["provider"], "2024-07-31", "no", "cma", CONTACT])
     return rules, roster
+
+
+CONTACT = "coordinator@example.org"
+# 7 days before the dated step (January 24 2024 in the 8-month table), a reminder's lead.
+REMINDER_DAY = date(2024, 1, 17)
 
 
 def stored(field: str, text: str) -> str:
@@ -271,6 +282,38 @@ def check_outputs(client, texts: dict[str, str]) -> None:
         assert paragraph in texts, (paragraph, texts)
 
 
+def unspaced(text: str) -> str:
+    """Text without its whitespace: the plain part wraps lines and HTML collapses spaces."""
+    return "".join(text.split())
+
+
+def check_email(rules: Path, roster: Path, texts: dict[str, str]) -> None:
+    """The reminder email for the dated step carries every text it shows, in every part."""
+    t = {field: stored(field, text) for field, text in texts.items()}
+    loaded = rules_file.load(rules, roster, today=REMINDER_DAY)
+    plan = notify.plan(loaded, REMINDER_DAY, {}, set())
+    (message,) = [m for m in plan.messages if m.recipient == CONTACT]
+    composed = mail.compose(message, loaded, "Deadlines <deadlines@example.org>",
+                            {"fuzz": "https://cme.example.org/p/fuzz/"})
+    parsed = BytesParser(policy=policy.default).parsebytes(composed.as_bytes())
+    assert parsed["To"] == CONTACT
+    assert t["title"] in parsed["Subject"] and "January 24, 2024" in parsed["Subject"]
+    plain = unspaced(parsed.get_body(("plain",)).get_content())
+    for field in ("provider", "title", "milestone_link", "track_link"):
+        assert unspaced(t[field]) in plain, field
+    for paragraph in t["description"].split("\n\n"):
+        assert unspaced(paragraph) in plain
+    html = Page(parsed.get_body(("html",)).get_content())
+    assert t["title"] in html.texts("strong")
+    assert t["milestone_link"] in html.texts("a")
+    assert unspaced(t["description"]) in unspaced("".join(html.texts("p")))
+    (attached,) = [part for part in parsed.iter_attachments()
+                   if part.get_content_type() == "text/calendar"]
+    event = vobject.readOne(attached.get_content()).contents["vevent"][0]
+    assert event.summary.value == t["title"]
+    assert event.description.value.startswith(t["description"] + "\n\nWho acts: the provider")
+
+
 # --- the property --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -312,6 +355,7 @@ def test_every_text_reaches_every_output_or_is_refused_by_name(folder, texts):
         return
     assert result.exit_code == 0, result.output
     check_outputs(app_on(folder, rules, roster).test_client(), texts)
+    check_email(rules, roster, texts)
 
 
 # --- the static build --------------------------------------------------------------------
