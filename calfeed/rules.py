@@ -634,7 +634,17 @@ def _milestone_changes(report: _Report, where: str, table: dict,
     if form == "month":
         current = date(when.year, when.month, 1) if isinstance(when, Month) else None
         return changes(report, here, value, _month_start, current)
-    return changes(report, here, value, _at, when.at if isinstance(when, Timed) else None)
+    found = changes(report, here, value, _at, when.at if isinstance(when, Timed) else None)
+    if isinstance(when, Timed):
+        _moves_once(report, here, found, when.tz)
+    return found
+
+
+def _moves_once(report: _Report, where: str, moves: tuple[Change, ...], zone: str) -> None:
+    """Each timed `was` of a history happens once in its zone: pages and diffs word it."""
+    for n, move in enumerate(moves, 1):
+        if isinstance(move.was, datetime):
+            _once(report, f"{where}[{n}].was", move.was, zone)
 
 
 def _relative_order(report: _Report, where: str, milestones: list[Milestone]) -> None:
@@ -814,6 +824,8 @@ def _deadlines_once(report: _Report, where: str, track: Track) -> None:
     assert rule is not None and track.first_cycle is not None
     for year, local in sorted(track.published.items()):
         _once(report, f"{where}.published.{year}", local, rule.tz)
+        _moves_once(report, f"{where}.published.{year}.changes",
+                    track.history.get(year, ()), rule.tz)
     failing = []
     for year in range(track.first_cycle, LAST_DATA_YEAR + 1):
         if year not in track.published:

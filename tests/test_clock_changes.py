@@ -117,3 +117,28 @@ def test_a_rule_that_never_meets_a_switch_loads(tmp_path):
 
 def test_the_bundled_rules_have_no_deadline_at_a_missing_or_doubled_time(tmp_path):
     assert problems(tmp_path, edited(RULE, RULE)) == []
+
+
+def test_a_moved_deadlines_old_time_in_the_gap_is_refused_where_it_is_written(tmp_path):
+    # A history's `was` is worded on the page ("Moved: was …") and in calfeed diff, so it
+    # must name one instant too.
+    moved = edited("date = 2024-02-07", 'at = 2025-03-10T23:59:00\ntz = "America/Chicago"\n'
+                   'changes = [{ was = 2025-03-09T02:30:00, announced = 2025-03-01, '
+                   'note = "Moved a day" }]', ONE_OFF)
+    assert problems(tmp_path, moved) == [
+        'tracks.one-off.milestones[2].changes[1].was: "2025-03-09T02:30:00": 2:30 a.m. does not '
+        "exist there that day: clocks jump from 2:00 to 3:00 a.m. on Sunday, March 9, 2025 in "
+        "America/Chicago (expected a time outside 2:00-3:00 a.m. that day, which every "
+        "calendar reads as the same instant)"]
+
+
+def test_a_published_years_old_time_that_happened_twice_is_refused(tmp_path):
+    fixture = Path(__file__).parent / "fixtures" / "extension-2019.toml"
+    text = fixture.read_text(encoding="utf-8")
+    assert text.count("was = 2020-03-31T23:59:00") == 1
+    text = text.replace("was = 2020-03-31T23:59:00", "was = 2019-11-03T01:30:00")
+    assert problems(tmp_path, text) == [
+        'tracks.annual-reporting.published.2019.changes[1].was: "2019-11-03T01:30:00": 1:30 a.m. '
+        "happens twice there that day: clocks go back from 2:00 to 1:00 a.m. on Sunday, "
+        "November 3, 2019 in America/Chicago (expected a time outside 1:00-2:00 a.m. that day, "
+        "which every calendar reads as the same instant)"]
