@@ -13,6 +13,7 @@ The web routes, the static build and `calfeed links` all take their paths from h
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,7 @@ FORMATS = ("ics", "json", "csv")
 # refused, since a misspelt answer would otherwise be dropped without a word.
 BUILDER_ANSWERS = ("next_decision_date", "enduring_materials", "accreditor")
 FEED_OPTIONS = ("remind", "download", "plain")
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # A reminder calendar's path segment: …/remind-2w2d.ics, …/remind-2w2d/.
 REMIND_PREFIX = "remind-"
 
@@ -148,17 +150,20 @@ def builder(rules: Rules, args: Mapping[str, str], today: date,
     ndd = None
     if raw.lower() not in ("", "none"):
         first = first_ndd(rules.progress)
+        accepted = ndd_accepted(first, today)
+        # fromisoformat also takes 20240731 and 2024-W31-3: the form sends YYYY-MM-DD.
+        if not ISO_DAY.match(raw):
+            raise BadParameter("next_decision_date", raw, accepted)
         try:
-            # fromisoformat also takes 20240731 and 2024-W31-3: the form sends YYYY-MM-DD.
-            ndd = date.fromisoformat(raw) if len(raw) == 10 and raw[4] == "-" else None
+            ndd = date.fromisoformat(raw)
         except ValueError:
-            ndd = None
-        if ndd is None:
-            raise BadParameter("next_decision_date", raw, ndd_accepted(first, today))
+            raise BadParameter("next_decision_date", raw, accepted,
+                               f"next_decision_date: {raw} is not a day on the calendar "
+                               f"(expected {accepted})") from None
         why = ndd_problem(first, ndd, today)
         if why:
-            raise BadParameter("next_decision_date", raw, ndd_accepted(first, today),
-                               f"next_decision_date: {why} (expected {ndd_accepted(first, today)})")
+            raise BadParameter("next_decision_date", raw, accepted,
+                               f"next_decision_date: {why} (expected {accepted})")
     enduring = wording.yes_no(args.get("enduring_materials", ""))
     if enduring is None:
         raise BadParameter("enduring_materials", args.get("enduring_materials", ""),
