@@ -68,11 +68,6 @@ class Report:
         """How many differences of one kind."""
         return sum(1 for d in self.differences if d.kind == kind)
 
-    @property
-    def dates_changed(self) -> bool:
-        """Whether any date a subscriber sees changed."""
-        return any(d.kind in DATE_KINDS for d in self.differences)
-
 
 @dataclass
 class _Audience:
