@@ -15,8 +15,8 @@ from datetime import timedelta, timezone
 import icalendar
 from icalendar import vDuration, vText
 
-from calfeed import engine
-from calfeed.model import Calendar, Event
+from calfeed.core import engine
+from calfeed.core.model import Calendar, Event
 
 TWELVE_HOURS = timedelta(hours=12)
 WHO = {"provider": "the provider", "accme": "ACCME", "accreditor": "your accreditor"}

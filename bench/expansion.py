@@ -13,7 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from calfeed import engine, ical, rules
+from calfeed.core import engine, rules
+from calfeed.outputs import ical
 
 from . import roster
 from .common import RULES, TODAY, log, ratio, summary

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from calfeed import tokens
+from calfeed.core import tokens
 
 from .common import (SECRET, calfeed_env, children, gunicorn_command, listener, log, server,
                      status_kb, wait_until_up)

@@ -15,7 +15,8 @@ import time
 from datetime import date
 from typing import Any
 
-from calfeed import engine, ical, rules, tokens
+from calfeed.core import engine, rules, tokens
+from calfeed.outputs import ical
 
 from . import bare_icalendar as bare
 from .common import BASE_URL, RULES, SECRET, TODAY, ratio, summary

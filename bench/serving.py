@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from calfeed import rules, tokens
+from calfeed.core import rules, tokens
 
 from . import wrk
 from .app import CEILING_PATH
@@ -30,7 +30,7 @@ LABELS = {"warm": "(a) warm feed, 200", "not_modified": "(b) same feed, If-None-
 # The demo provider with the largest feed: the most bytes per answer.
 PROVIDER = "demo-12-month"
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
-BUILD_MODULE = ROOT / "calfeed" / "build.py"
+BUILD_MODULE = ROOT / "calfeed" / "build" / "site.py"
 CALFEED_CLI = [sys.executable, "-c", "import sys; sys.argv[0] = 'calfeed'; "
                "from calfeed.cli import main; main()"]
 

@@ -21,7 +21,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=(test_config or {}).get("INSTANCE_PATH"),
                 template_folder=str(bundled("templates")), static_folder=str(bundled("static")))
-    from . import cli, settings, web
+    from calfeed import cli, settings
+    from calfeed.serve import web
 
     app.config.from_mapping(settings.from_environment(str(bundled("rules.toml"))))
     if test_config is not None:

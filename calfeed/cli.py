@@ -16,9 +16,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import bundled, create_app, engine, export, rules, settings, wording
-from . import diff as changes
-from .model import Event, Profile, Rules
+from calfeed import bundled, create_app, settings
+from calfeed.core import engine, rules, wording
+from calfeed.outputs import export
+from calfeed.outputs import diff as changes
+from calfeed.core.model import Event, Profile, Rules
 
 rules_option = click.option(
     "--rules", "rules_path", envvar="CALFEED_RULES", type=click.Path(dir_okay=False),
@@ -48,7 +50,7 @@ def load_or_exit(rules_path: str | None, providers_path: str | None) -> Rules:
 
 def served_rules_or_exit(app: Flask) -> Rules:
     """The rules the app serves (with its secret key), or every problem and exit 1."""
-    from . import web  # `check` and `events` need no web layer
+    from calfeed.serve import web  # `check` and `events` need no web layer
 
     try:
         snap = web.snapshot(app)
@@ -118,7 +120,8 @@ def events(provider: str, today: str | None, as_json: bool, rules_path: str | No
 @with_appcontext
 def links(provider: str | None, base_url: str | None) -> None:
     """Print each provider's private page and feed URLs (they need the server's secret key)."""
-    from . import calendars, web  # the app holds the secret key; `check` needs no web layer
+    from calfeed.core import calendars
+    from calfeed.serve import web  # the app holds the secret key; `check` needs no web layer
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     loaded = served_rules_or_exit(app)
@@ -158,7 +161,7 @@ def build(outdir: str, base_url: str | None, today: str | None, workers: int | N
 
 def _build_or_exit(target: Path, config: dict[str, Any], workers: int) -> None:
     """Run the build; print one summary line, or one line saying why not and exit 1 (130 if stopped)."""
-    from . import build as site  # the web layer loads only for this command
+    from calfeed.build import site as site  # the web layer loads only for this command
 
     try:
         with _terminate_as_interrupt(), _progress() as (update, total):
@@ -263,7 +266,9 @@ def diff(old: str, new: str, providers_path: str | None, today: str | None,
 @with_appcontext
 def notify(dry_run: bool, today: str | None, state: str | None, base_url: str | None) -> None:
     """Email each provider's contacts the reminders and notices due today (run it daily)."""
-    from . import calendars, dispatch, smtp, web
+    from calfeed.core import calendars
+    from calfeed.notify import dispatch, smtp
+    from calfeed.serve import web
 
     day = parse_today(today)
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -9,8 +9,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from . import smtp
-from .rules import EMAIL, YEARS
+from calfeed.notify import smtp
+from calfeed.core.rules import EMAIL, YEARS
 
 # The settings the environment may give, read when an app is created.
 NAMES = ("CALFEED_RULES", "CALFEED_PROVIDERS", "CALFEED_SECRET_KEY", "CALFEED_BASE_URL",

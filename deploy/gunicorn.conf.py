@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from gunicorn import glogging
 
-from calfeed.redact import RedactTokens, redact
+from calfeed.serve.redact import RedactTokens, redact
 
 # Behind a reverse proxy on the same machine; a command-line --bind overrides it.
 bind = "127.0.0.1:8000"

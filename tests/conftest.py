@@ -59,3 +59,14 @@ def client(app):
 def runner(app):
     """A CLI runner of the app's commands."""
     return app.test_cli_runner()
+
+
+SYSTEM_MARKERS = ("browser", "gunicorn", "nginx", "load", "wheel", "bench")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every slow system test (a real browser, gunicorn, nginx, a load, the wheel, the
+    benchmark) is also `system`, which the quick run leaves out."""
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SYSTEM_MARKERS):
+            item.add_marker(pytest.mark.system)

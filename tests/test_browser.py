@@ -15,9 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from calfeed import calendars, create_app, web
+from calfeed.core import calendars
+from calfeed import create_app
+from calfeed.serve import web
 
 from conftest import make_app
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent

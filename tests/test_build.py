@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from calfeed import build, create_app, swap, tokens
+from calfeed.build import site as build, swap
+from calfeed import create_app
+from calfeed.core import tokens
 from calfeed.cli import main
 
 from conftest import SECRET, TODAY, settings
@@ -136,8 +138,9 @@ def test_every_file_is_what_the_app_serves(calfeed_build, data, tmp_path):
         else:
             response = client.get(url_of(entry["path"]))
             assert response.status_code == 200, entry["path"]
-        assert response.data == (site / entry["path"]).read_bytes(), entry["path"]
-        assert response.headers["Content-Type"] == entry["content_type"]
+        with response:
+            assert response.data == (site / entry["path"]).read_bytes(), entry["path"]
+            assert response.headers["Content-Type"] == entry["content_type"]
 
 
 def test_static_home_page_explains_private_links_instead_of_the_builder(calfeed_build, tmp_path):

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from calfeed import bundled, rules
+from calfeed import bundled
+from calfeed.core import rules
 from calfeed.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,6 +174,7 @@ def test_flask_cli_has_the_commands():
     assert ": OK: 3 tracks" in done.stdout
 
 
+@pytest.mark.wheel
 def test_wheel_carries_rules_and_templates(tmp_path):
     """`pip install .` (not -e) gives a calfeed that runs on its bundled data."""
     wheels = tmp_path / "wheels"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from calfeed import rules
+from calfeed.core import rules
 
 from test_fuzz_rules import ONE_OFF, edited, write
 

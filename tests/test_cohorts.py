@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import vobject
 
-from calfeed import bundled, engine, rules
-from calfeed import ical as feed
-from calfeed.model import Profile
+from calfeed import bundled
+from calfeed.core import engine, rules
+from calfeed.outputs import ical as feed
+from calfeed.core.model import Profile
 
 TODAY = date(2026, 11, 27)
 RULES_TEXT = bundled("rules.toml").read_text(encoding="utf-8")

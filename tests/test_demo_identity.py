@@ -12,7 +12,8 @@ from datetime import date
 
 import pytest
 
-from calfeed import bundled, engine, rules
+from calfeed import bundled
+from calfeed.core import engine, rules
 
 TODAY = date(2026, 11, 27)
 

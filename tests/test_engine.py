@@ -12,8 +12,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from calfeed import bundled, engine, rules
-from calfeed.model import Profile
+from calfeed import bundled
+from calfeed.core import engine, rules
+from calfeed.core.model import Profile
 
 TODAY = date(2026, 11, 21)
 

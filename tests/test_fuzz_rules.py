@@ -26,9 +26,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from calfeed import bundled, engine, export, rules
+from calfeed import bundled
+from calfeed.core import engine, rules
+from calfeed.outputs import export
 from calfeed.cli import main
-from calfeed.model import Profile
+from calfeed.core.model import Profile
 
 # Reproducible and quick by default; CALFEED_FUZZ_EXAMPLES=5000 searches longer with
 # a fresh seed each run (what found the crashes kept below as regression tests).

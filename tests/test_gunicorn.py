@@ -6,6 +6,8 @@ import pytest
 
 from serving import gunicorn, fetch
 
+pytestmark = pytest.mark.gunicorn
+
 pytest.importorskip("gunicorn", reason="gunicorn is not installed (pip install calfeed[serve])")
 
 

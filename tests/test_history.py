@@ -23,10 +23,12 @@ import pytest
 import vobject
 from ical.calendar_stream import IcsCalendarStream
 
-from calfeed import bundled, engine, export, rules
-from calfeed import ical as feed
-from calfeed.model import Day, Month
-from calfeed.store import Store
+from calfeed import bundled
+from calfeed.core import engine, rules
+from calfeed.outputs import export
+from calfeed.outputs import ical as feed
+from calfeed.core.model import Day, Month
+from calfeed.serve.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AFTER = FIXTURES / "extension-2019.toml"

@@ -31,9 +31,10 @@ from dateutil.tz import tzical
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import vDuration
 
-from calfeed import bundled, engine, reminders, rules
-from calfeed import ical as feed
-from calfeed.model import Profile
+from calfeed import bundled
+from calfeed.core import engine, reminders, rules
+from calfeed.outputs import ical as feed
+from calfeed.core.model import Profile
 
 TODAY = date(2026, 11, 21)
 DEMOS = ("demo-8-month", "demo-12-month", "demo-annual", "demo-state")
@@ -424,7 +425,9 @@ def test_every_event_is_transparent_public_and_free(loaded):
 RENDER_IN_A_NEW_PROCESS = """
 import sys
 from datetime import date, timedelta
-from calfeed import bundled, engine, ical, reminders, rules
+from calfeed import bundled
+from calfeed.core import engine, reminders, rules
+from calfeed.outputs import ical
 loaded = rules.load(bundled("rules.toml"))
 profile = loaded.providers[sys.argv[1]]
 events = engine.schedule(loaded, profile, date.fromisoformat(sys.argv[2]))

@@ -26,9 +26,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from calfeed import tokens
+from calfeed.core import tokens
 
 from serving import ROOT, SECRET, copy_data, fetch, gunicorn, rewrite, rss_kib
+
+pytestmark = pytest.mark.load
 
 pytest.importorskip("gunicorn", reason="gunicorn is not installed (pip install calfeed[serve])")
 

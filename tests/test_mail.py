@@ -26,7 +26,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from ical.calendar_stream import IcsCalendarStream
 
-from calfeed import bundled, dispatch, engine, rules, smtp
+from calfeed import bundled
+from calfeed.notify import dispatch, smtp
+from calfeed.core import engine, rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret-key-0123456789abcdef"
@@ -173,7 +175,7 @@ def test_a_message_as_its_recipient_reads_it(inbox, tmp_path):
     assert "PARS: https://pars.accme.org/" in text
     assert '<a href="https://pars.accme.org/">PARS</a>' in html
     # The provider's private page, under the same token the server and `calfeed links` use.
-    from calfeed import tokens
+    from calfeed.core import tokens
     page = f"https://deadlines.example.org/p/{tokens.token(SECRET.encode(), 'demo-state', 0)}/"
     assert f"Every deadline for Demo Hospital (accredited by the California Medical " \
            f"Association), and how to add them to your calendar:\n{page}" in text
@@ -346,11 +348,12 @@ def test_a_run_killed_halfway_is_finished_by_the_next_one(inbox, tmp_path):
     try:
         assert handler.held.wait(60), "the third message never reached the server"
         process.send_signal(signal.SIGKILL)
-        process.wait(30)
+        process.communicate(timeout=30)
     finally:
         handler.release.set()
         if process.poll() is None:
             process.kill()
+            process.communicate()
     first = received(handler)
     assert len({to for to, _ in first}) == 2  # two messages confirmed before the kill
     handler.hold_at = None
@@ -474,7 +477,8 @@ def test_no_address_in_pages_feeds_json_csv_the_build_or_logs(tmp_path, inbox):
         client = app.test_client()
         for path in files:
             relative = "/" + str(path.relative_to(site)).replace("index.html", "")
-            outputs.append(client.get(relative).data)
+            with client.get(relative) as response:
+                outputs.append(response.data)
     finally:
         logging.getLogger().removeHandler(handler_log)
     outputs.append("\n".join(records).encode())

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from calfeed import build, bundled, create_app, tokens
+from calfeed.build import site as build
+from calfeed import bundled, create_app
+from calfeed.core import tokens
 
 from conftest import SECRET, TODAY
 
@@ -26,8 +28,8 @@ SERVER_BLOCK = ROOT / "deploy" / "nginx.conf"
 SAME_HEADERS = ("Content-Type", "Cache-Control", "Referrer-Policy", "X-Content-Type-Options",
                 "Content-Security-Policy", "X-Robots-Tag")
 
-pytestmark = pytest.mark.skipif(
-    not NGINX.exists(), reason="/usr/sbin/nginx is missing (scripts/test installs it: apt-get install nginx)")
+pytestmark = [pytest.mark.nginx, pytest.mark.skipif(
+    not NGINX.exists(), reason="/usr/sbin/nginx is missing (scripts/test installs it: apt-get install nginx)")]
 
 
 def fetch(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -95,10 +97,11 @@ def nginx(site, tmp_path):
     conf = nginx_conf(prefix, port, root)
     # nginx takes over listening sockets named in $NGINX (its binary-upgrade hand-over),
     # so the port bound above is never free for another test to take.
-    process = subprocess.Popen(
-        [str(NGINX), "-e", str(prefix / "error.log"), "-c", str(conf), "-p", str(prefix) + "/"],
-        env={**os.environ, "NGINX": f"{listener.fileno()};"}, pass_fds=[listener.fileno()],
-        stdout=subprocess.DEVNULL, stderr=(prefix / "stderr.log").open("w"))
+    with (prefix / "stderr.log").open("w") as stderr:  # nginx holds its own copy, too
+        process = subprocess.Popen(
+            [str(NGINX), "-e", str(prefix / "error.log"), "-c", str(conf), "-p", str(prefix) + "/"],
+            env={**os.environ, "NGINX": f"{listener.fileno()};"}, pass_fds=[listener.fileno()],
+            stdout=subprocess.DEVNULL, stderr=stderr)
     listener.close()  # nginx holds its own copy
 
     def logs() -> str:
@@ -192,7 +195,8 @@ def test_every_file_through_nginx_is_what_the_app_serves(nginx):
             continue
         url = url_of(entry["path"])
         status, headers, body = fetch(port, url)
-        expected = app.get(url)
+        with app.get(url) as expected:
+            expected.get_data()
         assert (status, body) == (200, expected.data), url
         for name in SAME_HEADERS:
             assert headers.get(name) == expected.headers.get(name), (url, name)

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from calfeed import bundled, notify, rules
-from calfeed.notify import Plan, Told
+from calfeed import bundled
+from calfeed.notify import plan as notify
+from calfeed.core import rules
+from calfeed.notify.plan import Plan, Told
 
 HEALTH = "cme-office@demo-health.example.org"  # demo-8-month
 SHARED = "accreditation@shared-cme.example.com"  # demo-annual and demo-state

@@ -32,7 +32,8 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from ical.calendar_stream import IcsCalendarStream
 
-from calfeed import mail, notify, rules as rules_file, tokens
+from calfeed.notify import mail, plan as notify
+from calfeed.core import rules as rules_file, tokens
 from calfeed.cli import main
 
 from conftest import SECRET, TODAY, make_app

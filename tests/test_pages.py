@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from calfeed import tokens
+from calfeed.core import tokens
 
 from conftest import SECRET, make_app
 

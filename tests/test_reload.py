@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from calfeed import redact, tokens
+from calfeed.serve import redact
+from calfeed.core import tokens
 
 from serving import SECRET, Server, copy_data, fetch, gunicorn, rewrite
 
@@ -87,6 +88,7 @@ def served(tmp_path):
         yield server, rules, roster
 
 
+@pytest.mark.gunicorn
 def test_broken_files_keep_the_old_feed_and_a_fix_reaches_every_worker(served):
     server, rules, roster = served
     path = feed_path()
@@ -143,6 +145,7 @@ def test_broken_files_keep_the_old_feed_and_a_fix_reaches_every_worker(served):
         assert report["revision"] == "2026-11-22T00:00:00Z"
 
 
+@pytest.mark.gunicorn
 def test_good_rules_next_to_a_broken_roster_keep_the_old_rules_too(served):
     server, rules, roster = served
     track = "/tracks/progress-8-month.ics"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from calfeed import reminders
+from calfeed.core import reminders
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -64,8 +64,8 @@ import vobject
 from hypothesis import given, settings, strategies as st
 from ical.calendar_stream import IcsCalendarStream
 
-from calfeed import tokens
-from calfeed.model import Event, Lead
+from calfeed.core import tokens
+from calfeed.core.model import Event, Lead
 from conftest import SECRET
 
 CHICAGO = ZoneInfo("America/Chicago")

@@ -20,7 +20,7 @@ import icalendar
 import pytest
 from click.testing import CliRunner
 
-from calfeed import engine, tokens
+from calfeed.core import engine, tokens
 from calfeed.cli import main
 
 from conftest import SECRET, TODAY, make_app
@@ -275,6 +275,7 @@ def test_the_app_logs_only_a_token_prefix_when_a_provider_request_fails(client, 
         assert token[:7] not in record.getMessage() + str(record.exc_text or "")
 
 
+@pytest.mark.gunicorn
 def test_gunicorns_access_log_shows_only_a_token_prefix(tmp_path):
     # the production settings (deploy/gunicorn.conf.py) with gunicorn's default line, and
     # with a line printing every value that can carry a path: path, query, raw URI, Referer

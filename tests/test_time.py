@@ -23,9 +23,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ical.calendar_stream import IcsCalendarStream
 
-from calfeed import bundled, engine, rules
-from calfeed.ical import render
-from calfeed.model import Event, Profile
+from calfeed import bundled
+from calfeed.core import engine, rules
+from calfeed.outputs.ical import render
+from calfeed.core.model import Event, Profile
 
 CHICAGO = ZoneInfo("America/Chicago")
 UTC = timezone.utc
@@ -256,9 +257,10 @@ def test_published_dates_win_over_the_rule(variant, data_year, moment):
 SNAPSHOT = r'''
 import json, sys
 from datetime import date
-from calfeed import engine, export, rules
-from calfeed.ical import render
-from calfeed.model import Profile
+from calfeed.core import engine, rules
+from calfeed.outputs import export
+from calfeed.outputs.ical import render
+from calfeed.core.model import Profile
 
 def snapshot(rules_path, roster_path):
     """JSON and .ics of every profile on a few days: what a server would serve."""

@@ -12,7 +12,9 @@ import pytest
 import vobject
 from click.testing import CliRunner
 
-from calfeed import bundled, tokens, web
+from calfeed import bundled
+from calfeed.core import tokens
+from calfeed.serve import web
 from serving import rewrite
 from calfeed.cli import main
 
@@ -441,9 +443,9 @@ def test_hostile_provider_names_are_text(tmp_path, data):
 def test_security_headers_everywhere(client):
     for path in ["/", BUILDER_8_MONTH, "/tracks/annual-reporting.ics", "/no/such/page",
                  "/static/style.css", "/calendar.ics?remind=x", "/healthz"]:
-        response = client.get(path)
-        assert response.headers["Referrer-Policy"] == "no-referrer", path
-        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        with client.get(path) as response:
+            assert response.headers["Referrer-Policy"] == "no-referrer", path
+            assert response.headers["X-Content-Type-Options"] == "nosniff", path
     page = client.get("/")
     assert page.headers["Content-Security-Policy"] == PAGE_CSP
     assert b"<script" not in page.data and b"style=" not in page.data
@@ -639,7 +641,7 @@ def test_a_warm_feed_is_not_rendered_again(client, monkeypatch):
 
 
 def test_the_feed_cache_is_bounded_by_size_and_keeps_what_is_used():
-    from calfeed.store import FeedCache
+    from calfeed.serve.store import FeedCache
 
     cache = FeedCache(max_bytes=100)
     for n in range(3):

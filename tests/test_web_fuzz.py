@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calfeed import rules, tokens
+from calfeed.core import rules, tokens
 
 from conftest import SECRET, make_app
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from calfeed import wording
-from calfeed.model import Event, Lead
+from calfeed.core import wording
+from calfeed.core.model import Event, Lead
 
 CHICAGO = ZoneInfo("America/Chicago")
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from . import engine, wording
-from .model import Day, Deadline, Event, Month, Profile, Rules, Timed
+from calfeed.core import engine, wording
+from calfeed.core.model import Day, Deadline, Event, Month, Profile, Rules, Timed
 
 # The order of kinds within a milestone, and their names in the summary.
 KINDS = ("appears", "disappears", "moved", "precision", "status", "title")

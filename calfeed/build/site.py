@@ -29,7 +29,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import calendars, create_app, crawl, secret, swap, web, wording
+from calfeed.core import calendars, wording
+from calfeed import create_app
+from calfeed.build import crawl, swap
+from calfeed.serve import secret, web
 
 MANIFEST = "manifest.json"
 NOT_FOUND_FILE = "404.html"

@@ -9,8 +9,8 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from . import wording
-from .model import Calendar, Change, Day, Event, Rules
+from calfeed.core import wording
+from calfeed.core.model import Calendar, Change, Day, Event, Rules
 
 # What a person reads first, in words and in values a spreadsheet parses (an ISO date,
 # a 24-hour time); then the fields a program matches on, named as in the JSON.

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import engine, wording, zones
-from .engine import YEARS_AHEAD, yearly_deadline
-from .model import (
+from calfeed.core import engine, wording, zones
+from calfeed.core.engine import YEARS_AHEAD, yearly_deadline
+from calfeed.core.model import (
     ACTORS,
     FLAGS,
     MOVES,

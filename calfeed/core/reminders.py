@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import FR, relativedelta
 
-from . import ical
-from .model import Event, Lead
+from calfeed.outputs import ical
+from calfeed.core.model import Event, Lead
 
 MOST = 3
 LONGEST = timedelta(days=366)

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from . import diff
-from . import rules as rules_module
-from . import tokens
-from .model import Profile, Rules
+from calfeed.outputs import diff
+from calfeed.core import rules as rules_module
+from calfeed.core import tokens
+from calfeed.core.model import Profile, Rules
 
 log = logging.getLogger("calfeed")
 

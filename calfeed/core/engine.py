@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import FR, MO, SA, SU, TH, TU, WE, relativedelta
 
-from . import wording
-from .model import (
+from calfeed.core import wording
+from calfeed.core.model import (
     WEEKDAYS,
     Accreditor,
     Calendar,

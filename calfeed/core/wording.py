@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 
-from . import zones
-from .model import Change, Day, Event, Lead, Month
+from calfeed.core import zones
+from calfeed.core.model import Change, Day, Event, Lead, Month
 
 # The words a yes/no answer may be, in the roster and in query strings alike.
 YES = frozenset({"yes", "y", "true", "1", "x", "on"})

@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from . import engine, reminders, wording
-from .calendars import Subject, webcal
-from .model import Event, Link, Rules
-from .rules import first_ndd, last_ndd, ndd_accepted
+from calfeed.core import engine, reminders, wording
+from calfeed.core.calendars import Subject, webcal
+from calfeed.core.model import Event, Link, Rules
+from calfeed.core.rules import first_ndd, last_ndd, ndd_accepted
 
 # Steps further ahead than this fold their full text on a page (the first one never
 # does), so the next few months read at a glance and a year ahead is a list of titles.

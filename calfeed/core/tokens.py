@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from .model import Profile
+from calfeed.core.model import Profile
 
 # 160 bits: comfortably above the 128 the design asks for, and 32 base32 characters.
 TOKEN_BYTES = 20

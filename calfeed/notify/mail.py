@@ -18,9 +18,11 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from . import bundled, engine, ical, wording
-from .model import Link, Rules
-from .notify import Item, Message, parse_key
+from calfeed import bundled
+from calfeed.core import engine, wording
+from calfeed.outputs import ical
+from calfeed.core.model import Link, Rules
+from calfeed.notify.plan import Item, Message, parse_key
 
 # Parts are encoded with this: quoted-printable lines may have at most 76 characters
 # (RFC 2045), and Python's encoder makes them as long as the policy's line length.

@@ -27,10 +27,13 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException, NotFound
 
-from . import calendars, engine, export, ical, redact, reminders, secret, settings, views, wording
-from .calendars import BadParameter, Subject
-from .model import Event, Lead, Profile
-from .store import FeedCache, Snapshot, Store
+from calfeed.core import calendars, engine, reminders, wording
+from calfeed.outputs import export, ical, views
+from calfeed.serve import redact, secret
+from calfeed import settings
+from calfeed.core.calendars import BadParameter, Subject
+from calfeed.core.model import Event, Lead, Profile
+from calfeed.serve.store import FeedCache, Snapshot, Store
 
 bp = Blueprint("calfeed", __name__)
 log = logging.getLogger("calfeed")

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import quote
 
-from . import reminders, tokens, wording
-from .model import Event, Profile, Rules
-from .rules import first_ndd, ndd_accepted, ndd_problem
-from .store import Snapshot
+from calfeed.core import reminders, tokens, wording
+from calfeed.core.model import Event, Profile, Rules
+from calfeed.core.rules import first_ndd, ndd_accepted, ndd_problem
+from calfeed.serve.store import Snapshot
 
 FORMATS = ("ics", "json", "csv")
 # The builder's questions, and the options its feeds also take: any other parameter is

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .notify import Message, Record, Told
+from calfeed.notify.plan import Message, Record, Told
 
 BUSY_TIMEOUT_MS = 60_000
 SCHEMA = """

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import icalendar
 from icalendar import vCategory, vDDDTypes, vDuration, vInt, vText
 
-from . import engine, wording, zones
-from .model import Calendar, Event
+from calfeed.core import engine, wording, zones
+from calfeed.core.model import Calendar, Event
 
 PRODID = "-//calfeed//calfeed//EN"
 # Clients poll twice a day at most; ACCME publishes a handful of times a year.

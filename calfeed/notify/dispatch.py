@@ -15,10 +15,11 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
-from . import mail, notify, sendlog, wording
-from .model import Rules
-from .notify import Message
-from .smtp import MailError
+from calfeed.notify import mail, plan as notify, sendlog
+from calfeed.core import wording
+from calfeed.core.model import Rules
+from calfeed.notify.plan import Message
+from calfeed.notify.smtp import MailError
 
 
 class Sender(Protocol):

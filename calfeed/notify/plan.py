@@ -23,8 +23,8 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from . import engine
-from .model import Event, Profile, Rules
+from calfeed.core import engine
+from calfeed.core.model import Event, Profile, Rules
 
 Notice = Literal["moved", "published"]
 

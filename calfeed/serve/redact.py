@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from . import tokens
+from calfeed.core import tokens
 
 # Only a segment longer than the prefix is cut, so a line cut once (by gunicorn's
 # logger in deploy/gunicorn.conf.py) and filtered again keeps "/p/abcdef..." as it is.
