@@ -7,12 +7,29 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from calfeed import create_app
 from serving import copy_data
 
 TODAY = "2026-11-21"
 SECRET = "test-secret-key-0123456789abcdef"
+
+
+class BufferedClient(FlaskClient):
+    """A test client that reads each answer whole and closes it, as a WSGI server does.
+
+    Unbuffered, a static file's answer keeps its file open until the response object
+    is collected, which warnings-as-errors reports in whichever test runs then.
+    """
+
+    def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> Any:
+        """Request with the answer buffered (and so its body closed) by default."""
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
+# Every app a test makes, here or with create_app directly, gets the buffered client.
+Flask.test_client_class = BufferedClient
 
 
 def settings(folder: Path, data: Path | None = None, **overrides: Any) -> dict[str, Any]:
