@@ -263,8 +263,11 @@ def diff(old: str, new: str, providers_path: str | None, today: str | None,
               help="The send log (env CALFEED_STATE; default: instance/calfeed.sqlite3).")
 @click.option("--base-url", envvar="CALFEED_BASE_URL",
               help="The site's public address, for the links in each message (env CALFEED_BASE_URL).")
+@click.option("--time-limit", type=click.FloatRange(min=1),
+              help="Seconds a run may send for (default 1800); what is left waits for the next run.")
 @with_appcontext
-def notify(dry_run: bool, today: str | None, state: str | None, base_url: str | None) -> None:
+def notify(dry_run: bool, today: str | None, state: str | None, base_url: str | None,
+           time_limit: float | None) -> None:
     """Email each provider's contacts the reminders and notices due today (run it daily)."""
     from calfeed.core import calendars
     from calfeed.notify import dispatch, smtp
@@ -291,7 +294,8 @@ def notify(dry_run: bool, today: str | None, state: str | None, base_url: str | 
 
     try:
         with smtp.Mailer(mail.server) as mailer:
-            outcome = dispatch.run(log, loaded, day, mail.sender, pages, mailer, say)
+            outcome = dispatch.run(log, loaded, day, mail.sender, pages, mailer, say,
+                                   time_limit=time_limit or dispatch.RUN_SECONDS)
     except dispatch.sendlog.StateError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"calfeed notify: {day.isoformat()}: {len(outcome.sent)} sent, "

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from calfeed import create_app
 from serving import copy_data
+from smtpserver import Inbox, free_port
 
 TODAY = "2026-11-21"
 SECRET = "test-secret-key-0123456789abcdef"
@@ -64,6 +65,18 @@ def data(tmp_path):
     folder = tmp_path / "data"
     copy_data(folder)
     return folder
+
+
+@pytest.fixture
+def inbox():
+    """A real SMTP server (aiosmtpd) on a loopback port: (its handler, its smtp:// URL)."""
+    from aiosmtpd.controller import Controller
+
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield handler, f"smtp://127.0.0.1:{controller.port}"
+    controller.stop()
 
 
 @pytest.fixture

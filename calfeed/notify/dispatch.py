@@ -7,23 +7,34 @@ Every line it reports names recipients by their places in the roster
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
-from calfeed.notify import mail, plan as notify, sendlog
+from calfeed.notify import mail, plan as notify, sendlog, smtp
 from calfeed.core import wording
-from calfeed.core.model import Rules
+from calfeed.core.model import Lead, Rules
 from calfeed.notify.plan import Message
 from calfeed.notify.smtp import MailError
 
 
+# A run sends for at most this long once it holds the lock; what is left is sent by the
+# next run. A real run of 2,000 providers takes about two minutes (README, "Email reminders").
+RUN_SECONDS = 1800.0
+
+
 class Sender(Protocol):
-    """What sends a message: smtp.Mailer, or anything that raises MailError when it cannot."""
+    """What sends a message: smtp.Mailer, or anything that raises MailError when it cannot.
+
+    `until`: the time.monotonic() instant no conversation may go past (the run's limit).
+    """
+
+    until: float | None
 
     def send(self, message: EmailMessage) -> None:
         """Hand one message over, or raise MailError."""
@@ -46,16 +57,22 @@ def _utc_now() -> datetime:
 
 def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[str, str],
         mailer: Sender, say: Callable[[str, bool], None],
-        clock: Callable[[], datetime] = _utc_now, run_id: str = "") -> Outcome:
-    """Send today's messages; `say(line, is_problem)` reports one line per message."""
+        clock: Callable[[], datetime] = _utc_now, run_id: str = "",
+        time_limit: float = RUN_SECONDS) -> Outcome:
+    """Send today's messages; `say(line, is_problem)` reports one line per message.
+
+    Sending stops `time_limit` seconds after the run took the lock: the messages left
+    fail as "not tried", and the next run sends them.
+    """
     outcome = Outcome()
 
-    def waiting() -> None:
-        say(f"{state}: another calfeed notify run holds the lock; waiting for it to finish",
-            False)
+    def waiting(seconds: float) -> None:
+        say(f"{state}: another calfeed notify run holds the lock; waiting up to "
+            f"{wording.lead(Lead(exact=timedelta(seconds=seconds)))} for it to finish", False)
 
     run_id = run_id or f"{clock().isoformat()} pid {os.getpid()}"
     with sendlog.SendLog(state, run_id, on_wait=waiting) as log:
+        mailer.until = time.monotonic() + time_limit
         outcome.abandoned = log.abandoned()
         for label in outcome.abandoned:
             say(f"a run stopped while sending to {label}: sending again "
@@ -73,7 +90,13 @@ def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[s
                 outcome.failed.append((message, reason))
                 say(f"not sent to {message.label}: {subject}: {reason}", True)
                 continue
-            email = mail.compose(message, rules, sender, pages)
+            try:
+                email = mail.compose(message, rules, sender, pages)
+            except Exception as err:  # one message that cannot be written never stops the rest
+                reason = f"cannot be composed: {type(err).__name__}: {smtp.scrub(str(err))}"
+                outcome.failed.append((message, reason))
+                say(f"not sent to {message.label}: {subject}: {reason}", True)
+                continue
             now = clock()
             email["Date"] = format_datetime(now)
             email["Message-ID"] = make_msgid("calfeed", domain=domain)

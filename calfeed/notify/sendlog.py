@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,10 @@ from pathlib import Path
 from calfeed.notify.plan import Message, Record, Told
 
 BUSY_TIMEOUT_MS = 60_000
+# How long a run waits for another run's lock before giving up: longer than a run may
+# take (dispatch.RUN_SECONDS), so a daily run never gives up on a healthy one.
+LOCK_WAIT_SECONDS = 2400.0
+LOCK_POLL_SECONDS = 0.2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sent (
     recipient  TEXT NOT NULL,
@@ -67,10 +72,11 @@ class Contents:
     reminded: frozenset[tuple[str, str, str, str, int]]
 
 
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+def _connect(path: Path, readonly: bool = False, immutable: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, waiting when busy."""
-    if readonly:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+    if readonly or immutable:
+        query = "immutable=1" if immutable else "mode=ro"
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True,
                              timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     else:
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -82,19 +88,39 @@ def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
 
 
 def read(path: str | Path) -> Contents:
-    """The log's contents, read-only; an absent file is an empty log (a dry run writes nothing)."""
+    """The log's contents, read-only; an absent file is an empty log (a dry run writes nothing).
+
+    A log in WAL mode is read through its `-shm` index, which a reader must be able to
+    create: where it cannot (a read-only folder, another user's log) and no run is
+    writing, the file is read as immutable. No run is writing then: a run keeps its
+    `-wal` file and leaves everything in the database when it closes.
+    """
     path = Path(path)
     if not path.exists():
         return Contents({}, frozenset())
     try:
-        db = _connect(path, readonly=True)
-        try:
-            return _contents(db)
-        finally:
-            db.close()
+        return _read(path, readonly=True)
+    except sqlite3.OperationalError as err:
+        if Path(f"{path}-wal").exists() or not os.access(path, os.R_OK):
+            raise StateError(f"{path}: cannot read the send log: {err} "
+                             f"(expected a calfeed send log that this user may read)") from None
     except sqlite3.Error as err:
         raise StateError(f"{path}: cannot read the send log: {err} "
                          f"(expected a calfeed send log, or no file)") from None
+    try:
+        return _read(path, immutable=True)
+    except sqlite3.Error as err:
+        raise StateError(f"{path}: cannot read the send log: {err} "
+                         f"(expected a calfeed send log, or no file)") from None
+
+
+def _read(path: Path, readonly: bool = False, immutable: bool = False) -> Contents:
+    """Open, read the contents and close."""
+    db = _connect(path, readonly=readonly, immutable=immutable)
+    try:
+        return _contents(db)
+    finally:
+        db.close()
 
 
 def _contents(db: sqlite3.Connection) -> Contents:
@@ -114,7 +140,8 @@ class SendLog:
     """The open log of one run: holds the run lock from open to close."""
 
     def __init__(self, path: str | Path, run: str,
-                 on_wait: Callable[[], None] = lambda: None) -> None:
+                 on_wait: Callable[[float], None] = lambda seconds: None,
+                 wait_seconds: float = LOCK_WAIT_SECONDS) -> None:
         self.path = Path(path)
         self.run = run
         try:
@@ -123,11 +150,11 @@ class SendLog:
         except OSError as err:
             raise StateError(f"{self.path}: cannot create the send log: "
                              f"{err.strerror or err} (expected a writable folder)") from None
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            on_wait()
-            fcntl.flock(self._lock, fcntl.LOCK_EX)
+        if not self._take_lock(on_wait, wait_seconds):
+            self.close()
+            raise StateError(f"{self.path}: another calfeed notify run still holds the lock "
+                             f"after {wait_seconds:g} s (expected it to finish; this run "
+                             f"sends nothing, and the next one catches up)")
         try:
             # The log holds addresses: readable by calfeed's user only (SQLite gives its
             # -wal and -shm files the database's permissions).
@@ -138,6 +165,22 @@ class SendLog:
             self.close()
             raise StateError(f"{self.path}: cannot open the send log: {err} "
                              f"(expected a calfeed send log, or no file)") from None
+
+    def _take_lock(self, on_wait: Callable[[float], None], seconds: float) -> bool:
+        """The run lock, waiting at most `seconds` for another run to finish; False if it did not."""
+        deadline = time.monotonic() + seconds
+        waited = False
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if not waited:
+                    on_wait(seconds)
+                    waited = True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(LOCK_POLL_SECONDS)
 
     def close(self) -> None:
         """Close the database and release the run lock."""

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -18,7 +23,11 @@ from urllib.parse import unquote, urlsplit
 SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 URL_EXPECTED = ("expected smtp://user:password@host:port, smtp+starttls://… or smtps://…; "
                 "user and password percent-encoded")
-TIMEOUT = 30.0  # seconds for each connection and each command
+TIMEOUT = 30.0  # seconds for each connection and each read
+# The whole conversation of one message (connecting, greeting, login, sending) must end
+# within this: smtplib's timeout is per read, so a server that answers a line every few
+# seconds and never finishes would otherwise hold a run forever.
+MESSAGE_SECONDS = 120.0
 ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 
 
@@ -72,12 +81,77 @@ def scrub(text: str) -> str:
     return " ".join(ADDRESS.sub("<address>", text).split())
 
 
-class Mailer:
-    """One SMTP connection for a run, opened on the first message and again after a drop."""
+class _Watchdog:
+    """Shuts a connection's socket when a deadline passes, ending any read blocked on it.
 
-    def __init__(self, server: Server) -> None:
+    smtplib reads a reply line by line, each read with its own timeout; shutting the
+    socket down from another thread is what bounds the conversation as a whole.
+    """
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+        self._lock = threading.Lock()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut this socket too when the deadline passes."""
+        with self._lock:
+            if self.expired:
+                _shut(sock)
+            self.sockets.append(sock)
+
+    def expire(self) -> None:
+        """The deadline passed: shut every watched socket."""
+        with self._lock:
+            self.expired = True
+            for sock in self.sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shut a socket down both ways, so a blocked recv returns at once."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+class _Watched:
+    """Makes smtplib hand the socket it opens (before it reads the greeting) to a watchdog."""
+
+    watchdog: _Watchdog | None = None
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        if self.watchdog is not None:
+            self.watchdog.watch(sock)
+        return sock
+
+
+class _SMTP(_Watched, smtplib.SMTP):
+    """smtplib.SMTP whose socket a watchdog can shut."""
+
+
+class _SMTPSSL(_Watched, smtplib.SMTP_SSL):
+    """smtplib.SMTP_SSL whose socket a watchdog can shut."""
+
+
+class Mailer:
+    """One SMTP connection for a run, opened on the first message and again after a drop.
+
+    Each message's whole conversation ends within `message_seconds`, and none goes on
+    past `until` (a time.monotonic() instant: the run's own deadline), whichever is first.
+    """
+
+    def __init__(self, server: Server, message_seconds: float = MESSAGE_SECONDS,
+                 until: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.server = server
+        self.message_seconds = message_seconds
+        self.until = until
+        self.clock = clock
         self._smtp: smtplib.SMTP | None = None
+        self._watchdog: _Watchdog | None = None
 
     def __enter__(self) -> Mailer:
         return self
@@ -89,12 +163,16 @@ class Mailer:
         """Connect, upgrade to TLS if asked, and log in if the URL has a user."""
         server = self.server
         context = ssl.create_default_context()
+        smtp: smtplib.SMTP
         if server.scheme == "smtps":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT,
-                                                  context=context)
+            smtp = _SMTPSSL(timeout=TIMEOUT, context=context)
         else:
-            smtp = smtplib.SMTP(server.host, server.port, timeout=TIMEOUT)
+            smtp = _SMTP(timeout=TIMEOUT)
+        smtp.watchdog = self._watchdog  # type: ignore[attr-defined]
+        # What SMTP(host) sets before connecting: TLS checks the certificate against it.
+        smtp._host = server.host
         try:
+            smtp.connect(server.host, server.port)
             smtp.ehlo()
             if server.scheme == "smtp+starttls":
                 smtp.starttls(context=context)
@@ -107,7 +185,42 @@ class Mailer:
         return smtp
 
     def send(self, message: EmailMessage) -> None:
-        """Hand one message to the server, or raise MailError saying why it was not taken."""
+        """Hand one message to the server within the time limits, or raise MailError saying why not."""
+        limit = self.message_seconds
+        if self.until is not None:
+            limit = min(limit, self.until - self.clock())
+        if limit <= 0:
+            raise MailError(f"{self.server}: not tried: the run's time limit has passed",
+                            server_down=True)
+        with self._deadline(limit) as watchdog:
+            try:
+                self._send(message)
+            except MailError:
+                if watchdog.expired:
+                    raise MailError(f"{self.server}: no complete answer within {limit:.0f} s "
+                                    f"(the time limit of one message)", server_down=True) from None
+                raise
+
+    @contextmanager
+    def _deadline(self, seconds: float) -> Iterator[_Watchdog]:
+        """Shut the connection if the conversation inside takes longer than `seconds`."""
+        watchdog = _Watchdog()
+        self._watchdog = watchdog
+        if self._smtp is not None and self._smtp.sock is not None:
+            watchdog.watch(self._smtp.sock)
+        timer = threading.Timer(seconds, watchdog.expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield watchdog
+        finally:
+            timer.cancel()
+            self._watchdog = None
+            if watchdog.expired:
+                self._drop()  # its socket is shut: never reuse it
+
+    def _send(self, message: EmailMessage) -> None:
+        """One message over the current (or a new) connection; MailError if it is not taken."""
         for attempt in (1, 2):
             try:
                 if self._smtp is None:
