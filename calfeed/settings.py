@@ -61,7 +61,7 @@ class Mail:
     """How `calfeed notify` sends: the SMTP server, the sender, the site its links point to."""
 
     server: smtp.Server
-    sender: str  # CALFEED_MAIL_FROM: "ACCME deadlines <deadlines@example.org>"
+    sender: str  # CALFEED_MAIL_FROM: "calfeed reminders <deadlines@example.org>"
     site: str  # CALFEED_BASE_URL, without a trailing slash
 
 
@@ -74,7 +74,7 @@ def mail(base_url: str | None) -> Mail:
     sender = os.environ.get("CALFEED_MAIL_FROM", "").strip()
     if not EMAIL.match(parseaddr(sender)[1]):
         raise ValueError(f"CALFEED_MAIL_FROM: {sender!r} is not an address (expected the "
-                         f"operator's address, like 'ACCME deadlines <deadlines@example.org>')")
+                         f"operator's address, like 'calfeed reminders <deadlines@example.org>')")
     if not base_url or not base_url.startswith(("https://", "http://")):
         raise ValueError("CALFEED_BASE_URL is not set (expected the site's public address, like "
                          "https://deadlines.example.org, for the links in each message)")

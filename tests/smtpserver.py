@@ -131,7 +131,7 @@ class Trickle:
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret-key-0123456789abcdef"
-SENDER = "ACCME deadlines <deadlines@example.org>"
+SENDER = "calfeed reminders <deadlines@example.org>"
 HEALTH = "cme-office@demo-health.example.org"
 SHARED = "accreditation@shared-cme.example.com"
 DEMO_ADDRESSES = (HEALTH, SHARED, "education@demo-society.example.org",

@@ -65,8 +65,8 @@ def test_a_message_that_cannot_be_composed_fails_alone_and_is_tried_again(inbox,
                                lambda line, problem: lines.append((line, problem)))
     assert [m.label for m, _ in outcome.failed] == ["demo-annual#2, demo-state#1"]
     assert [line for line, problem in lines if problem] == [
-        "not sent to demo-annual#2, demo-state#1: Due in 13 days: Annual Reporting in PARS "
-        "(4 steps) — Friday, March 14, 2025 (and 5 more steps): cannot be composed: "
+        "not sent to demo-annual#2, demo-state#1: Due in 13 days: Demo Hospital (accredited by "
+        "the California Medical Association): Annual Reporting in PARS (4 steps) — Friday, March 14, 2025 (and 5 more steps): cannot be composed: "
         "ValueError: a header that cannot be written"]
     assert len(outcome.sent) == 4
     assert {to for to, _ in received(handler)} == set(DEMO_ADDRESSES) - {SHARED}

@@ -22,7 +22,7 @@ from calfeed import bundled
 from calfeed.notify import dispatch, smtp
 from calfeed.core import engine, rules
 from smtpserver import (CALFEED, DEMO_ADDRESSES, HEALTH, ROOT, SECRET, SENDER, SHARED, Inbox, calfeed,
-                        env, free_port, received, start)
+                        env, free_port, received, start, uids)
 
 # --- what a recipient reads ----------------------------------------------------------------
 
@@ -36,10 +36,11 @@ def test_a_message_as_its_recipient_reads_it(inbox, tmp_path):
     message = messages[(SHARED,)]
     assert message["To"] == SHARED
     assert message["From"] == SENDER
-    assert message["Subject"] == ("Due in 13 days: Annual Reporting in PARS (4 steps) — "
+    # Two providers in one message: the subject names the one its first step is for.
+    assert message["Subject"] == ("Due in 13 days: Demo Hospital (accredited by the California "
+                                  "Medical Association): Annual Reporting in PARS (4 steps) — "
                                   "Friday, March 14, 2025 (and 5 more steps)")
-    assert message["List-Unsubscribe"] == (
-        "<mailto:deadlines@example.org?subject=unsubscribe%20demo-state%20demo-annual>")
+    assert message["List-Unsubscribe"] == "<mailto:deadlines@example.org?subject=unsubscribe>"
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Message-ID"].endswith("@example.org>") and message["Date"]
     # Lines arrive with CRLF, as SMTP carries them.
@@ -59,15 +60,20 @@ def test_a_message_as_its_recipient_reads_it(inbox, tmp_path):
     assert f"Every deadline for Demo Hospital (accredited by the California Medical " \
            f"Association), and how to add them to your calendar:\n{page}" in text
     assert f'<a href="{page}">' in html
-    assert "your address is listed as a contact for Demo Hospital" in text
+    assert ("your address is listed as a contact for Demo Hospital (accredited by the "
+            "California Medical Association) and Demo Institute (annual reporting only) in the "
+            "calfeed deadline reminders") in " ".join(text.split())
+    assert "calfeed is not an ACCME service" in text and "calfeed is not an ACCME service" in html
     # Each step's own calendar entry, parsed back with another library than icalendar.
     attachments = {part.get_filename(): IcsCalendarStream.calendar_from_ics(part.get_content())
                    for part in message.iter_attachments()}
     assert len(attachments) == 9
-    cma = attachments["demo-state-annual-reporting-2024-program-summary.ics"].events[0]
+    cma = attachments["demo-hospital-accredited-by-the-annual-reporting-2024-"
+                      "program-summary.ics"].events[0]
     assert cma.uid == "demo-state/annual-reporting/2024/program-summary@calfeed"
     assert cma.dtstart == date(2025, 3, 14)
-    accme = attachments["demo-annual-annual-reporting-2024-enduring-learner-counts.ics"].events[0]
+    accme = attachments["demo-institute-annual-reporting-only-annual-reporting-2024-"
+                        "enduring-learner-counts.ics"].events[0]
     assert accme.dtstart.isoformat() == "2025-03-31T23:59:00-05:00"
     assert str(accme.dtstart.tzinfo) == "America/Chicago"
     # A single-provider message names the file as the page's "add this one" link does.
@@ -496,3 +502,29 @@ def test_the_systemd_units_verify(tmp_path):
     assert done.stderr == ""
     timer = (ROOT / "deploy" / "calfeed-notify.timer").read_text()
     assert "OnCalendar=*-*-* 07:00:00" in timer and "Persistent=true" in timer
+
+
+def test_no_roster_id_in_a_messages_headers_names_or_text(inbox, tmp_path):
+    handler, url = inbox
+    assert calfeed("notify", environ=env(tmp_path, url, "2025-03-01")).returncode == 0
+    ids = ("demo-8-month", "demo-12-month", "demo-annual", "demo-state")
+    messages = [message for _, message in handler.take()]
+    assert len(messages) == 5
+    for message in messages:
+        seen = [f"{name}: {value}" for name, value in message.items()]
+        seen += [part.get_filename() for part in message.iter_attachments()]
+        seen += [message.get_body((kind,)).get_content() for kind in ("plain", "html")]
+        for text in seen:
+            assert not any(ident in text for ident in ids), text
+        # The attached entries keep the subscribed calendar's UIDs (which name the
+        # provider), so importing one never doubles what a subscription shows.
+        assert all(uid.startswith(ids) for uid in uids(message))
+
+
+def test_an_estimated_date_says_so_in_the_subject(inbox, tmp_path):
+    handler, url = inbox
+    # Data year 2025's deadline is not published: March 31, 2026 (a Tuesday) by the rule.
+    assert calfeed("notify", environ=env(tmp_path, url, "2026-03-24")).returncode == 0
+    subjects = {tos[0]: message["Subject"] for tos, message in handler.take()}
+    assert subjects[HEALTH] == ("Due in 7 days: Annual Reporting in PARS (4 steps) — Tuesday, "
+                                "March 31, 2026, 11:59 p.m. Central Time (estimated)")

@@ -7,6 +7,8 @@ as on the pages; the HTML comes from an autoescaped Jinja template.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from email import policy
@@ -14,14 +16,13 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import parseaddr
 from functools import lru_cache
-from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from calfeed import bundled
 from calfeed.core import engine, wording
 from calfeed.outputs import ical
-from calfeed.core.model import Link, Rules
+from calfeed.core.model import Event, Link, Rules
 from calfeed.notify.plan import Item, Message, parse_key
 
 # Parts are encoded with this: quoted-printable lines may have at most 76 characters
@@ -32,6 +33,14 @@ COMPOSING = policy.SMTP.clone(max_line_length=76)
 # with an em dash reads "Deadline  — now" in every client. RFC 5322 allows 998
 # characters a line; the parts' bodies are already encoded when this applies.
 SENDING = policy.SMTP.clone(max_line_length=998)
+
+
+# How much of a provider's name an attachment's file name carries.
+ATTACHMENT_NAME_CHARS = 40
+# Every message says whose it is, as every page's footer does.
+NOT_ACCME = ("calfeed is not an ACCME service: it copies the Accreditation Council for "
+             "Continuing Medical Education's published schedules into calendars. When in "
+             "doubt, ACCME's own publications, PARS and your decision report are right.")
 
 
 @dataclass(frozen=True)
@@ -90,13 +99,21 @@ def headline(item: Item) -> str:
 
 
 def subject(message: Message) -> str:
-    """The subject: the first step (or its track, when several steps share its date) and the date."""
+    """The subject: the first step (or its track, when several steps share its date) and the date.
+
+    It names the provider when the message covers several (a consultant's address on
+    many rows), and says "estimated" when the first date is one.
+    """
     first = message.items[0]
     together = [i for i in message.items if (i.start, i.event.track, i.notice, i.provider) == (
         first.start, first.event.track, first.notice, first.provider)]
     what = (f"{first.event.track_name} ({len(together)} steps)" if len(together) > 1
             else first.event.title)
+    if len({i.provider.id for i in message.items}) > 1:
+        what = f"{first.provider.name}: {what}"
     date = wording.when(first.event)
+    if first.event.status == "estimated" and len(together) > 1:  # a title says it itself
+        date += f" ({wording.ESTIMATED})"
     if first.notice == "moved":
         text = f"Date moved: {what} — now {date}"
     elif first.notice == "published":
@@ -149,10 +166,29 @@ def _templates() -> Environment:
                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def unsubscribe(operator: str, message: Message) -> str:
-    """The List-Unsubscribe value (RFC 2369): a mailto to the operator naming the providers."""
-    ids = " ".join(dict.fromkeys(i.provider.id for i in message.items))
-    return f"<mailto:{operator}?subject={quote('unsubscribe ' + ids)}>"
+def unsubscribe(operator: str) -> str:
+    """The List-Unsubscribe value (RFC 2369): a mailto to the operator.
+
+    It names no provider: a roster id is never shown outside the operator's files, and
+    the operator finds the sender's address in the roster.
+    """
+    return f"<mailto:{operator}?subject=unsubscribe>"
+
+
+def attachment_name(event: Event, provider: str | None) -> str:
+    """An attached step's file name: the page's "add this one" name, after its provider's name
+    when the message has several providers (never its roster id)."""
+    name = f"{event.track}-{event.cycle}-{event.milestone}.ics"
+    if provider is None:
+        return name
+    words = re.findall(r"[a-z0-9]+", unicodedata.normalize(
+        "NFKD", provider).encode("ascii", "ignore").decode("ascii").lower())
+    slug = ""
+    for word in words:  # whole words, up to about 40 characters: a name, not a sentence
+        if slug and len(slug) + 1 + len(word) > ATTACHMENT_NAME_CHARS:
+            break
+        slug = f"{slug}-{word}" if slug else word[:ATTACHMENT_NAME_CHARS]
+    return f"{slug or 'provider'}-{name}"
 
 
 def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str]) -> EmailMessage:
@@ -166,12 +202,14 @@ def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str
         "operator_name": name or operator,
         "lead_days": _and([str(days) for days in rules.lead_days]),
         "estimated_note": wording.ESTIMATED_PAGE_NOTE,
+        "contacts_for": _and([p.name for p in view]),
+        "not_accme": NOT_ACCME,
     }
     email = EmailMessage(policy=COMPOSING)
     email["Subject"] = context["subject"]
     email["From"] = sender
     email["To"] = Address(addr_spec=message.recipient)
-    email["List-Unsubscribe"] = unsubscribe(operator, message)
+    email["List-Unsubscribe"] = unsubscribe(operator)
     # RFC 3834: out-of-office replies and other robots leave it alone.
     email["Auto-Submitted"] = "auto-generated"
     templates = _templates()
@@ -182,11 +220,10 @@ def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str
     for item in dict((i.event.uid, i) for i in message.items).values():
         event = item.event
         calendar = engine.calendar(rules, item.provider, pages[item.provider.id])
-        # The name the page's "add this one" link downloads, unless two providers share it.
-        name = f"{event.track}-{event.cycle}-{event.milestone}.ics"
         # The charset, or a mail app reads the UTF-8 of a name like "é" as Latin-1.
         email.add_attachment(ical.render([event], calendar), maintype="text",
                              subtype="calendar", params={"method": "PUBLISH", "charset": "utf-8"},
-                             filename=f"{item.provider.id}-{name}" if several else name)
+                             filename=attachment_name(event, item.provider.name if several
+                                                      else None))
     email.policy = SENDING
     return email
