@@ -198,3 +198,35 @@ def test_date_keys_word_back(demo):
     assert notify.parse_key(key) == (event.start, "time")
     assert str(notify.parse_key(key)[0].tzinfo) == "America/Chicago"
     assert notify.parse_key("2024-07") == (date(2024, 7, 1), "month")
+
+
+def test_a_provider_step_known_only_to_its_month_is_reminded_towards_its_first_day(tmp_path):
+    # As if ACCME had published only the month of the 8-month materials deadline: April
+    # 2024. It may be due on April 1, so every reminder counts to April 1.
+    loaded = edited(tmp_path, "materials-due = 2024-04-03", 'materials-due = "2024-04"')
+    log = Log()
+    log.run(loaded, date(2024, 2, 1))  # the first run meets the recipient quietly
+    materials = [(day, items(log.run(loaded, day), HEALTH)) for day in
+                 (date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 25), date(2024, 3, 31),
+                  date(2024, 4, 1), date(2024, 4, 2))]
+    assert [(day.isoformat(), [i for i in found if i[0] == MATERIALS_8]) for day, found in materials] == [
+        ("2024-03-01", []),  # 31 days before April 1
+        ("2024-03-02", [(MATERIALS_8, "2024-04", 30, None, 30)]),
+        ("2024-03-25", [(MATERIALS_8, "2024-04", 7, None, 7)]),
+        ("2024-03-31", [(MATERIALS_8, "2024-04", 1, None, 1)]),
+        ("2024-04-01", []),  # the month has begun: no reminder after its first day
+        ("2024-04-02", []),
+    ]
+
+
+def test_a_month_steps_reminder_says_when_the_month_starts(tmp_path):
+    from calfeed.notify import mail
+
+    loaded = edited(tmp_path, "materials-due = 2024-04-03", 'materials-due = "2024-04"')
+    log = Log()
+    log.run(loaded, date(2024, 2, 1))
+    (message,) = [m for m in log.run(loaded, date(2024, 3, 25)).messages if m.recipient == HEALTH]
+    assert mail.subject(message) == ("Due during April 2024, which starts in 7 days: Progress "
+                                     "Report Materials Submission Deadline (and 4 more steps)")
+    assert mail.headline(message.items[0]) == ("Due during April 2024, which starts in 7 days "
+                                               "(no exact day published)")

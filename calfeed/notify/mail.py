@@ -80,22 +80,39 @@ def was(item: Item) -> str:
 
 
 def _left(item: Item) -> str:
-    """How long to go: "due in 7 days", "due tomorrow", "due today" ("" for a month)."""
+    """How long to go: "due in 7 days", "due tomorrow", "due today"; for a step known
+    only to its month, counted to the month's first day: "due during December 2026,
+    which starts in 7 days"."""
+    start = item.event.start
+    assert start is not None
     if item.event.precision == "month":
-        return ""  # the date already says "July 2024 (no exact day published)"
-    return "due " + wording.days_left(item.days_left, item.event.precision,
-                                      item.event.start)  # type: ignore[arg-type]
+        month = wording.month_year(start)
+        if item.days_left <= 0:
+            return f"due during {month}, which has begun"
+        return f"due during {month}, which starts " + wording.days_left(item.days_left, "day",
+                                                                        start)
+    return "due " + wording.days_left(item.days_left, item.event.precision, start)
+
+
+def _upper_first(text: str) -> str:
+    """A sentence's first letter in capitals, the rest as written (not str.capitalize(),
+    which would write "april")."""
+    return text[:1].upper() + text[1:]
 
 
 def headline(item: Item) -> str:
     """What an item says before its steps: the reason, the date, the time left."""
-    left = _left(item)
+    month = item.event.precision == "month"
+    # A month's notice says the month once: "Date published: December 2026 (no exact day …)".
+    left = "" if month and item.notice else _left(item)
     if item.notice == "moved":
         return f"Date moved to {wording.when(item.event)} (was {was(item)})" + (
             f", {left}" if left else "")
     if item.notice == "published":
         return f"Date published: {wording.when(item.event)}" + (f", {left}" if left else "")
-    return f"{left.capitalize()}: {wording.when(item.event)}"
+    if month:
+        return f"{_upper_first(left)} (no exact day published)"
+    return f"{_upper_first(left)}: {wording.when(item.event)}"
 
 
 def subject(message: Message) -> str:
@@ -118,8 +135,10 @@ def subject(message: Message) -> str:
         text = f"Date moved: {what} — now {date}"
     elif first.notice == "published":
         text = f"New date: {what} — {date}"
+    elif first.event.precision == "month":
+        text = f"{_upper_first(_left(first))}: {what}"
     else:
-        text = f"{_left(first).capitalize()}: {what} — {date}"
+        text = f"{_upper_first(_left(first))}: {what} — {date}"
     more = len(message.items) - len(together)
     return text + (f" (and {wording.count(more, 'more step')})" if more else "")
 

@@ -50,7 +50,7 @@ class Item:
     provider: Profile
     event: Event
     start: str  # the event's date key (date_key)
-    days_left: int  # from today to the deadline's day, in the deadline's own zone
+    days_left: int  # from today to the deadline's day (a month's first), in the deadline's zone
     lead: int | None  # the reminder this is (days before), or None for a notice only
     notice: Notice | None
     was: str | None = None  # the date key before a move
@@ -130,9 +130,22 @@ def last_day(event: Event) -> date:
     return event.end - timedelta(days=1) if event.precision == "month" else start
 
 
+def due_day(event: Event) -> date:
+    """The day reminders count to: the deadline's day, or a month's first day.
+
+    A step known only to its month may be due on its first day: reminding towards the
+    1st is the only count that is never late.
+    """
+    start = event.start
+    if isinstance(start, datetime):
+        return start.date()
+    assert isinstance(start, date)
+    return start
+
+
 def remindable(event: Event) -> bool:
-    """Whether an event gets reminders: a deadline with a day, where the provider acts."""
-    return event.actor == "provider" and event.precision in ("day", "time")
+    """Whether an event gets reminders: a dated step where the provider acts."""
+    return event.actor == "provider" and event.precision in ("day", "time", "month")
 
 
 def due_lead(lead_days: Collection[int], days_left: int) -> int | None:
@@ -188,7 +201,7 @@ def plan(rules: Rules, today: date, told: ToldMap, reminded: Reminded) -> Plan:
                     quiet.append(Record(address, profile.id, event.uid, date_key(event),
                                         event.status))
         if items:
-            items.sort(key=lambda i: (last_day(i.event), i.event.sort_key, i.provider.id))
+            items.sort(key=lambda i: (due_day(i.event), i.event.sort_key, i.provider.id))
             messages.append(Message(address, label(places), tuple(items)))
     messages.sort(key=lambda m: m.label)  # the order an operator reads the roster in
     return Plan(tuple(messages), tuple(quiet))
@@ -220,7 +233,7 @@ def _item(lead_days: tuple[int, ...], today: date, address: str, profile: Profil
             notice = "moved"
         elif before.status == "estimated" and event.status == "published":
             notice = "published"
-    days_left = (last_day(event) - today).days
+    days_left = (due_day(event) - today).days
     lead = None
     if remindable(event):
         due = due_lead(lead_days, days_left)
