@@ -95,7 +95,7 @@ def subject(message: Message) -> str:
     together = [i for i in message.items if (i.start, i.event.track, i.notice, i.provider) == (
         first.start, first.event.track, first.notice, first.provider)]
     what = (f"{first.event.track_name} ({len(together)} steps)" if len(together) > 1
-            else first.event.title)
+            else wording.title(first.event))
     date = wording.when(first.event)
     if first.notice == "moved":
         text = f"Date moved: {what} — now {date}"
@@ -119,7 +119,7 @@ def providers(message: Message, pages: Mapping[str, str]) -> tuple[Provider, ...
         parts = []
         for text, items in sections.items():
             links = tuple(dict.fromkeys(link for i in items for link in i.event.links))
-            steps = tuple(Step(i.event.title, tuple(i.event.description.split("\n\n")),
+            steps = tuple(Step(wording.title(i.event), tuple(i.event.description.split("\n\n")),
                                None if i.event.actor == "provider"
                                else wording.actor_label(i.event.actor), _moved(i))
                           for i in items)
