@@ -15,7 +15,6 @@ from datetime import timedelta, timezone
 import icalendar
 from icalendar import vDuration, vText
 
-from calfeed.core import engine
 from calfeed.core.model import Calendar, Event
 
 TWELVE_HOURS = timedelta(hours=12)
@@ -23,6 +22,11 @@ WHO = {"provider": "the provider", "accme": "ACCME", "accreditor": "your accredi
 ESTIMATED = ("Estimated: ACCME has not yet published this date; "
              "it follows ACCME's usual rule.")
 ZONE_WORDS = {"America/Chicago": "CT"}
+
+
+def _title(event: Event) -> str:
+    """The title with its caveats in one parenthesis."""
+    return f"{event.bare_title} ({'; '.join(event.caveats)})" if event.caveats else event.bare_title
 
 
 def zones(vtimezone_ics: Sequence[bytes]) -> dict[str, icalendar.Timezone]:
@@ -44,7 +48,7 @@ def render(events: Sequence[Event], calendar: Calendar,
     cal.add("method", "PUBLISH")
     cal.add("name", calendar.name)
     cal.add("x-wr-calname", vText(calendar.name))
-    undated = [f"{e.title} ({e.when})" if e.when else e.title
+    undated = [f"{_title(e)} ({e.when})" if e.when else _title(e)
                for e in events if e.precision == "undated"]
     description = calendar.description
     if undated:
@@ -66,7 +70,7 @@ def render(events: Sequence[Event], calendar: Calendar,
         vevent.add("dtstamp", stamp)
         # The benchmark's rules record no moves: no LAST-MODIFIED, as calfeed writes
         # for a date that never moved, and its SEQUENCE numbers.
-        vevent.add("sequence", engine.event_sequence(e))
+        vevent.add("sequence", e.sequence)
         if e.precision == "time":
             start = e.start
             hour = start.hour % 12 or 12  # type: ignore[union-attr]
@@ -75,12 +79,12 @@ def render(events: Sequence[Event], calendar: Calendar,
                      else f"{hour}:{start.minute:02d} {'a.m.' if start.hour < 12 else 'p.m.'}")  # type: ignore[union-attr]
             vevent.add("dtstart", start)
             vevent.add("dtend", e.end)
-            summary = f"{e.title} — due {clock} {ZONE_WORDS[start.tzinfo.key]}"  # type: ignore[union-attr]
+            summary = f"{_title(e)} — due {clock} {ZONE_WORDS[start.tzinfo.key]}"  # type: ignore[union-attr]
         else:
             day = e.start.date() if hasattr(e.start, "hour") else e.start  # type: ignore[union-attr]
             vevent.add("dtstart", day)
             vevent.add("dtend", day + timedelta(days=1))  # type: ignore[operator]
-            summary = e.title
+            summary = _title(e)
             if e.precision == "month":
                 summary += f" — expected during {day:%B} {day.year}"  # type: ignore[union-attr]
         vevent.add("summary", summary)

@@ -86,7 +86,7 @@ def check(rules_path: str | None, providers_path: str | None) -> None:
 
 def table(events: list[Event]) -> str:
     """A readable, aligned table of events."""
-    rows = [(wording.when_short(e), e.status, e.actor, e.track, e.title) for e in events]
+    rows = [(wording.when_short(e), e.status, e.actor, e.track, wording.title(e)) for e in events]
     heads = ("when", "status", "actor", "track", "title")
     widths = [max(len(r[i]) for r in rows + [heads]) for i in range(4)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4]

@@ -175,6 +175,25 @@ def test_build_a_calendar_and_open_a_provider_page(app, site, browser):
     assert problems == []
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_home_page_folds_the_passed_cohorts_readably(site, chromium, scheme):
+    # today is 2026-11-21: both November 2023 cohorts are over, annual reporting is not
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto(site + "/")
+        cohort = page.get_by_role("link", name="See the dates of 8-Month Progress Report Milestones")
+        assert not cohort.is_visible()
+        assert page.get_by_role(
+            "link", name="Google Calendar (subscribe to Annual Reporting in PARS)").is_visible()
+        page.get_by_text("Show the 2 schedules whose dates have all passed").click()
+        assert cohort.is_visible()
+        assert page.locator("details.passed-tracks .buttons").count() == 0
+        assert axe_violations(page) == []
+    finally:
+        context.close()
+
+
 def test_a_moved_deadline_is_flagged_at_the_top_and_in_the_next_deadline_box(browser, tmp_path):
     # published-dates.md: data year 2019 "extended ad hoc from March 31 to April 30, 2020".
     app = create_app({

@@ -127,11 +127,15 @@ def test_events_json_contract(cli):
     ]
     assert set(events[0]) >= {"uid", "track", "cycle", "milestone", "title", "start", "end",
                               "precision", "status", "actor", "description", "url"}
+    # A cohort's step has no data year; a published one no caveat.
+    assert (events[0]["data_year"], events[0]["caveats"], events[0]["bare_title"]) == (
+        None, [], events[0]["title"])
     annual = [e for e in feed["events"] if e["milestone"] == "annual-agreement"]
     assert [(e["start"], e["end"], e["status"]) for e in annual] == [
         ("2024-04-01T23:59:00-05:00", "2024-04-02T00:00:00-05:00", "published"),
         ("2025-03-31T23:59:00-05:00", "2025-04-01T00:00:00-05:00", "published"),
     ]
+    assert [e["data_year"] for e in annual] == [2023, 2024]
     # Sorted by start, undated last.
     assert feed["events"][-1]["precision"] == "undated"
 

@@ -15,7 +15,7 @@ import pytest
 import vobject
 
 from calfeed import bundled
-from calfeed.core import engine, rules
+from calfeed.core import engine, rules, wording
 from calfeed.outputs import ical as feed
 from calfeed.core.model import Profile
 
@@ -96,7 +96,7 @@ def test_step_texts_take_the_cohorts_dates(loaded):
     by_id = {e.milestone: e for e in events}
     assert ("from January 1, 2024 – November 30, 2024, into the ACCME's Program"
             in by_id["enter-activity-data"].description)
-    assert by_id["decision"].title == (
+    assert wording.title(by_id["decision"]) == (
         "ACCME notifies provider of the November 2024 Cohort progress report decision")
 
 
@@ -122,7 +122,7 @@ def test_july_2027_follows_the_8_month_table(loaded):
     ]
     first = [e for e in events if e.milestone == "enter-activity-data"][0]
     assert first.uid == "p/progress-2027-07-31/2027-07-31/enter-activity-data@calfeed"
-    assert first.title == "Provider enters CME activity data (estimated)"
+    assert wording.title(first) == "Provider enters CME activity data (estimated)"
     assert "from January 1, 2027 – July 31, 2027" in first.description
     assert ("ACCME Progress Report Milestones — For November 2023 Cohort Decisions Requiring a "
             "Progress Report (8-month progress report review)") in first.description
@@ -198,7 +198,7 @@ def test_a_published_cohort_moves_the_estimates_in_place(loaded, tmp_path):
     ]
     assert {e.uid: e.start for e in before}[
         "p/progress-2027-07-31/2027-07-31/materials-due@calfeed"] == date(2027, 3, 31)
-    assert all("(estimated)" not in e.title for e in after if e.track != "annual-reporting")
+    assert all("(estimated)" not in wording.title(e) for e in after if e.track != "annual-reporting")
     # The new cohort is a public track too.
     assert published.tracks["progress-2027-07-31"].name == (
         "8-Month Progress Report Milestones (July 2027 review)")
@@ -273,7 +273,7 @@ def test_cma_estimates_for_unpublished_years(loaded):
         "2027": ("2028-03-17", "estimated"),  # ACCME 2028-03-31 - 12 = Sun 03-19
     }
     estimated = [e for e in events if e.cycle == "2025"][0]
-    assert estimated.title.endswith("— California Medical Association deadline (estimated)")
+    assert wording.title(estimated).endswith("— California Medical Association deadline (estimated)")
     assert "Friday on or before ACCME's deadline minus 12 days" in estimated.description
     assert estimated.links[0].title == "California Medical Association"
     assert estimated.links[0].url == "https://www.cmadocs.org/cme/accreditation/eligibility"
@@ -286,7 +286,7 @@ def test_without_a_rule_accmes_date_says_the_accreditors_is_earlier(tmp_path):
     events = engine.schedule(loaded, loaded.providers["state"], TODAY)
     later = [e for e in events if e.cycle == "2025" and e.milestone == "program-summary"][0]
     assert later.start.isoformat() == "2026-03-31T23:59:00-05:00"
-    assert later.title == ("Complete and submit your Program Summary (estimated; ACCME's "
+    assert wording.title(later) == ("Complete and submit your Program Summary (estimated; ACCME's "
                            "deadline: the California Medical Association's is usually earlier)")
     assert ("This is ACCME's deadline, not your accreditor's: the California Medical "
             "Association has published no deadline for data year 2025, and its deadline is "

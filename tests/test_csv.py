@@ -82,3 +82,59 @@ def test_every_date_and_time_parses_as_a_spreadsheet_reads_iso(tmp_path):
             assert date.fromisoformat(row["Date"]) <= date.fromisoformat(row["Last day"])
         if row["Time"]:
             time.fromisoformat(row["Time"])
+
+
+# --- the order a coordinator acts in, and "estimated" said once ------------------------
+
+
+def ordered(tmp_path, path: str, today: str) -> list[dict[str, str]]:
+    """A CSV's rows in the file's order."""
+    client = make_app(tmp_path, CALFEED_TODAY=today).test_client()
+    text = client.get(path).data.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_upcoming_steps_come_first_soonest_first_then_the_past_most_recent_first(tmp_path):
+    rows = ordered(tmp_path, "/calendar.csv?next_decision_date=2024-07-31&enduring_materials=yes",
+                   today="2024-03-15")
+    assert [r["Date"] for r in rows] == (
+        ["2024-04-01"] * 5 + ["2024-04-03", "2024-07-01"] + ["2025-03-31"] * 5  # ahead
+        + [""]  # the fee, due upon receipt of invoice: its cohort still runs
+        + ["2024-02-21", "2024-02-07", "2024-01-24"])  # passed, the latest first
+    # The steps of one deadline keep ACCME's checklist order.
+    assert [r["milestone"] for r in rows[:5]] == [
+        "annual-agreement", "enter-activities", "enduring-learner-counts", "program-summary",
+        "contact-information"]
+    assert rows[12]["milestone"] == "review-fee"
+
+
+def test_a_cohort_whose_dates_all_passed_ends_the_file_with_its_fee(tmp_path):
+    rows = ordered(tmp_path, "/calendar.csv?next_decision_date=2024-07-31", today="2026-11-21")
+    assert (rows[0]["Date"], rows[0]["cycle"]) == ("2027-03-31", "2026")
+    assert [(r["Date"], r["milestone"]) for r in rows[-4:]] == [
+        ("2024-02-21", "materials-available"), ("2024-02-07", "activities-selected"),
+        ("2024-01-24", "enter-activity-data"), ("", "review-fee")]
+    past = [r["Date"] for r in rows if r["Date"] and r["Date"] < "2026-11-21"]
+    assert past == sorted(past, reverse=True)
+
+
+def test_estimated_is_said_once_in_status_and_other_caveats_stay_in_the_step(tmp_path):
+    rows = rows_of(tmp_path, "/tracks/annual-reporting.csv", today="2026-11-21")
+    summary = rows["2026/program-summary"]
+    assert (summary["Step"], summary["Status"]) == (
+        "Complete and submit your Program Summary", "Estimated")
+    counts = rows["2026/enduring-learner-counts"]
+    assert counts["Step"] == ("Update the total cumulative learner counts of enduring materials "
+                              "as of December 31, 2026 (if you offer enduring materials)")
+    assert all("estimated" not in r["Step"] for r in rows.values())
+    # The JSON keeps the title as feeds show it, and gives the parts apart.
+    client = make_app(tmp_path, CALFEED_TODAY="2026-11-21").test_client()
+    events = {f"{e['cycle']}/{e['milestone']}": e
+              for e in client.get("/tracks/annual-reporting.json").get_json()["events"]}
+    both = events["2026/enduring-learner-counts"]
+    assert both["title"] == ("Update the total cumulative learner counts of enduring materials as "
+                             "of December 31, 2026 (estimated; if you offer enduring materials)")
+    assert both["bare_title"] == ("Update the total cumulative learner counts of enduring "
+                                  "materials as of December 31, 2026")
+    assert both["caveats"] == ["estimated", "if you offer enduring materials"]
+    assert both["data_year"] == 2026

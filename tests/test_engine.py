@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from calfeed import bundled
-from calfeed.core import engine, rules
+from calfeed.core import engine, rules, wording
 from calfeed.core.model import Profile
 
 TODAY = date(2026, 11, 21)
@@ -43,7 +43,7 @@ def test_8_month_track_as_source_000(loaded):
     ]
     assert "progress-12-month" not in {e.track for e in events}
     fee = [e for e in events if e.precision == "undated"][0]
-    assert fee.title == "Provider remits the progress report review fee"
+    assert wording.title(fee) == "Provider remits the progress report review fee"
     assert fee.when == "Due upon receipt of invoice"
     decision = [e for e in events if e.precision == "month"][0]
     assert (decision.start, decision.end) == (date(2024, 7, 1), date(2024, 8, 1))
@@ -81,7 +81,7 @@ def test_source_000_wording_kept(loaded):
     assert "notify ACCME right away if you note any discrepancies" in selected.description
     assert any(link.title.startswith("Guide to the ACCME Progress Report Process")
                for link in selected.links)
-    assert by_id["decision"].title == (
+    assert wording.title(by_id["decision"]) == (
         "ACCME notifies provider of the July 2024 Cohort progress report decision")
 
 
@@ -101,8 +101,8 @@ def test_annual_published_dates_win_and_rule_is_estimated(loaded):
         "2027": ("2028-03-31T23:59:00-05:00", "estimated"),
     }
     estimated = [e for e in events if e.status == "estimated"]
-    assert estimated and all(e.title.endswith("(estimated)") for e in estimated)
-    assert [e.title for e in events if e.milestone == "program-summary"][-1] == (
+    assert estimated and all(wording.title(e).endswith("(estimated)") for e in estimated)
+    assert [wording.title(e) for e in events if e.milestone == "program-summary"][-1] == (
         "Complete and submit your Program Summary (estimated)")
 
 
@@ -127,7 +127,7 @@ def test_enduring_materials_step_only_for_those_who_offer_them(loaded):
     assert [e.cycle for e in counts] == ["2023", "2024", "2025", "2026", "2027"]
     assert not [e for e in without if e.milestone == "enduring-learner-counts"]
     step_2024 = [e for e in counts if e.cycle == "2024"][0]
-    assert "as of December 31, 2024" in step_2024.title
+    assert "as of December 31, 2024" in wording.title(step_2024)
     assert "by the March 31, 2025 annual reporting deadline" in step_2024.description
     assert not {e.track for e in with_em} & {"progress-8-month", "progress-12-month"}
 
@@ -137,14 +137,14 @@ def test_state_accreditor_deadline_replaces_accmes(loaded):
     agreement = {e.cycle: e for e in events if e.milestone == "annual-agreement"}
     cma = agreement["2024"]
     assert (cma.start, cma.end, cma.precision) == (date(2025, 3, 14), date(2025, 3, 15), "day")
-    assert cma.title.endswith("— California Medical Association deadline")
+    assert wording.title(cma).endswith("— California Medical Association deadline")
     assert "March 31, 2025 at 11:59 p.m. Central Time" in cma.description
     assert cma.status == "published"
     # No CMA date for data year 2023: CMA's rule, the Friday on or before ACCME's
     # April 1, 2024 minus 12 days (Wednesday March 20) = March 15, 2024; estimated.
     unknown = agreement["2023"]
     assert (unknown.start, unknown.status) == (date(2024, 3, 15), "estimated")
-    assert unknown.title == ("Accept the terms of the ACCME annual agreement — "
+    assert wording.title(unknown) == ("Accept the terms of the ACCME annual agreement — "
                              "California Medical Association deadline (estimated)")
     # The same step keeps its UID whoever sets the date.
     assert cma.uid == "demo-state/annual-reporting/2024/annual-agreement@calfeed"
@@ -225,7 +225,7 @@ def test_relative_rules_reproduce_the_8_month_table(tmp_path):
         "2024-01-24", "2024-02-07", "2024-02-21", "2024-04-03"]
     # 2024-02-21 + 40 days is Monday 2024-04-01, moved to the Wednesday.
     assert [e.status for e in events] == ["published", "estimated", "estimated", "estimated"]
-    assert events[1].title.endswith("(estimated)")
+    assert wording.title(events[1]).endswith("(estimated)")
 
 
 def test_move_helper():
@@ -247,5 +247,5 @@ def test_public_track_profile_shows_conditional_step(loaded):
                       enduring_materials=None, tracks=("annual-reporting",))
     events = engine.schedule(loaded, profile, TODAY)
     counts = [e for e in events if e.milestone == "enduring-learner-counts"]
-    assert counts and counts[0].title.endswith("(if you offer enduring materials)")
+    assert counts and wording.title(counts[0]).endswith("(if you offer enduring materials)")
     assert {e.track for e in events} == {"annual-reporting"}

@@ -73,7 +73,7 @@ def expand(loaded: rules.Rules) -> None:
         for today in DAYS:
             events = engine.schedule(loaded, profile, today)
         export.to_json(header, events)
-        export.to_csv(events, loaded)
+        export.to_csv(events, today)
 
 
 def outcome(rules_path: Path, roster_path: Path | None = None) -> list[str]:

@@ -25,7 +25,7 @@ from ical.calendar_stream import IcsCalendarStream
 
 from calfeed import bundled
 from calfeed.core import engine, rules
-from calfeed.outputs import export
+from calfeed.outputs import export, views
 from calfeed.outputs import ical as feed
 from calfeed.core.model import Day, Month
 from calfeed.serve.store import Store
@@ -112,7 +112,7 @@ def test_a_state_accredited_provider_sees_acccmes_move_too():
 def test_changed_recently_counts_30_days_from_any_day_of_the_announced_month(today, recent):
     _, events = schedule(AFTER, today=today)
     event = next(e for e in events if e.cycle == "2019")
-    assert engine.changed_recently(event, today) is recent
+    assert views.changed_recently(event, today) is recent
 
 
 def test_a_milestone_day_a_month_and_an_accreditor_year_take_history(tmp_path):
@@ -278,7 +278,7 @@ def test_json_events_list_their_changes():
 
 def test_csv_has_a_changes_column_in_words():
     loaded, events = schedule(AFTER)
-    rows = list(csv.DictReader(io.StringIO(export.to_csv(events, loaded).lstrip("\ufeff"))))
+    rows = list(csv.DictReader(io.StringIO(export.to_csv(events, TODAY).lstrip("\ufeff"))))
     assert (rows[0]["Date"], rows[0]["Time"]) == ("2020-04-30", "23:59")
     assert rows[0]["start"] == "2020-04-30T23:59:00-05:00"
     assert rows[0]["Changes"] == MOVED

@@ -118,6 +118,74 @@ def test_steps_months_ahead_fold_their_text_but_keep_their_add_link(tmp_path):
             in august.split("</details>", 1)[1])
 
 
+def test_an_estimated_steps_title_says_so_on_the_page(client):
+    # today 2026-11-21: data year 2026's deadline is calfeed's estimate
+    upcoming = section(page_of(client, "/tracks/annual-reporting/"), "upcoming")
+    assert ">Complete and submit your Program Summary (estimated)</h4>" in upcoming
+    assert ("Add 'Complete and submit your Program Summary (estimated)' to my calendar"
+            in upcoming)
+
+
+# --- the home page -------------------------------------------------------------------------
+
+# The cohort the README's how-to adds: its name is the 8-month table's of 2023.
+NEW_COHORT = """
+[[progress.cohorts]]
+decision = "2026-11"
+next_decision_date = 2027-07-31
+name = "8-Month Progress Report Milestones"
+source = "ACCME Progress Report Milestones — For November 2026 Cohort Decisions Requiring a Progress Report (8-month progress report review)"
+dates = { enter-activity-data = 2027-01-27, activities-selected = 2027-02-10, materials-available = 2027-02-24, materials-due = 2027-04-07, decision = "2027-07" }
+"""
+
+
+def home_cards(page: str) -> tuple[list[str], list[str]]:
+    """The card titles of the home page: those listed open, and those folded as passed."""
+    listed = page[page.index('<h2 id="tracks">'):page.index('<h2 id="providers">')]
+    open_part, _, folded = listed.partition('<details class="passed-tracks">')
+    def titles(html: str) -> list[str]:
+        return re.findall(r'<h3><a href="[^"]+"><bdi>([^<]+)</bdi></a></h3>', html)
+    return titles(open_part), titles(folded)
+
+
+def test_the_home_page_lists_what_applies_now_and_folds_the_passed_cohorts(client):
+    # today 2026-11-21: every date of both November 2023 cohorts has passed
+    page = page_of(client, "/")
+    assert home_cards(page) == (["Annual Reporting in PARS"], [
+        "8-Month Progress Report Milestones", "12-Month Progress Report Milestones"])
+    folded = page[page.index('<details class="passed-tracks">'):]
+    assert "<summary>Show the 2 schedules whose dates have all passed</summary>" in folded
+    # a passed cohort's dates stay one click away, but nothing offers to subscribe to it
+    assert 'href="/tracks/progress-8-month/"' in folded
+    assert "progress-8-month.ics" not in page and "progress-12-month.ics" not in page
+    assert "Subscribe in:" not in folded
+    assert 'href="webcal://localhost/tracks/annual-reporting.ics"' in page
+
+
+def test_in_march_2024_every_schedule_is_current_and_nothing_is_folded(tmp_path):
+    page = page_of(client_on(tmp_path, "2024-03-15"), "/")
+    assert home_cards(page) == ([
+        "8-Month Progress Report Milestones", "12-Month Progress Report Milestones",
+        "Annual Reporting in PARS"], [])
+    assert 'href="webcal://localhost/tracks/progress-12-month.ics"' in page
+
+
+def test_two_cohorts_with_one_name_are_told_apart_by_their_next_decision_date(tmp_path, data):
+    rules = data / "rules.toml"
+    text = rules.read_text(encoding="utf-8")
+    end = 'materials-due = 2024-08-14, decision = "2024-11" }\n'
+    rules.write_text(text.replace(end, end + NEW_COHORT), encoding="utf-8")
+    page = page_of(client_on(tmp_path, "2026-11-21", data), "/")
+    current, passed = home_cards(page)
+    assert current == ["8-Month Progress Report Milestones — Next Decision Date July 31, 2027",
+                       "Annual Reporting in PARS"]
+    assert passed == ["8-Month Progress Report Milestones — Next Decision Date July 31, 2024",
+                      "12-Month Progress Report Milestones"]
+    # the new cohort's subscribe buttons name it as its card does
+    assert ("Google Calendar<span class=\"vh\"> (subscribe to <bdi>8-Month Progress Report "
+            "Milestones — Next Decision Date July 31, 2027</bdi>)") in page
+
+
 # --- structure -----------------------------------------------------------------------------
 
 

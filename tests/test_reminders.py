@@ -209,7 +209,7 @@ ZONES = ("America/Chicago", "America/New_York", "America/Los_Angeles", "America/
 def step(start, actor: str = "provider") -> Event:
     """A dated step, all day (a date) or timed (an aware datetime)."""
     precision = "time" if isinstance(start, datetime) else "day"
-    return Event(uid="u", track="t", track_name="T", cycle="c", milestone="m", title="Step",
+    return Event(uid="u", track="t", track_name="T", cycle="c", milestone="m", bare_title="Step",
                  start=start, end=start, precision=precision, status="published", actor=actor,
                  description="", url=None)
 

@@ -59,8 +59,10 @@ def test_csv_header_row_then_one_line_per_event(client):
     lines = response.data.decode("utf-8-sig").split("\r\n")
     assert lines[0] == ("Date,Last day,Time,Time zone,When,Step,Who acts,Status,Changes,Schedule,"
                         "Details,Link,uid,track,cycle,milestone,precision,start")
-    assert lines[1].startswith('2024-01-24,2024-01-24,,,"Wednesday, January 24, 2024",'
-                               "Provider enters CME activity data,Provider,Published,,")
+    # November 21, 2026: the next deadline first, "estimated" in Status only.
+    assert lines[1].startswith('2027-03-31,2027-03-31,23:59,Central Time,"Wednesday, March 31, '
+                               '2027, 11:59 p.m. Central Time",Accept the terms of the ACCME '
+                               "annual agreement,Provider,Estimated,,")
 
 
 # --- conditional requests, HEAD, download, plain, remind --------------------
@@ -291,8 +293,9 @@ def test_home_lists_tracks_and_the_builder_choices_but_no_provider(client):
     assert "Demo" not in page and "/p/" not in page
 
 
-def test_home_subscribes_to_the_public_tracks_instead_of_downloading_them(client):
-    page = client.get("/").data.decode()
+def test_home_subscribes_to_the_public_tracks_instead_of_downloading_them(tmp_path):
+    # March 15, 2024: both November 2023 cohorts are still running.
+    page = make_app(tmp_path, CALFEED_TODAY="2024-03-15").test_client().get("/").data.decode()
     assert 'href="webcal://localhost/tracks/annual-reporting.ics"' in page
     assert ('href="https://calendar.google.com/calendar/r?cid='
             'webcal%3A%2F%2Flocalhost%2Ftracks%2Fannual-reporting.ics"') in page

@@ -17,11 +17,12 @@ from calfeed.core.model import Event, Lead
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-def event(start, precision: str, when: str | None = None) -> Event:
+def event(start, precision: str, when: str | None = None, caveats: tuple[str, ...] = ()) -> Event:
     """An event with only what wording reads filled in."""
-    return Event(uid="u", track="t", track_name="T", cycle="2023", milestone="m", title="Title",
-                 start=start, end=None, precision=precision, status="published",
-                 actor="provider", description="", url=None, when=when)
+    return Event(uid="u", track="t", track_name="T", cycle="2023", milestone="m",
+                 bare_title="Title", start=start, end=None, precision=precision,
+                 status="published", actor="provider", description="", url=None, when=when,
+                 caveats=caveats)
 
 
 @pytest.mark.parametrize("at, tz, words", [
@@ -96,10 +97,13 @@ def test_count():
     assert [wording.count(n, "track") for n in (0, 1, 3)] == ["0 tracks", "1 track", "3 tracks"]
 
 
-def test_caveats_share_one_parenthesis():
-    assert wording.with_caveats("Submit", []) == "Submit"
-    assert wording.with_caveats("Submit", [wording.ESTIMATED, wording.CHECK_WITH_ACCREDITOR]) == (
-        "Submit (estimated; check with your accreditor)")
+def test_caveats_share_one_parenthesis_and_a_table_can_leave_estimated_to_its_status():
+    assert wording.title(event(None, "undated")) == "Title"
+    both = event(None, "undated", caveats=(wording.ESTIMATED, "if you offer enduring materials"))
+    assert wording.title(both) == "Title (estimated; if you offer enduring materials)"
+    assert wording.title(both, estimated=False) == "Title (if you offer enduring materials)"
+    assert wording.title(event(None, "undated", caveats=(wording.ESTIMATED,)),
+                         estimated=False) == "Title"
 
 
 @pytest.mark.parametrize("leads, words", [

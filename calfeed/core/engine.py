@@ -44,8 +44,6 @@ YEARS_AHEAD = 2
 DAYS = (MO, TU, WE, TH, FR, SA, SU)
 FORWARD = {name: relativedelta(weekday=day(+1)) for name, day in zip(WEEKDAYS, DAYS)}
 SATURDAY = 5
-# A move announced this many days ago or less is news: pages flag it.
-RECENT_DAYS = 30
 # Placeholders a progress-report step's texts may use; see progress_fields.
 PROGRESS_FIELDS = ("next_decision_date", "review_cohort", "review_year")
 # Estimated steps whose places in the published cohorts lie further apart than
@@ -330,6 +328,7 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
     """The events of one cycle of one track for one profile."""
     resolved = _resolve_all(track, deadline)
     accreditor = rules.accreditors.get(profile.accreditor or "")
+    data_year = int(cycle) if track.kind == "yearly" else None
     events = []
     for milestone in track.milestones:
         flag = milestone.only_if
@@ -338,7 +337,6 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
         due = resolved[milestone.id]
         title = milestone.title.format_map(fields) if fields else milestone.title
         description = milestone.description.format_map(fields) if fields else milestone.description
-        # Caveats go into one parenthesis: "(estimated; check with your accreditor)".
         caveats = []
         if flag and getattr(profile, flag) is None:
             caveats.append(wording.FLAG_CAVEATS[flag])
@@ -355,14 +353,13 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
                 links = (Link(accreditor.name, accreditor.url),) + links
         if due.estimated:
             caveats.insert(0, wording.ESTIMATED)
-        title = wording.with_caveats(title, caveats)
         events.append(Event(
             uid=f"{profile.id}/{track.id}/{cycle}/{milestone.id}@calfeed",
             track=track.id,
             track_name=track.name,
             cycle=cycle,
             milestone=milestone.id,
-            title=title,
+            bare_title=title,
             start=due.start,
             end=_end(due.start, due.precision),
             precision=due.precision,  # type: ignore[arg-type]
@@ -374,6 +371,10 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
             when=milestone.when.when if isinstance(milestone.when, Undated) else None,
             changes=due.changes,
             explained=explained and due.estimated,
+            caveats=tuple(caveats),
+            data_year=data_year,
+            sequence=event_sequence(due.estimated, due.changes),
+            modified=modified(due.changes),
         ))
     return events
 
@@ -392,28 +393,7 @@ def schedule(rules: Rules, profile: Profile, today: date) -> list[Event]:
     return sorted(events, key=lambda e: e.sort_key)
 
 
-def announced_span(change: Change) -> tuple[date, date]:
-    """The first and last day the announcement of a change may have been made."""
-    announced = change.announced
-    if isinstance(announced, Day):
-        return announced.day, announced.day
-    first = date(announced.year, announced.month, 1)
-    return first, _end(first, "month") - timedelta(days=1)  # type: ignore[operator]
-
-
-def changed_recently(event: Event, today: date, days: int = RECENT_DAYS) -> bool:
-    """Whether a move of the event was announced within the last `days` days.
-
-    An announcement known only by its month counts while any day of that month does.
-    """
-    for change in event.changes:
-        first, last = announced_span(change)
-        if first <= today and last >= today - timedelta(days=days):
-            return True
-    return False
-
-
-def event_sequence(event: Event) -> int:
+def event_sequence(estimated: bool, changes: tuple[Change, ...]) -> int:
     """An event's SEQUENCE: never lower than any earlier feed gave it, higher at each change.
 
     Feeds once numbered every event with the calendar's `sequence`, which stays below
@@ -422,7 +402,19 @@ def event_sequence(event: Event) -> int:
     (an estimate replaced by ACCME's date moves the event) and one per recorded move.
     Estimated dates carry no history, so the count only ever grows.
     """
-    return SEQUENCE_FLOOR + (event.status == "published") + len(event.changes)
+    return SEQUENCE_FLOOR + (not estimated) + len(changes)
+
+
+def modified(changes: tuple[Change, ...]) -> datetime | None:
+    """An event's LAST-MODIFIED: the start of the day (UTC) its latest move was announced.
+
+    None for a date that never moved, so `revised` rising leaves it alone; a move announced
+    in a month counts from the month's first day.
+    """
+    if not changes:
+        return None
+    first, _ = changes[-1].announced_days()
+    return datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
 
 
 def sequence(revised: datetime) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -95,6 +96,14 @@ class Change:
     was: date | datetime
     announced: Day | Month  # a month when only the month of the announcement is known
     note: str | None = None
+
+    def announced_days(self) -> tuple[date, date]:
+        """The first and last day the announcement may have been made (all of a month)."""
+        announced = self.announced
+        if isinstance(announced, Day):
+            return announced.day, announced.day
+        last = calendar.monthrange(announced.year, announced.month)[1]
+        return date(announced.year, announced.month, 1), date(announced.year, announced.month, last)
 
 
 @dataclass(frozen=True)
@@ -226,14 +235,21 @@ class Rules:
 
 @dataclass(frozen=True)
 class Event:
-    """One dated (or undated) step of one provider's calendar."""
+    """One dated (or undated) step of one provider's calendar: all an output needs of it.
+
+    The engine fills every field, so the outputs (feeds, JSON/CSV, pages, the diff) read
+    events and never the rules. wording.title() composes the title people read from
+    `bare_title` and `caveats`.
+    """
 
     uid: str
     track: str
     track_name: str
     cycle: str
     milestone: str
-    title: str
+    # ACCME's words for the step, with the accreditor's name when the date is its own
+    # ("… — California Medical Association deadline"); never a caveat.
+    bare_title: str
     start: date | datetime | None  # date for day/month, aware datetime for time
     end: date | datetime | None
     precision: Precision
@@ -247,6 +263,12 @@ class Event:
     # An estimate whose description says what it follows (an accreditor's rule, a
     # published cohort's pattern); otherwise an estimate follows ACCME's yearly rule.
     explained: bool = False
+    # What the title adds in one parenthesis, in this order: ("estimated", "if you
+    # offer enduring materials", "ACCME's deadline: the …'s is usually earlier").
+    caveats: tuple[str, ...] = ()
+    data_year: int | None = None  # the cycle of a yearly track; None for a cohort's step
+    sequence: int = 0  # the feed's SEQUENCE: grows each time the date changes
+    modified: datetime | None = None  # the feed's LAST-MODIFIED (UTC): when the date last moved
 
     @property
     def sort_key(self) -> tuple:
@@ -260,6 +282,15 @@ class Event:
         if isinstance(self.start, datetime):
             return (0, self.start.date(), 1, self.start.timetz().isoformat())
         return (0, self.start, 0, "")
+
+    def passed(self, today: date) -> bool:
+        """Whether it is over by `today`: a day before it, all of a month; undated: never."""
+        start = self.start
+        if start is None:
+            return False
+        if self.precision == "month":
+            return self.end <= today  # type: ignore[operator]
+        return (start.date() if isinstance(start, datetime) else start) < today
 
 
 @dataclass(frozen=True)

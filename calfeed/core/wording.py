@@ -26,9 +26,8 @@ ACTOR_LABEL_YOU = "You (the provider)"
 ACTOR_PHRASES = {"provider": "the provider", "accme": "ACCME", "accreditor": "your accreditor"}
 
 # What a title adds in parentheses when a step is not simply ACCME's published date:
-# "(estimated; check with your accreditor)".
+# "(estimated; if you offer enduring materials)" (the engine puts them in Event.caveats).
 ESTIMATED = "estimated"
-CHECK_WITH_ACCREDITOR = "check with your accreditor"
 FLAG_CAVEATS = {"enduring_materials": "if you offer enduring materials"}
 # An estimated date: the feed's note, the page's tag and note.
 ESTIMATED_FEED_NOTE = ("Estimated: ACCME has not yet published this date; "
@@ -42,9 +41,14 @@ CHANGED_RECENTLY_TAG = "Changed recently"
 CHANGED_RECENTLY_HEADING = "Changed in the last 30 days"
 
 
-def with_caveats(title: str, caveats: list[str]) -> str:
-    """A title with its caveats in one parenthesis: "Submit (estimated; check with your accreditor)"."""
-    return f"{title} ({'; '.join(caveats)})" if caveats else title
+def title(event: Event, estimated: bool = True) -> str:
+    """A step's title as people read it, caveats in one parenthesis: "Submit (estimated; …)".
+
+    `estimated=False` leaves out the "estimated" caveat, for a table whose Status
+    column already says it.
+    """
+    caveats = event.caveats if estimated else tuple(c for c in event.caveats if c != ESTIMATED)
+    return f"{event.bare_title} ({'; '.join(caveats)})" if caveats else event.bare_title
 
 
 def yes_no(text: str) -> bool | None:
@@ -118,9 +122,11 @@ def when(event: Event) -> str:
     return weekday_date(start)
 
 
-def schedule(event: Event, yearly: bool) -> str:
+def schedule(event: Event) -> str:
     """The schedule a step belongs to, with the data year of a yearly one."""
-    return f"{event.track_name}, data year {event.cycle}" if yearly else event.track_name
+    if event.data_year is None:
+        return event.track_name
+    return f"{event.track_name}, data year {event.data_year}"
 
 
 def when_short(event: Event) -> str:
@@ -293,9 +299,14 @@ def accreditor_page_note(name: str, weekday: str | None, days_before: int | None
             f"usually earlier: check with it.")
 
 
+def with_next_decision_date(name: str, ndd: date) -> str:
+    """A progress-report schedule's name told apart by its date: "… — Next Decision Date July 31, 2024"."""
+    return f"{name} — Next Decision Date {long_date(ndd)}"
+
+
 def estimated_schedule_name(name: str, ndd: date) -> str:
     """The title of an estimated progress-report schedule."""
-    return f"{name} — Next Decision Date {long_date(ndd)} (estimated)"
+    return f"{with_next_decision_date(name, ndd)} (estimated)"
 
 
 def estimated_schedule_source(follows: str) -> str:

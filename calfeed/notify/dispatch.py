@@ -126,7 +126,7 @@ def preview(state: str | Path, rules: Rules, today: date) -> list[str]:
         for item in message.items:
             what = (f"{item.lead}-day reminder" if item.lead is not None and item.notice is None
                     else f"{item.notice} notice")
-            lines.append(f"  {item.provider.id}: {what}: {item.event.title} "
+            lines.append(f"  {item.provider.id}: {what}: {wording.title(item.event)} "
                          f"({mail.headline(item)})")
     lines.append(f"{today.isoformat()}: {wording.count(len(plan.messages), 'message')} "
                  f"would be sent")

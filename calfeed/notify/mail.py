@@ -125,18 +125,17 @@ def subject(message: Message) -> str:
     together = [i for i in message.items if (i.start, i.event.track, i.notice, i.provider) == (
         first.start, first.event.track, first.notice, first.provider)]
     what = (f"{first.event.track_name} ({len(together)} steps)" if len(together) > 1
-            else first.event.title)
+            else wording.title(first.event, estimated=False))
     if len({i.provider.id for i in message.items}) > 1:
         what = f"{first.provider.name}: {what}"
-    date = wording.when(first.event)
-    if first.event.status == "estimated" and len(together) > 1:  # a title says it itself
-        date += f" ({wording.ESTIMATED})"
+    estimated = f" ({wording.ESTIMATED})" if first.event.status == "estimated" else ""
+    date = wording.when(first.event) + estimated
     if first.notice == "moved":
         text = f"Date moved: {what} — now {date}"
     elif first.notice == "published":
         text = f"New date: {what} — {date}"
-    elif first.event.precision == "month":
-        text = f"{_upper_first(_left(first))}: {what}"
+    elif first.event.precision == "month":  # the month is said in how long is left
+        text = f"{_upper_first(_left(first))}: {what}{estimated}"
     else:
         text = f"{_upper_first(_left(first))}: {what} — {date}"
     more = len(message.items) - len(together)
@@ -155,7 +154,7 @@ def providers(message: Message, pages: Mapping[str, str]) -> tuple[Provider, ...
         parts = []
         for text, items in sections.items():
             links = tuple(dict.fromkeys(link for i in items for link in i.event.links))
-            steps = tuple(Step(i.event.title, tuple(i.event.description.split("\n\n")),
+            steps = tuple(Step(wording.title(i.event), tuple(i.event.description.split("\n\n")),
                                None if i.event.actor == "provider"
                                else wording.actor_label(i.event.actor), _moved(i))
                           for i in items)

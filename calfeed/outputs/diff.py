@@ -9,7 +9,6 @@ roster says how many providers each audience, and so each difference, reaches.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,12 +23,6 @@ SUMMARY_WORDS = {"appears": "appeared", "disappears": "disappeared", "moved": "m
                  "title": "retitled"}
 # Kinds that change a date a subscriber sees: they need `revised` raised.
 DATE_KINDS = ("appears", "disappears", "moved", "precision")
-# What the engine adds to a title in parentheses; a change of these alone is a
-# change of status or audience, not of ACCME's wording.
-CAVEAT = re.compile(r" \(([^()]*)\)\Z")
-CAVEATS = {wording.ESTIMATED, wording.CHECK_WITH_ACCREDITOR, *wording.FLAG_CAVEATS.values()}
-# The caveat of ACCME's date standing for an accreditor's unknown one names the accreditor.
-ACCREDITOR_CAVEAT = re.compile(r"ACCME's deadline: the .+'s is usually earlier\Z")
 
 
 @dataclass(frozen=True)
@@ -106,15 +99,6 @@ def _words(event: Event) -> str:
     return wording.moment_words(event.start, event.precision)
 
 
-def _bare(title: str) -> str:
-    """A title without the engine's caveats ("(estimated)")."""
-    match = CAVEAT.search(title)
-    if match and all(part in CAVEATS or ACCREDITOR_CAVEAT.match(part)
-                     for part in match[1].split("; ")):
-        return title[:match.start()]
-    return title
-
-
 def _compare(old: Event | None, new: Event | None) -> list[tuple[str, str | None, str | None]]:
     """The kinds of change between two versions of one event, each with old and new words."""
     if old is None:
@@ -128,8 +112,10 @@ def _compare(old: Event | None, new: Event | None) -> list[tuple[str, str | None
         found.append(("moved", _words(old), _words(new)))
     if old.status != new.status:
         found.append(("status", old.status, new.status))
-    if _bare(old.title) != _bare(new.title):
-        found.append(("title", _bare(old.title), _bare(new.title)))
+    # The bare titles: a caveat that comes or goes ("estimated", an accreditor's
+    # unknown date) is a change of status or audience, not of ACCME's wording.
+    if old.bare_title != new.bare_title:
+        found.append(("title", old.bare_title, new.bare_title))
     return found
 
 
@@ -208,8 +194,8 @@ def compare(old: Rules, new: Rules, today: date) -> Report:
                 seen = True
                 ident = key + (kind, old_words, new_words)
                 if ident not in merged:
-                    title = (now or was).title  # type: ignore[union-attr]
-                    merged[ident] = Difference(*key, kind, _bare(title), old_words, new_words,
+                    title = (now or was).bare_title  # type: ignore[union-attr]
+                    merged[ident] = Difference(*key, kind, title, old_words, new_words,
                                                0, positions.get((key[0], key[2]), 0))
                 reach[ident] = reach.get(ident, 0) + audience.providers
             if was is not None and now is not None:

@@ -1,4 +1,7 @@
-"""The JSON and CSV twins of a feed: the engine's events as plain data."""
+"""The JSON and CSV twins of a feed: the engine's events as plain data.
+
+Reads events and the calendar header only: everything a row says is in the event.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from calfeed.core import wording
-from calfeed.core.model import Calendar, Change, Day, Event, Rules
+from calfeed.core.model import Calendar, Change, Day, Event
 
 # What a person reads first, in words and in values a spreadsheet parses (an ISO date,
 # a 24-hour time); then the fields a program matches on, named as in the JSON.
@@ -39,7 +42,9 @@ def event_dict(event: Event) -> dict[str, Any]:
     """One event as the JSON contract lays it out."""
     return {
         "uid": event.uid, "track": event.track, "track_name": event.track_name,
-        "cycle": event.cycle, "milestone": event.milestone, "title": event.title,
+        "cycle": event.cycle, "milestone": event.milestone, "title": wording.title(event),
+        "bare_title": event.bare_title, "caveats": list(event.caveats),
+        "data_year": event.data_year,
         "start": _iso(event.start), "end": _iso(event.end), "precision": event.precision,
         "status": event.status, "actor": event.actor, "description": event.description,
         "url": event.url, "when": event.when,
@@ -70,7 +75,7 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def csv_row(event: Event, yearly: bool) -> dict[str, str | None]:
+def csv_row(event: Event) -> dict[str, str | None]:
     """One event as a spreadsheet row: its local day (and time, and zone) apart, inclusive."""
     start = event.start
     first = last = clock = zone = None
@@ -86,28 +91,48 @@ def csv_row(event: Event, yearly: bool) -> dict[str, str | None]:
             last = start.replace(day=calendar.monthrange(start.year, start.month)[1]).isoformat()
     return {
         "Date": first, "Last day": last, "Time": clock, "Time zone": zone, "When": wording.when(event),
-        "Step": event.title, "Who acts": wording.actor_label(event.actor),
+        # "Estimated" is said once, in Status; other caveats stay with the title.
+        "Step": wording.title(event, estimated=False), "Who acts": wording.actor_label(event.actor),
         "Status": wording.status_label(event.status),
         # The moves in words, newest first.
         "Changes": " ".join(wording.change_words(c, event.start, event.precision)
                             for c in reversed(event.changes)),
-        "Schedule": wording.schedule(event, yearly),
+        "Schedule": wording.schedule(event),
         "Details": event.description, "Link": event.url,
         "uid": event.uid, "track": event.track, "cycle": event.cycle,
         "milestone": event.milestone, "precision": event.precision, "start": _iso(start),
     }
 
 
-def to_csv(events: list[Event], rules: Rules) -> str:
-    """The CSV twin: a header row, then one line per event, for spreadsheets."""
+def people_order(events: list[Event], today: date) -> list[Event]:
+    """Events in the order a coordinator acts on them: what is ahead first, then the past.
+
+    Upcoming steps soonest first; the steps without a date; the passed steps most recent
+    first; last, the undated steps of a cohort whose every date has passed (its fee), as
+    the page folds them away with it. Steps due together keep ACCME's order.
+    """
+    def cycle(event: Event) -> tuple[str, str]:
+        return (event.track, event.cycle)
+
+    dated = [e for e in events if e.start is not None]
+    upcoming = [e for e in dated if not e.passed(today)]
+    # A stable sort, even reversed: the steps of one deadline stay in ACCME's order.
+    past = sorted((e for e in dated if e.passed(today)), key=lambda e: e.sort_key, reverse=True)
+    finished = {cycle(e) for e in dated} - {cycle(e) for e in upcoming}
+    undated = [e for e in events if e.start is None]
+    return (upcoming + [e for e in undated if cycle(e) not in finished] + past
+            + [e for e in undated if cycle(e) in finished])
+
+
+def to_csv(events: list[Event], today: date) -> str:
+    """The CSV twin: a header row, then one line per event (people_order), for spreadsheets."""
     out = io.StringIO()
     # The byte-order mark is how Excel knows the file is UTF-8 ("–" in ACCME's
     # text would otherwise come out garbled); other spreadsheets skip it.
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for event in events:
-        track = rules.tracks.get(event.track)
-        row = csv_row(event, track is not None and track.kind == "yearly")
+    for event in people_order(events, today):
+        row = csv_row(event)
         writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()

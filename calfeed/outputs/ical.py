@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 from icalendar import vCategory, vDDDTypes, vDuration, vInt, vText
 
-from calfeed.core import engine, wording, zones
+from calfeed.core import wording, zones
 from calfeed.core.model import Calendar, Event
 
 PRODID = "-//calfeed//calfeed//EN"
@@ -173,9 +173,9 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
     # entry: so the event alone gives SEQUENCE and LAST-MODIFIED, and an event whose
     # date never moved keeps both however often `revised` rises (README: "A date's
     # history").
-    vevent.add("sequence", vInt(engine.event_sequence(event)))
-    if event.changes:
-        vevent.add("last-modified", modified(event))
+    vevent.add("sequence", vInt(event.sequence))
+    if event.modified is not None:
+        vevent.add("last-modified", event.modified)
     if event.precision == "time":
         assert isinstance(start, datetime)
         vevent.add("dtstart", start)
@@ -199,15 +199,9 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
     return vevent
 
 
-def modified(event: Event) -> datetime:
-    """When a moved event last changed: the start of the day its latest move was announced (UTC)."""
-    first, _ = engine.announced_span(event.changes[-1])
-    return datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
-
-
 def _summary(event: Event) -> str:
     """An event's title as a calendar shows it, and its reminders say it."""
-    return event.title + wording.due(event)
+    return wording.title(event) + wording.due(event)
 
 
 def _event_description(event: Event, common: _Common) -> str:
@@ -228,7 +222,7 @@ def _event_description(event: Event, common: _Common) -> str:
 
 def _calendar_description(events: Sequence[Event], calendar: Calendar) -> str:
     """The calendar's description, naming the undated steps that are not events."""
-    undated = [f"{e.title} ({e.when})" if e.when else e.title
+    undated = [f"{wording.title(e)} ({e.when})" if e.when else wording.title(e)
                for e in events if e.precision == "undated"]
     if not undated:
         return calendar.description

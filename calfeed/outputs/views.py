@@ -1,23 +1,28 @@
 """What the page templates get: a calendar's events as dated, grouped, worded views.
 
-Pure: the web layer passes the data, the calendar, today and the site's address.
+Pure: the web layer passes the data, the calendars, their events, today and the site's
+address. An event carries all its view needs; only the page-level functions read the
+rules, for the builder's form and the accreditor's note.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from calfeed.core import engine, reminders, wording
+from calfeed.core import reminders, wording
 from calfeed.core.calendars import Subject, webcal
-from calfeed.core.model import Event, Link, Rules
+from calfeed.core.model import Calendar, Event, Link, Rules, Track
 from calfeed.core.rules import first_ndd, last_ndd, ndd_accepted
 
 # Steps further ahead than this fold their full text on a page (the first one never
 # does), so the next few months read at a glance and a year ahead is a list of titles.
 TEXT_AHEAD = timedelta(days=60)
+# A move announced this many days ago or less is news: pages flag it.
+RECENT_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class EventView:
     """An event as the page shows it: its date in words, its text, its own .ics."""
 
     event: Event
+    title: str  # with its caveats: "… (estimated)"
     when: str
     iso: str | None
     day: date | None  # the local date, for grouping and "past"
@@ -33,7 +39,6 @@ class EventView:
     paragraphs: tuple[str, ...]
     links: tuple[Link, ...]
     ics: str | None
-    data_year: str | None = None  # the cycle, when it is a data year (yearly tracks)
     moves: tuple[str, ...] = ()  # "Moved: was …; announced …", newest first
     recent: bool = False  # a move announced in the last 30 days
 
@@ -110,27 +115,32 @@ class RecentView:
     titles: tuple[str, ...]
 
 
-def event_view(event: Event, today: date, subject: Subject, rules: Rules) -> EventView:
+def changed_recently(event: Event, today: date, days: int = RECENT_DAYS) -> bool:
+    """Whether a move of the event was announced within the last `days` days.
+
+    An announcement known only by its month counts while any day of that month does.
+    """
+    for change in event.changes:
+        first, last = change.announced_days()
+        if first <= today and last >= today - timedelta(days=days):
+            return True
+    return False
+
+
+def event_view(event: Event, today: date, subject: Subject) -> EventView:
     """One event as the page shows it."""
     start = event.start
     day = start.date() if isinstance(start, datetime) else start
-    if day is None:
-        past = False
-    elif event.precision == "month":
-        past = event.end <= today  # type: ignore[operator]
-    else:
-        past = day < today
     iso = None
     if start is not None:
         iso = start.isoformat()[:7] if event.precision == "month" else start.isoformat()
     paragraphs = tuple(p.strip() for p in event.description.split("\n\n") if p.strip())
-    track = rules.tracks.get(event.track)
     moves = tuple(wording.change_words(c, start, event.precision) for c in reversed(event.changes))
-    return EventView(event, wording.when(event), iso, day, past,
+    return EventView(event, wording.title(event), wording.when(event), iso, day,
+                     event.passed(today),
                      wording.actor_label(event.actor, you=subject.kind != "track"),
                      paragraphs, event.links, subject.event(event) if start is not None else None,
-                     event.cycle if track is not None and track.kind == "yearly" else None,
-                     moves, engine.changed_recently(event, today))
+                     moves, changed_recently(event, today))
 
 
 def _slot(views: list[EventView]) -> SlotView:
@@ -194,8 +204,8 @@ def timeline(views: list[EventView], today: date) -> Timeline:
     # Newest first: last year's steps are the ones a coordinator looks back for.
     order = sorted(gone, key=lambda k: max((v.day for v in gone[k] if v.day), default=date.min),
                    reverse=True)
-    past = tuple(CycleView(wording.schedule(gone[k][0].event, gone[k][0].data_year is not None),
-                           tuple(slots(gone[k]))) for k in order)
+    past = tuple(CycleView(wording.schedule(gone[k][0].event), tuple(slots(gone[k])))
+                 for k in order)
     ahead = [replace(s, folded=i > 0 and s.day > today + TEXT_AHEAD)  # type: ignore[operator]
              for i, s in enumerate(slots([v for v in dated if not v.past]))]
     return Timeline(
@@ -225,7 +235,7 @@ def recent(views: list[EventView]) -> list[RecentView]:
     for view in views:
         if view.recent:
             groups.setdefault((view.when, view.moves[0]), []).append(view)
-    return [RecentView(when, group[0].iso, move, tuple(v.event.title for v in group))
+    return [RecentView(when, group[0].iso, move, tuple(v.title for v in group))
             for (when, move), group in groups.items()]
 
 
@@ -295,20 +305,22 @@ def subscribe_box(subject: Subject, site: str, name: str, choice: str | None) ->
                         subject.feed(remind=choice, download="1"))
 
 
-def calendar_page(rules: Rules, subject: Subject, events: list[Event], today: date,
-                  site: str, choice: str | None = None) -> dict[str, Any]:
-    """Everything calendar.html shows for one subject, or subscribe.html for a reminder choice."""
-    calendar = engine.calendar(rules, subject.profile, site + subject.page())
+def calendar_page(rules: Rules, subject: Subject, calendar: Calendar, tracks: list[Track],
+                  events: list[Event], today: date, site: str,
+                  choice: str | None = None) -> dict[str, Any]:
+    """Everything calendar.html shows for one subject, or subscribe.html for a reminder choice.
+
+    `calendar` is the header of the subject's feed and `tracks` the schedules in it.
+    """
     page = {
         "subject": subject, "private": subject.private, "calendar": calendar, "today": today,
-        "tracks": engine.tracks_for(rules, subject.profile),
-        "rules": rules, "subscribe": subscribe_box(subject, site, calendar.name, choice),
+        "tracks": tracks, "subscribe": subscribe_box(subject, site, calendar.name, choice),
     }
     if choice:
         return page
-    views = [event_view(e, today, subject, rules) for e in events]
+    views = [event_view(e, today, subject) for e in events]
     dated = [v for v in views if v.day is not None]
-    estimate = next((t for t in page["tracks"] if t.follows), None)
+    estimate = next((t for t in tracks if t.follows), None)
     accreditor = rules.accreditors.get(subject.profile.accreditor or "")
     return {
         **page, "timeline": timeline(views, today), "next": next_step(dated, today),
@@ -323,10 +335,33 @@ def calendar_page(rules: Rules, subject: Subject, events: list[Event], today: da
     }
 
 
-def home_page(rules: Rules, tracks: list[Subject], site: str, today: date) -> dict[str, Any]:
-    """Everything home.html shows: the track calendars and the builder form."""
-    # Subscribe links, as on a calendar page: a downloaded file would never update.
-    cards = [(s, rules.tracks[s.filename],
-              subscribe_links(site + s.feed(), engine.calendar(rules, s.profile).name))
-             for s in tracks]
-    return {"tracks": cards, "builder": builder_form(rules, today), "rules": rules}
+@dataclass(frozen=True)
+class TrackCard:
+    """A published schedule on the home page: a title no other card has, its subscribe links."""
+
+    subject: Subject
+    track: Track
+    title: str  # the track's name; with its Next Decision Date when another card has the name
+    links: dict[str, str] | None  # webcal, google, outlook, office; None once every date passed
+    passed: bool  # every date of it has passed: folded at the end of the list
+
+
+def home_page(rules: Rules, schedules: list[tuple[Subject, Calendar, list[Event]]], site: str,
+              today: date) -> dict[str, Any]:
+    """Everything home.html shows: the schedules that apply now, the passed ones, the builder.
+
+    `schedules` holds each public track's subject, calendar header and events for today.
+    """
+    names = Counter(rules.tracks[s.filename].name for s, _, _ in schedules)
+    current, passed = [], []
+    for subject, calendar, events in schedules:
+        track = rules.tracks[subject.filename]
+        dated = [e for e in events if e.start is not None]
+        over = bool(dated) and all(e.passed(today) for e in dated)
+        title = track.name
+        if names[title] > 1 and track.next_decision_date is not None:
+            title = wording.with_next_decision_date(title, track.next_decision_date)
+        # Subscribe links, as on a calendar page: a downloaded file would never update.
+        links = None if over else subscribe_links(site + subject.feed(), calendar.name)
+        (passed if over else current).append(TrackCard(subject, track, title, links, over))
+    return {"current": current, "passed": passed, "builder": builder_form(rules, today)}

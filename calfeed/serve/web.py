@@ -260,7 +260,7 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...]
     elif fmt == "json":
         body = export.to_json(calendar, events).encode("utf-8")
     else:
-        body = export.to_csv(events, rules).encode("utf-8")
+        body = export.to_csv(events, today).encode("utf-8")
     # The feed depends on the files (revised, or a roster edit that keeps it) and
     # on today (which data years are shown): Last-Modified is the latest of them.
     midnight = datetime.combine(today, time(), timezone.utc)
@@ -314,7 +314,10 @@ def _page(subject: Subject, snap: Snapshot, choice: str | None = None) -> Respon
     today = _today()
     # A reminder choice's page lists no dates: nothing to schedule.
     events = [] if choice else _schedule(snap, subject.profile, today)
-    page = views.calendar_page(rules, subject, events, today, base_url(), choice)
+    page = views.calendar_page(rules, subject,
+                               engine.calendar(rules, subject.profile, base_url() + subject.page()),
+                               engine.tracks_for(rules, subject.profile), events, today, base_url(),
+                               choice)
     html = render_template("subscribe.html" if choice else "calendar.html", **page)
     response = make_response(html)
     response.headers["Cache-Control"] = (
@@ -331,11 +334,14 @@ def _page(subject: Subject, snap: Snapshot, choice: str | None = None) -> Respon
 @bp.get("/")
 def home() -> Response:
     """What calfeed is, the public track calendars, and the calendar builder."""
-    rules = snapshot().rules
+    snap = snapshot()
+    rules, today = snap.rules, _today()
     assert rules is not None
     tracks = [calendars.track(rules, ident) for ident in rules.tracks]
+    schedules = [(s, engine.calendar(rules, s.profile), _schedule(snap, s.profile, today))
+                 for s in tracks]
     response = make_response(render_template(
-        "home.html", **views.home_page(rules, tracks, base_url(), _today())))
+        "home.html", **views.home_page(rules, schedules, base_url(), today)))
     response.headers["Cache-Control"] = f"public, max-age={PAGE_MAX_AGE}"
     return response
 
