@@ -555,14 +555,15 @@ def test_links_for_one_provider_and_an_unknown_one(runner, client):
 # --- live reload ------------------------------------------------------------
 
 
-def test_broken_rules_keep_the_last_good_feed_and_healthz_says_why(tmp_path, data):
+def test_broken_rules_keep_the_last_good_feed_and_the_log_says_why(tmp_path, data, caplog):
     client = make_app(tmp_path, data).test_client()
     before = client.get("/tracks/progress-8-month.ics")
     assert client.get("/healthz").json["status"] == "ok"
     rules = data / "rules.toml"
     good = rules.read_text()
     rewrite(rules, good.replace("materials-due = 2024-04-03", "materials-due = 2024-04-31"))
-    during = client.get("/tracks/progress-8-month.ics")
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        during = client.get("/tracks/progress-8-month.ics")
     assert during.status_code == 200
     assert during.headers["ETag"] == before.headers["ETag"]
     assert during.data == before.data
@@ -572,8 +573,10 @@ def test_broken_rules_keep_the_last_good_feed_and_healthz_says_why(tmp_path, dat
     assert health.status_code == 200
     assert health.json["status"] == "degraded"
     assert health.json["revision"] == "2026-11-21T00:00:00Z"
-    assert any(line.startswith(f"{rules}: line ") and "TOML syntax error" in line
-               for line in health.json["errors"])
+    assert health.json["failed_at"] is not None
+    assert any(record.getMessage().startswith(f"reload refused: {rules}: line ")
+               and "TOML syntax error" in record.getMessage() for record in caplog.records)
+    assert b"TOML" not in health.data and str(data).encode() not in health.data
     # fixed, with a moved date and a later revision: the new feed, a new ETag
     rewrite(rules, good.replace("materials-due = 2024-04-03", "materials-due = 2024-04-10").replace(
         "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-22T00:00:00Z"))
@@ -582,24 +585,26 @@ def test_broken_rules_keep_the_last_good_feed_and_healthz_says_why(tmp_path, dat
     assert after.headers["ETag"] != before.headers["ETag"]
     assert b"DTSTART;VALUE=DATE:20240410" in after.data
     health = client.get("/healthz").json
-    assert health["status"] == "ok" and health["errors"] == []
+    assert health["status"] == "ok"
     assert health["revision"] == "2026-11-22T00:00:00Z"
 
 
-def test_a_broken_roster_alone_is_noticed_and_its_fix_too(tmp_path, data):
+def test_a_broken_roster_alone_is_noticed_and_its_fix_too(tmp_path, data, caplog):
     client = make_app(tmp_path, data).test_client()
     roster = data / "providers.csv"
     good = roster.read_text()
     rewrite(roster, good.replace("2024-07-31,no", "2024-02-30,no"))
-    assert client.get(f"/p/{token_of('demo-8-month')}.ics").status_code == 200
-    errors = client.get("/healthz").json["errors"]
-    assert len(errors) == 1 and errors[0].startswith(f"{roster}: row 2")
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        assert client.get(f"/p/{token_of('demo-8-month')}.ics").status_code == 200
+    refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reload refused")]
+    assert len(refused) == 1 and refused[0].startswith(f"reload refused: {roster}: row 2")
+    assert client.get("/healthz").json["status"] == "degraded"
     rewrite(roster, good.replace("Demo Health System", "Demo Health System East"))
     assert client.get("/healthz").json["status"] == "ok"
     assert b"Demo Health System East" in client.get(f"/p/{token_of('demo-8-month')}/").data
 
 
-def test_first_load_failing_answers_503_with_the_problems(tmp_path, data, caplog):
+def test_first_load_failing_answers_503_and_the_log_says_why(tmp_path, data, caplog):
     (data / "rules.toml").write_text("revised = \n", encoding="utf-8")
     with caplog.at_level(logging.ERROR, logger="calfeed"):
         app = make_app(tmp_path, data)
@@ -609,13 +614,14 @@ def test_first_load_failing_answers_503_with_the_problems(tmp_path, data, caplog
                  BUILDER_8_MONTH, f"/p/{token_of('demo-8-month')}.ics"]:
         response = client.get(path)
         assert response.status_code == 503, path
-        assert b"TOML syntax error" in response.data
+        assert b"The deadline rules did not load" in response.data
+        assert b"TOML" not in response.data
         assert response.headers["Retry-After"] == "60"
         assert response.headers["Cache-Control"] == "no-store"
     health = client.get("/healthz")
     assert health.status_code == 503
-    assert health.json["status"] == "unavailable" and health.json["revision"] is None
-    assert "TOML syntax error" in health.json["errors"][0]
+    assert health.json == {"status": "unavailable", "revision": None, "loaded_at": None,
+                           "failed_at": health.json["failed_at"]}
     # and once the file is fixed, the same app serves
     rewrite(data / "rules.toml", bundled("rules.toml").read_text())
     assert client.get("/tracks/annual-reporting.ics").status_code == 200
