@@ -158,8 +158,11 @@ def unknown(names: Mapping[str, Any]) -> None:
     """Refuse the first CALFEED_* name that is not a setting, with the nearest known name."""
     for name in sorted(names):
         if name.startswith(PREFIX) and name not in BY_NAME and name not in TEST_VARIABLES:
-            near = difflib.get_close_matches(name, list(BY_NAME), n=1, cutoff=0.6)
-            hint = f"; did you mean {near[0]}?" if near else ""
+            # Compared without the prefix they all share, which would make any name "close".
+            near = difflib.get_close_matches(name.removeprefix(PREFIX),
+                                             [known.removeprefix(PREFIX) for known in BY_NAME],
+                                             n=1, cutoff=0.6)
+            hint = f"; did you mean {PREFIX}{near[0]}?" if near else ""
             raise SettingsError(f"{name}: calfeed has no such setting{hint} (expected one of: "
                                 f"{', '.join(BY_NAME)})")
 

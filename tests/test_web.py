@@ -184,13 +184,36 @@ def test_unknown_reminder_paths_are_not_found_or_refused(client, path):
     ("download=maybe", "download", "yes or no"),
     ("plain=2", "plain", "yes or no"),
 ])
-def test_bad_feed_parameters_are_400_naming_the_parameter(client, query, parameter, accepted):
-    response = client.get(f"/tracks/annual-reporting.ics?{query}")
+@pytest.mark.parametrize("fmt", ["ics", "json", "csv"])
+def test_bad_feed_parameters_are_400_naming_the_parameter(client, query, parameter, accepted, fmt):
+    # on every format: a bad remind is refused on .json and .csv too, though they carry no alarms
+    for path in [f"/tracks/annual-reporting.{fmt}", f"/calendar.{fmt}",
+                 f"/p/{token_of('demo-annual')}.{fmt}"]:
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400, path
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        body = response.data.decode()
+        assert parameter in body and accepted in body
+        assert body.startswith("400 Bad Request\n") and body.count("\n") == 2  # one line says why
+
+
+def test_a_good_remind_leaves_json_and_csv_as_they_are(client):
+    for fmt in ["json", "csv"]:
+        plain = client.get(f"/tracks/progress-8-month.{fmt}")
+        reminded = client.get(f"/tracks/progress-8-month.{fmt}?remind=P14D,P2D")
+        assert reminded.status_code == 200 and reminded.data == plain.data
+        assert reminded.headers["ETag"] == plain.headers["ETag"]
+
+
+@pytest.mark.parametrize("path", [
+    "/calendar/", "/calendar.ics", "/calendar.json", "/calendar.csv", "/calendar/remind-1w/",
+    "/calendar/remind-1w.ics", "/calendar/events/annual-reporting/2025/program-summary.ics"])
+def test_an_unknown_builder_answer_is_400_on_every_format(client, path):
+    response = client.get(f"{path}?next_decison_date=2024-07-31")
     assert response.status_code == 400
-    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
-    body = response.data.decode()
-    assert parameter in body and accepted in body
-    assert body.startswith("400 Bad Request\n") and body.count("\n") == 2  # one line says why
+    text = response.data.decode()
+    assert "next_decison_date" in text
+    assert "calfeed does not know this parameter; did you mean next_decision_date?" in text
 
 
 NDD_ACCEPTED = ("a Next Decision Date from 2024-07-31 (the first published cohort) to 2028-11-21 "
@@ -626,6 +649,62 @@ def test_first_load_failing_answers_503_and_the_log_says_why(tmp_path, data, cap
     rewrite(data / "rules.toml", bundled("rules.toml").read_text())
     assert client.get("/tracks/annual-reporting.ics").status_code == 200
     assert client.get("/healthz").json["status"] == "ok"
+
+
+# A roster save with problems whose lines name a provider, its name and its Next
+# Decision Date (which says it has a progress report), and the server's own paths.
+LEAKY_ROWS = ('hidden-clinic,Hidden Valley Clinic,2027-13-31,no,,\n'
+              'named-x,"Quiet\x01Harbor Clinic",2027-07-31,maybe,,\n')
+PRIVATE = ("hidden-clinic", "named-x", "Harbor Clinic", "2027-13-31", "providers.csv", "row ")
+EVERY_SHAPE = ["/", "/healthz", "/tracks/annual-reporting/", "/tracks/annual-reporting.ics",
+               "/tracks/annual-reporting.json", "/tracks/annual-reporting/remind-1w/",
+               "/tracks/annual-reporting/remind-1w.ics",
+               "/tracks/annual-reporting/events/annual-reporting/2025/program-summary.ics",
+               BUILDER_8_MONTH, "/calendar.csv?next_decision_date=2024-07-31",
+               f"/p/{token_of('demo-8-month')}/", f"/p/{token_of('demo-8-month')}.ics",
+               f"/p/{token_of('demo-8-month')}/remind-2w2d.ics"]
+
+
+def reveals(response, data) -> list[str]:
+    """What of the roster's problems, or of the server's paths, an answer shows."""
+    shown = response.get_data(as_text=True) + "".join(f"{k}: {v}\n" for k, v in response.headers)
+    return [text for text in PRIVATE + (str(data),) if text in shown]
+
+
+def test_healthz_says_degraded_and_nothing_of_the_roster_problem(tmp_path, data, caplog):
+    client = make_app(tmp_path, data).test_client()
+    roster = data / "providers.csv"
+    rewrite(roster, roster.read_text() + LEAKY_ROWS)
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        for path in EVERY_SHAPE:
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert reveals(response, data) == [], path
+    assert client.get("/healthz").json["status"] == "degraded"
+    # the operator finds every problem in the log
+    assert all(text in caplog.text for text in PRIVATE), caplog.text
+
+
+def test_a_server_that_never_loaded_says_unavailable_and_nothing_of_why(tmp_path, data, caplog):
+    roster = data / "providers.csv"
+    roster.write_text(roster.read_text() + LEAKY_ROWS, encoding="utf-8")
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        client = make_app(tmp_path, data).test_client()
+    assert all(text in caplog.text for text in PRIVATE), caplog.text
+    for path in EVERY_SHAPE + ["/nothing-here", "/calendar/?next_decision_date=2099-01-01"]:
+        response = client.get(path)
+        assert response.status_code in (503, 404), path
+        assert reveals(response, data) == [], path
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert set(health.json) == {"status", "revision", "loaded_at", "failed_at"}
+    assert health.json["status"] == "unavailable" and health.json["loaded_at"] is None
+    # and `calfeed check` still says exactly what is wrong
+    result = CliRunner().invoke(main, ["check", "--rules", str(data / "rules.toml"),
+                                       "--today", TODAY])
+    assert result.exit_code == 1
+    assert f'{roster}: row 6 (id "hidden-clinic"), column next_decision_date: "2027-13-31" is not ' \
+           f'a date' in result.stderr
 
 
 def test_a_warm_feed_is_not_rendered_again(client, monkeypatch):
