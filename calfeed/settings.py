@@ -18,6 +18,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+import click
+
 from calfeed.notify import smtp
 # Both move when the rules loader is split; the address check becomes the shared
 # validator then. Nothing else of the loader is used here.
@@ -33,8 +35,12 @@ TEST_VARIABLES = ("CALFEED_FUZZ_EXAMPLES", "CALFEED_LOAD_REQUESTS", "CALFEED_LOA
                   "CALFEED_REGENERATE")
 
 
-class SettingsError(ValueError):
-    """A CALFEED_* variable calfeed does not know, or a value it cannot use: one line."""
+class SettingsError(click.ClickException, ValueError):
+    """A CALFEED_* variable calfeed does not know, or a value it cannot use: one line.
+
+    A click error too, so that any command line meeting it (`calfeed …`, `flask --app
+    calfeed …`, which creates the app) prints that line and exits 1, never a traceback.
+    """
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,7 @@ def init_app(app: Flask) -> None:
                   today=(lambda: today) if today else date.today)
     site = config.get("CALFEED_BASE_URL") or None
     # A static build fetches every URL once: a rendered feed is never asked for again.
+    # (CALFEED_STATIC is the build's own config key, not a setting anyone gives.)
     cache = FeedCache(max_bytes=0) if config.get("CALFEED_STATIC") else FeedCache()
     root = urlsplit(site).path.rstrip("/") if site else ""
     app.extensions["calfeed"] = State(store, cache, today, key, site, root)
