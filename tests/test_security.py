@@ -332,6 +332,16 @@ def test_a_token_is_cut_from_a_log_line_however_the_path_spells_it():
     assert redact.redact(f"/p/{token[:6]}.../") == f"/p/{token[:6]}.../"
 
 
+def test_the_development_servers_request_line_is_cut_too(app, caplog):
+    # `calfeed run` logs through werkzeug's logger, which the app filters
+    token = token_of("demo-8-month")
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info('127.0.0.1 - - "%s %s %s" %s -', "GET",
+                                           f"/%70/{token}.ics", "HTTP/1.1", 200)
+    assert caplog.records[-1].getMessage() == \
+        f'127.0.0.1 - - "GET /p/{token[:6]}....ics HTTP/1.1" 200 -'
+
+
 def test_every_route_with_a_token_is_under_a_private_prefix(app):
     # the redaction covers one list of prefixes: a new private kind of calendar (/g/<token>)
     # must be in it, or its tokens would reach the logs
