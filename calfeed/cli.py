@@ -61,13 +61,16 @@ class SettingType(click.ParamType):
             self.fail(str(err), param, ctx)
 
 
-def setting_option(name: str, dest: str, extra_help: str = "") -> Callable[[Any], Any]:
-    """The command-line option that overrides a setting, with its help from the settings table."""
+def setting_option(name: str, dest: str, extra_help: str = "",
+                   default: str | None = None) -> Callable[[Any], Any]:
+    """The command-line option that overrides a setting, with its help from the settings table
+    (and what this command does without it, when that is not the table's default)."""
     entry = settings.BY_NAME[name]
     assert entry.option is not None
+    text = (f"{entry.help[0].upper()}{entry.help[1:]}{extra_help} (default: "
+            f"{default or entry.shown_default}; env {name}).")
     return click.option(entry.option, dest, type=SettingType(entry), metavar=entry.metavar,
-                        help=f"{entry.help[0].upper()}{entry.help[1:]}{extra_help} (default: "
-                             f"{entry.shown_default.replace('`', '')}; env {name}).")
+                        help=text.replace("`", ""))  # the README's Markdown, as plain text
 
 
 rules_option = setting_option("CALFEED_RULES", "rules_path")
@@ -174,8 +177,8 @@ def events(provider: str, as_json: bool, rules_path: str | None, providers_path:
 
 @click.command("links")
 @click.argument("provider", required=False)
-@setting_option("CALFEED_BASE_URL", "base_url", "; without it, http://127.0.0.1:5000, where "
-                "`calfeed run` serves")
+@setting_option("CALFEED_BASE_URL", "base_url",
+                default="http://127.0.0.1:5000, where `calfeed run` serves")
 @rules_option
 @providers_option
 @today_option
@@ -200,7 +203,7 @@ def links(provider: str | None, base_url: str | None, rules_path: str | None,
 
 @click.command("build")
 @click.argument("outdir", type=click.Path(file_okay=False))
-@setting_option("CALFEED_BASE_URL", "base_url", ", for subscribe links")
+@setting_option("CALFEED_BASE_URL", "base_url", default="http://localhost, with a warning")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Processes for large rosters (default: all cores).")
 @rules_option
@@ -287,8 +290,8 @@ def _progress() -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]
 @click.command("diff")
 @click.argument("old", type=click.Path(dir_okay=False))
 @click.argument("new", type=click.Path(dir_okay=False))
-@setting_option("CALFEED_PROVIDERS", "providers_path", " to count providers with (NEW's own "
-                "when neither is given)")
+@setting_option("CALFEED_PROVIDERS", "providers_path", " to count providers with",
+                default="the file `roster` in NEW names")
 @setting_option("CALFEED_TODAY", "today", "; it decides which data years calendars show")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def diff(old: str, new: str, providers_path: str | None, today: date | None,
@@ -322,7 +325,8 @@ def diff(old: str, new: str, providers_path: str | None, today: date | None,
 @click.command("notify")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send and record nothing.")
 @setting_option("CALFEED_STATE", "state")
-@setting_option("CALFEED_BASE_URL", "base_url", ", for the links in each message")
+@setting_option("CALFEED_BASE_URL", "base_url", default="none: required for the links in "
+                "each message")
 @rules_option
 @providers_option
 @today_option
