@@ -386,7 +386,7 @@ def _start() -> None:
 # for commands that only read files; --version is calfeed's, not Flask's.
 main = FlaskGroup(name="calfeed", create_app=create_app, help="ACCME deadlines as calendar feeds.",
                   add_version_option=False, callback=_start)
-main = click.version_option(package_name="calfeed", prog_name="calfeed",
-                            message="%(prog)s %(version)s")(main)
+click.version_option(package_name="calfeed", prog_name="calfeed",
+                     message="%(prog)s %(version)s")(main)  # adds the option to main
 for _command in COMMANDS:
     main.add_command(_command)
