@@ -17,16 +17,24 @@ def bundled(name: str) -> Path:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """The Flask application: settings from CALFEED_* variables or test_config."""
-    app = Flask(__name__, instance_relative_config=True,
-                instance_path=(test_config or {}).get("INSTANCE_PATH"),
-                template_folder=str(bundled("templates")), static_folder=str(bundled("static")))
+    """The Flask application: settings from CALFEED_* variables, then test_config over them.
+
+    An unknown CALFEED_* variable or a value calfeed cannot use is settings.SettingsError
+    (a ValueError), one line, before anything starts.
+    """
+    import os
+
     from calfeed import cli, settings
     from calfeed.serve import web
 
-    app.config.from_mapping(settings.from_environment(str(bundled("rules.toml"))))
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=(test_config or {}).get("INSTANCE_PATH"),
+                template_folder=str(bundled("templates")), static_folder=str(bundled("static")))
+    app.config.from_mapping(settings.read(os.environ))
     if test_config is not None:
         app.config.from_mapping(test_config)
+        app.config.from_mapping(settings.resolve(test_config))
+    app.config["CALFEED_RULES"] = app.config["CALFEED_RULES"] or str(bundled("rules.toml"))
 
     cli.register(app)
     web.init_app(app)

@@ -6,14 +6,14 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from flask.cli import FlaskGroup, with_appcontext
 
 from calfeed import bundled, create_app, settings
@@ -22,26 +22,79 @@ from calfeed.outputs import export
 from calfeed.outputs import diff as changes
 from calfeed.core.model import Event, Profile, Rules
 
-rules_option = click.option(
-    "--rules", "rules_path", envvar="CALFEED_RULES", type=click.Path(dir_okay=False),
-    help="rules.toml to read (default: the bundled one; env CALFEED_RULES).")
-providers_option = click.option(
-    "--providers", "providers_path", envvar="CALFEED_PROVIDERS", type=click.Path(dir_okay=False),
-    help="Roster CSV (default: the one rules.toml names; env CALFEED_PROVIDERS).")
+# Where a run keeps the settings it read (click's root context), so they are read once.
+SETTINGS_KEY = "calfeed.settings"
 
 
-def parse_today(value: str | None) -> date:
-    """Today: the given YYYY-MM-DD, else CALFEED_TODAY, else the clock; a bad one is a usage error."""
-    try:
-        return settings.today(value)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="today") from None
+def configured() -> Mapping[str, Any]:
+    """This run's CALFEED_* settings: the app's when one is running, else the environment's,
+    read once; an unknown or malformed one is a one-line error (exit 1)."""
+    if has_app_context():
+        return current_app.config  # read and parsed by create_app
+    root = click.get_current_context().find_root()
+    found = root.meta.get(SETTINGS_KEY)
+    if found is None:
+        found = root.meta[SETTINGS_KEY] = settings.read(os.environ)  # SettingsError: one line
+    return found
 
 
-def load_or_exit(rules_path: str | None, providers_path: str | None) -> Rules:
+def setting(name: str, given: Any = None) -> Any:
+    """A setting's value for this run: the command line's, else the environment's (or app's)."""
+    return given if given is not None else configured()[name]
+
+
+class SettingType(click.ParamType):
+    """A command-line value read by its setting's parser, so both spellings mean the same."""
+
+    def __init__(self, entry: settings.Setting) -> None:
+        self.entry = entry
+        self.name = entry.option.lstrip("-") if entry.option else entry.name
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        """The parsed value, or click's usage error (exit 2) with the parser's reason."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.entry.parse(value)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+def setting_option(name: str, dest: str, extra_help: str = "",
+                   default: str | None = None) -> Callable[[Any], Any]:
+    """The command-line option that overrides a setting, with its help from the settings table
+    (and what this command does without it, when that is not the table's default)."""
+    entry = settings.BY_NAME[name]
+    assert entry.option is not None
+    text = (f"{entry.help[0].upper()}{entry.help[1:]}{extra_help} (default: "
+            f"{default or entry.shown_default}; env {name}).")
+    return click.option(entry.option, dest, type=SettingType(entry), metavar=entry.metavar,
+                        help=text.replace("`", ""))  # the README's Markdown, as plain text
+
+
+rules_option = setting_option("CALFEED_RULES", "rules_path")
+providers_option = setting_option("CALFEED_PROVIDERS", "providers_path")
+today_option = setting_option("CALFEED_TODAY", "today")
+
+
+def parse_today(value: date | None) -> date:
+    """Today: the given one, else CALFEED_TODAY, else the clock."""
+    return setting("CALFEED_TODAY", value) or date.today()
+
+
+def rules_paths(rules_path: str | None, providers_path: str | None) -> tuple[str, str | None]:
+    """The rules file and roster of this run: the options, else the settings, else the bundled."""
+    return (setting("CALFEED_RULES", rules_path) or str(bundled("rules.toml")),
+            setting("CALFEED_PROVIDERS", providers_path))
+
+
+def load_or_exit(rules_path: str | None, providers_path: str | None,
+                 today: date | None = None) -> Rules:
     """Load the rules, or print every problem (one line each) and exit 1."""
+    path, roster = rules_paths(rules_path, providers_path)
     try:
-        return rules.load(rules_path or bundled("rules.toml"), providers_path, today=parse_today(None))
+        return rules.load(path, roster, today=parse_today(today))
     except rules.RulesError as err:
         for problem in err.problems:
             click.echo(problem, err=True)
@@ -62,6 +115,14 @@ def served_rules_or_exit(app: Flask) -> Rules:
     return snap.rules
 
 
+def app_rules_or_exit(app: Flask, rules_path: str | None, providers_path: str | None,
+                      today: date | None) -> Rules:
+    """The app's own data, unless the command line names other files or another today."""
+    if rules_path is None and providers_path is None and today is None:
+        return served_rules_or_exit(app)
+    return load_or_exit(rules_path, providers_path, today)
+
+
 def find_provider(loaded: Rules, ident: str) -> Profile:
     """A roster provider by id, or a one-line error naming the known ids."""
     if ident in loaded.providers:
@@ -74,9 +135,10 @@ def find_provider(loaded: Rules, ident: str) -> Profile:
 @click.command("check")
 @rules_option
 @providers_option
-def check(rules_path: str | None, providers_path: str | None) -> None:
+@today_option
+def check(rules_path: str | None, providers_path: str | None, today: date | None) -> None:
     """Validate rules.toml and the roster; list every problem and exit 1 if any."""
-    loaded = load_or_exit(rules_path, providers_path)
+    loaded = load_or_exit(rules_path, providers_path, today)
     milestones = sum(len(t.milestones) for t in loaded.tracks.values())
     counts = ", ".join(wording.count(n, word) for n, word in (
         (len(loaded.tracks), "track"), (milestones, "milestone"),
@@ -96,15 +158,15 @@ def table(events: list[Event]) -> str:
 
 @click.command("events")
 @click.argument("provider")
-@click.option("--today", help="Pin today (YYYY-MM-DD; env CALFEED_TODAY).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON contract instead of a table.")
 @rules_option
 @providers_option
-def events(provider: str, today: str | None, as_json: bool, rules_path: str | None,
-           providers_path: str | None) -> None:
+@today_option
+def events(provider: str, as_json: bool, rules_path: str | None, providers_path: str | None,
+           today: date | None) -> None:
     """List a provider's events: a table, or the JSON contract with --json."""
     day = parse_today(today)
-    loaded = load_or_exit(rules_path, providers_path)
+    loaded = load_or_exit(rules_path, providers_path, day)
     profile = find_provider(loaded, provider)
     found = engine.schedule(loaded, profile, day)
     if as_json:
@@ -115,18 +177,22 @@ def events(provider: str, today: str | None, as_json: bool, rules_path: str | No
 
 @click.command("links")
 @click.argument("provider", required=False)
-@click.option("--base-url", help="The site's address (default: CALFEED_BASE_URL, else "
-              "http://127.0.0.1:5000, where `calfeed run` serves).")
+@setting_option("CALFEED_BASE_URL", "base_url",
+                default="http://127.0.0.1:5000, where `calfeed run` serves")
+@rules_option
+@providers_option
+@today_option
 @with_appcontext
-def links(provider: str | None, base_url: str | None) -> None:
+def links(provider: str | None, base_url: str | None, rules_path: str | None,
+          providers_path: str | None, today: date | None) -> None:
     """Print each provider's private page and feed URLs (they need the server's secret key)."""
     from calfeed.core import calendars
     from calfeed.serve import web  # the app holds the secret key; `check` needs no web layer
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    loaded = served_rules_or_exit(app)
+    loaded = app_rules_or_exit(app, rules_path, providers_path, today)
     chosen = [find_provider(loaded, provider)] if provider else list(loaded.providers.values())
-    site = (base_url or app.config.get("CALFEED_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    site = setting("CALFEED_BASE_URL", base_url) or "http://127.0.0.1:5000"
     for n, profile in enumerate(chosen):
         if n:
             click.echo()
@@ -137,25 +203,25 @@ def links(provider: str | None, base_url: str | None) -> None:
 
 @click.command("build")
 @click.argument("outdir", type=click.Path(file_okay=False))
-@click.option("--base-url", envvar="CALFEED_BASE_URL",
-              help="The site's public address, for subscribe links (env CALFEED_BASE_URL).")
-@click.option("--today", help="Pin today (YYYY-MM-DD; env CALFEED_TODAY).")
+@setting_option("CALFEED_BASE_URL", "base_url", default="http://localhost, with a warning")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Processes for large rosters (default: all cores).")
 @rules_option
 @providers_option
-def build(outdir: str, base_url: str | None, today: str | None, workers: int | None,
-          rules_path: str | None, providers_path: str | None) -> None:
+@today_option
+def build(outdir: str, base_url: str | None, workers: int | None, rules_path: str | None,
+          providers_path: str | None, today: date | None) -> None:
     """Write every page and feed to OUTDIR for a static host, swapped in atomically."""
     day = parse_today(today)
-    load_or_exit(rules_path, providers_path)
+    load_or_exit(rules_path, providers_path, day)
+    base_url = setting("CALFEED_BASE_URL", base_url)
     if not base_url:
         click.echo("calfeed build: no --base-url (or CALFEED_BASE_URL): subscribe links will "
                    "point at http://localhost", err=True)
         base_url = "http://localhost"
-    config = {"CALFEED_RULES": rules_path or str(bundled("rules.toml")),
-              "CALFEED_PROVIDERS": providers_path,
-              "CALFEED_BASE_URL": base_url.rstrip("/"), "CALFEED_TODAY": day.isoformat()}
+    path, roster = rules_paths(rules_path, providers_path)
+    config = {"CALFEED_RULES": path, "CALFEED_PROVIDERS": roster,
+              "CALFEED_BASE_URL": base_url, "CALFEED_TODAY": day.isoformat()}
     _build_or_exit(Path(outdir), config, workers or os.cpu_count() or 1)
 
 
@@ -224,15 +290,15 @@ def _progress() -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]
 @click.command("diff")
 @click.argument("old", type=click.Path(dir_okay=False))
 @click.argument("new", type=click.Path(dir_okay=False))
-@click.option("--providers", "providers_path", type=click.Path(dir_okay=False),
-              help="Roster CSV to count providers with (default: the one NEW names).")
-@click.option("--today", help="Pin today (YYYY-MM-DD; env CALFEED_TODAY): it decides which "
-              "data years calendars show.")
+@setting_option("CALFEED_PROVIDERS", "providers_path", " to count providers with",
+                default="the file `roster` in NEW names")
+@setting_option("CALFEED_TODAY", "today", "; it decides which data years calendars show")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def diff(old: str, new: str, providers_path: str | None, today: str | None,
+def diff(old: str, new: str, providers_path: str | None, today: date | None,
          as_json: bool) -> None:
     """What an edit does to every calendar; exit 1 if it needs revised raised or a history entry."""
     day = parse_today(today)
+    providers_path = setting("CALFEED_PROVIDERS", providers_path)
     problems: list[str] = []
     loaded = []
     # Both files are checked before either is compared, so one run lists every problem.
@@ -258,16 +324,17 @@ def diff(old: str, new: str, providers_path: str | None, today: str | None,
 
 @click.command("notify")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send and record nothing.")
-@click.option("--today", help="Pin today (YYYY-MM-DD; env CALFEED_TODAY).")
-@click.option("--state", envvar="CALFEED_STATE", type=click.Path(dir_okay=False),
-              help="The send log (env CALFEED_STATE; default: instance/calfeed.sqlite3).")
-@click.option("--base-url", envvar="CALFEED_BASE_URL",
-              help="The site's public address, for the links in each message (env CALFEED_BASE_URL).")
+@setting_option("CALFEED_STATE", "state")
+@setting_option("CALFEED_BASE_URL", "base_url", default="none: required for the links in "
+                "each message")
+@rules_option
+@providers_option
+@today_option
 @click.option("--time-limit", type=click.FloatRange(min=1),
               help="Seconds a run may send for (default 1800); what is left waits for the next run.")
 @with_appcontext
-def notify(dry_run: bool, today: str | None, state: str | None, base_url: str | None,
-           time_limit: float | None) -> None:
+def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: str | None,
+           providers_path: str | None, today: date | None, time_limit: float | None) -> None:
     """Email each provider's contacts the reminders and notices due today (run it daily)."""
     from calfeed.core import calendars
     from calfeed.notify import dispatch, smtp
@@ -275,14 +342,14 @@ def notify(dry_run: bool, today: str | None, state: str | None, base_url: str | 
 
     day = parse_today(today)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    loaded = served_rules_or_exit(app)
-    log = settings.state_path(state, app.instance_path)
+    loaded = app_rules_or_exit(app, rules_path, providers_path, today)
+    log = settings.state_path(setting("CALFEED_STATE", state), app.instance_path)
     try:
         if dry_run:
             for line in dispatch.preview(log, loaded, day):
                 click.echo(f"calfeed notify: {line}")
             return
-        mail = settings.mail(base_url)
+        mail = settings.mail(configured(), setting("CALFEED_BASE_URL", base_url))
     except (ValueError, dispatch.sendlog.StateError) as err:
         raise click.ClickException(str(err)) from None
     secret = web.state(app).secret
@@ -313,8 +380,16 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
 
 
+def _start() -> None:
+    """Before any command: read the settings once, refusing an unknown or malformed one."""
+    configured()
+
+
 # `calfeed`: Flask's CLI (run, routes, shell) plus ours, without loading the app
-# for commands that only read files.
-main = FlaskGroup(name="calfeed", create_app=create_app, help="ACCME deadlines as calendar feeds.")
+# for commands that only read files; --version is calfeed's, not Flask's.
+main = FlaskGroup(name="calfeed", create_app=create_app, help="ACCME deadlines as calendar feeds.",
+                  add_version_option=False, callback=_start)
+click.version_option(package_name="calfeed", prog_name="calfeed",
+                     message="%(prog)s %(version)s")(main)  # adds the option to main
 for _command in COMMANDS:
     main.add_command(_command)

@@ -1,30 +1,64 @@
-"""calfeed's settings: the CALFEED_* variables, and the one reading of a pinned "today"."""
+"""calfeed's settings: every CALFEED_* variable declared once, read once when a command or app starts.
+
+`SETTINGS` is the table (name, parser, default, one line of help); `read` takes an
+environment, refuses a CALFEED_* name it does not know (with the nearest known one) and
+parses every value that is set, so that a misspelt or malformed setting stops calfeed at
+start with one line instead of being ignored until the moment it matters. The README's
+settings table is tested against this one.
+"""
 
 from __future__ import annotations
 
-import os
+import difflib
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from calfeed.notify import smtp
-from calfeed.core.rules import EMAIL, YEARS
+import click
 
-# The settings the environment may give, read when an app is created.
-NAMES = ("CALFEED_RULES", "CALFEED_PROVIDERS", "CALFEED_SECRET_KEY", "CALFEED_BASE_URL",
-         "CALFEED_TODAY")
-DEFAULT_RELOAD_INTERVAL = 1.0
+from calfeed.notify import smtp
+# Both move when the rules loader is split; the address check becomes the shared
+# validator then. Nothing else of the loader is used here.
+from calfeed.core.rules import EMAIL, YEARS
+from calfeed.serve import secret
+
+PREFIX = "CALFEED_"
 # The send log of `calfeed notify`, in the instance folder unless CALFEED_STATE says.
 STATE_FILE = "calfeed.sqlite3"
+# Knobs of the test suite in the same namespace (README: Tests): not settings of
+# calfeed, so they are neither read here nor refused.
+TEST_VARIABLES = ("CALFEED_FUZZ_EXAMPLES", "CALFEED_LOAD_REQUESTS", "CALFEED_LOAD_SECONDS",
+                  "CALFEED_REGENERATE")
 
 
-def from_environment(default_rules: str) -> dict[str, Any]:
-    """The CALFEED_* variables that are set (empty ones count as unset), with the bundled rules."""
-    found: dict[str, Any] = {name: os.environ.get(name) or None for name in NAMES}
-    found["CALFEED_RULES"] = found["CALFEED_RULES"] or default_rules
-    return found
+class SettingsError(click.ClickException, ValueError):
+    """A CALFEED_* variable calfeed does not know, or a value it cannot use: one line.
+
+    A click error too, so that any command line meeting it (`calfeed …`, `flask --app
+    calfeed …`, which creates the app) prints that line and exits 1, never a traceback.
+    """
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One CALFEED_* variable: how its text is read, its value when unset, what it means."""
+
+    name: str
+    parse: Callable[[str], Any]  # text -> value; ValueError saying what is wrong
+    default: Any  # the value when the variable is unset or empty
+    help: str  # one line, for the README and the command line's --help
+    shown_default: str  # the default in words, for the README
+    option: str | None = None  # the command-line option that overrides it, if any
+    metavar: str = "FILE"  # what the option takes, in its --help
+
+
+def text(value: str) -> str:
+    """Any non-empty text, as given."""
+    return value
 
 
 def parse_today(value: str | date | None) -> date | None:
@@ -46,14 +80,109 @@ def parse_today(value: str | date | None) -> date | None:
     return day
 
 
-def today(value: str | date | None = None) -> date:
-    """Today: the given value, else CALFEED_TODAY, else the clock; ValueError if pinned badly."""
-    return parse_today(value or os.environ.get("CALFEED_TODAY")) or date.today()
+def base_url(value: str) -> str:
+    """The site's public address, without a trailing slash."""
+    if not value.startswith(("https://", "http://")):
+        raise ValueError(f"{value!r} is not an http(s) address (expected the site's public "
+                         f"address, like https://deadlines.example.org)")
+    return value.rstrip("/")
 
 
-def reload_interval(config: Any) -> float:
-    """Seconds between checks of the data files (CALFEED_RELOAD_INTERVAL)."""
-    return float(config.get("CALFEED_RELOAD_INTERVAL", DEFAULT_RELOAD_INTERVAL))
+def seconds(value: str | float) -> float:
+    """A number of seconds, zero or more (inf: never)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number (expected seconds, like 1 or 0.5)") from None
+    if math.isnan(number) or number < 0:
+        raise ValueError(f"{value!r} is not a number of seconds (expected 0 or more)")
+    return number
+
+
+def secret_key(value: str) -> str:
+    """A secret key long enough to make unguessable URLs."""
+    if len(value) < secret.MIN_SECRET_CHARS:
+        raise ValueError(f"{len(value)} characters is too short (expected at least "
+                         f"{secret.MIN_SECRET_CHARS}, e.g. from `python -c 'import secrets; "
+                         f"print(secrets.token_hex())'`)")
+    return value
+
+
+def sender(value: str) -> str:
+    """The From of `calfeed notify`'s messages: an address, with a display name or without."""
+    value = value.strip()
+    if not EMAIL.match(parseaddr(value)[1]):
+        raise ValueError(f"{value!r} is not an address (expected the operator's address, like "
+                         f"'calfeed reminders <deadlines@example.org>')")
+    return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CALFEED_RULES", text, None, "the rules file", "the bundled `rules.toml`", "--rules"),
+    Setting("CALFEED_PROVIDERS", text, None, "the roster CSV",
+            "the file `roster` in rules.toml names", "--providers"),
+    Setting("CALFEED_TODAY", parse_today, None,
+            "pin \"today\" (YYYY-MM-DD), for demos and tests", "the clock", "--today", "YYYY-MM-DD"),
+    Setting("CALFEED_SECRET_KEY", secret_key, None,
+            "the key of the private URLs (at least 16 characters); changing it changes every "
+            "provider's URL",
+            "generated once into Flask's instance folder (`instance/secret_key`)"),
+    Setting("CALFEED_BASE_URL", base_url, None,
+            "the site's public address, for absolute links (`https://deadlines.example.org`)",
+            "the request's host; `calfeed notify` requires it", "--base-url", "URL"),
+    Setting("CALFEED_RELOAD_INTERVAL", seconds, 1.0,
+            "seconds between a server's checks of the data files for changes", "1"),
+    Setting("CALFEED_SMTP_URL", smtp.parse_url, None,
+            "`calfeed notify`'s mail server: `smtp://…`, `smtp+starttls://…` or `smtps://…` "
+            "(see \"Email reminders\")", "required by `calfeed notify`"),
+    Setting("CALFEED_MAIL_FROM", sender, None,
+            "`calfeed notify`'s sender, where unsubscribe requests go",
+            "required by `calfeed notify`"),
+    Setting("CALFEED_STATE", text, None, "`calfeed notify`'s send log, an SQLite file",
+            "`instance/calfeed.sqlite3`", "--state"),
+)
+BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
+
+
+def parse(setting: Setting, value: Any) -> Any:
+    """A setting's value from its text (anything else is taken as already parsed); SettingsError."""
+    if value is None or value == "":
+        return setting.default
+    if not isinstance(value, str):
+        return value
+    try:
+        return setting.parse(value)
+    except ValueError as err:
+        reason = str(err)
+        # Some parsers name the variable themselves (smtp.parse_url does, for notify).
+        if not reason.startswith(setting.name):
+            reason = f"{setting.name}: {reason}"
+        raise SettingsError(reason) from None
+
+
+def unknown(names: Mapping[str, Any]) -> None:
+    """Refuse the first CALFEED_* name that is not a setting, with the nearest known name."""
+    for name in sorted(names):
+        if name.startswith(PREFIX) and name not in BY_NAME and name not in TEST_VARIABLES:
+            # Compared without the prefix they all share, which would make any name "close".
+            near = difflib.get_close_matches(name.removeprefix(PREFIX),
+                                             [known.removeprefix(PREFIX) for known in BY_NAME],
+                                             n=1, cutoff=0.6)
+            hint = f"; did you mean {PREFIX}{near[0]}?" if near else ""
+            raise SettingsError(f"{name}: calfeed has no such setting{hint} (expected one of: "
+                                f"{', '.join(BY_NAME)})")
+
+
+def read(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Every setting's value from an environment (empty counts as unset); SettingsError, one line."""
+    unknown(environ)
+    return {setting.name: parse(setting, environ.get(setting.name)) for setting in SETTINGS}
+
+
+def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a mapping (an app's config) gives, each parsed; others are left out."""
+    return {name: parse(BY_NAME[name], value) for name, value in config.items()
+            if name in BY_NAME}
 
 
 @dataclass(frozen=True)
@@ -65,20 +194,19 @@ class Mail:
     site: str  # CALFEED_BASE_URL, without a trailing slash
 
 
-def mail(base_url: str | None) -> Mail:
-    """CALFEED_SMTP_URL, CALFEED_MAIL_FROM and the base URL; ValueError naming what is wrong."""
-    url = os.environ.get("CALFEED_SMTP_URL", "")
-    if not url:
-        raise ValueError(f"CALFEED_SMTP_URL is not set ({smtp.URL_EXPECTED})")
-    server = smtp.parse_url(url)
-    sender = os.environ.get("CALFEED_MAIL_FROM", "").strip()
-    if not EMAIL.match(parseaddr(sender)[1]):
-        raise ValueError(f"CALFEED_MAIL_FROM: {sender!r} is not an address (expected the "
-                         f"operator's address, like 'calfeed reminders <deadlines@example.org>')")
-    if not base_url or not base_url.startswith(("https://", "http://")):
-        raise ValueError("CALFEED_BASE_URL is not set (expected the site's public address, like "
-                         "https://deadlines.example.org, for the links in each message)")
-    return Mail(server, sender, base_url.rstrip("/"))
+def mail(values: Mapping[str, Any], site: str | None) -> Mail:
+    """The mail settings `calfeed notify` needs, all present; SettingsError naming what is missing."""
+    server = values.get("CALFEED_SMTP_URL")
+    if server is None:
+        raise SettingsError(f"CALFEED_SMTP_URL is not set ({smtp.URL_EXPECTED})")
+    from_ = values.get("CALFEED_MAIL_FROM")
+    if from_ is None:
+        raise SettingsError("CALFEED_MAIL_FROM is not set (expected the operator's address, "
+                            "like 'calfeed reminders <deadlines@example.org>')")
+    if not site:
+        raise SettingsError("CALFEED_BASE_URL is not set (expected the site's public address, "
+                            "like https://deadlines.example.org, for the links in each message)")
+    return Mail(server, from_, site)
 
 
 def state_path(value: str | None, instance_path: str) -> Path:

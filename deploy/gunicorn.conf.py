@@ -6,13 +6,21 @@ gunicorn's access log prints each request's full path, and a provider's path car
 its private token (DESIGN §6): whoever reads the logs could subscribe to any provider's
 calendar. The logger below cuts every /p/<token> to a short prefix in every value the
 access log can print (request line, path, query, Referer and other headers, environ),
-whatever access_log_format says, and in gunicorn's own error lines.
+whatever access_log_format says and however the path is spelt (`/%70/<token>`,
+`/p//<token>/`: calfeed.serve.redact), and in gunicorn's own error lines.
+
+An unknown CALFEED_* variable, or one calfeed cannot use, stops the master at start
+with one line (on_starting), before any worker boots.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+
 from gunicorn import glogging
 
+from calfeed import settings
 from calfeed.serve.redact import RedactTokens, redact
 
 # Behind a reverse proxy on the same machine; a command-line --bind overrides it.
@@ -24,11 +32,17 @@ accesslog = "-"
 errorlog = "-"
 
 
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Refuse bad CALFEED_* settings in the master, as one line, before any worker boots."""
+    try:
+        settings.read(os.environ)
+    except settings.SettingsError as err:
+        sys.exit(f"calfeed: {err}")
+
+
 def _redact(value: object) -> object:
-    """A log value with any /p/<token> shortened to its prefix."""
-    if isinstance(value, str) and "/p/" in value:
-        return redact(value)
-    return value
+    """A log value with any private token shortened to its prefix."""
+    return redact(value) if isinstance(value, str) else value
 
 
 class RedactingLogger(glogging.Logger):

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,51 @@ def test_bad_today(cli):
     assert result.exit_code == 2
     assert "'2026-13-01' is not a date (expected YYYY-MM-DD)" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
+def test_version_is_calfeeds_own(cli):
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"calfeed {metadata.version('calfeed')}\n"
+    assert "Flask" not in result.stdout and "Werkzeug" not in result.stdout
+
+
+@pytest.mark.parametrize("command, options", [
+    ("check", ["--rules", "--providers", "--today"]),
+    ("events", ["--rules", "--providers", "--today"]),
+    ("links", ["--rules", "--providers", "--today", "--base-url"]),
+    ("build", ["--rules", "--providers", "--today", "--base-url"]),
+    ("notify", ["--rules", "--providers", "--today", "--base-url", "--state"]),
+    ("diff", ["--providers", "--today"]),
+])
+def test_every_command_takes_the_options_that_apply_to_it(cli, command, options):
+    shown = cli(command, "--help").stdout
+    for option in options:
+        assert f"  {option} " in shown, (command, option)
+
+
+def test_check_takes_today(cli, data):
+    # a roster's Next Decision Date may be at most two years after today
+    roster = data / "providers.csv"
+    roster.write_text(roster.read_text().replace("2024-11-30", "2028-11-30"), encoding="utf-8")
+    late = cli("check", "--rules", str(data / "rules.toml"), "--today", "2026-11-21")
+    assert late.exit_code == 1
+    assert "2028-11-30 is more than 2 years after today (2026-11-21)" in late.stderr
+    assert cli("check", "--rules", str(data / "rules.toml"), "--today", "2027-01-01").exit_code == 0
+
+
+def test_notify_takes_rules_and_providers(cli, data, tmp_path):
+    roster = data / "providers.csv"
+    other = tmp_path / "other.csv"
+    other.write_text(roster.read_text().replace("demo-annual,", "other-annual,"), encoding="utf-8")
+    result = cli("notify", "--dry-run", "--rules", str(data / "rules.toml"), "--providers",
+                 str(other), "--today", "2025-03-01", "--state", str(tmp_path / "log.sqlite3"),
+                 CALFEED_SECRET_KEY="notify-test-secret-0123456789")
+    assert result.exit_code == 0, result.output
+    assert "would send to other-annual#1: Due in 30 days: Annual Reporting in PARS (5 steps) — " \
+           "Monday, March 31, 2025, 11:59 p.m. Central Time" in result.stdout
+    assert "demo-annual" not in result.stdout
+    assert not (tmp_path / "log.sqlite3").exists()
 
 
 def test_flask_cli_has_the_commands():

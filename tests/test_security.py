@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import csv
 import hmac
+import http.client
 import io
 import json
 import logging
 import re
+import time
 from pathlib import Path
 
 import icalendar
 import pytest
 from click.testing import CliRunner
 
-from calfeed.core import engine, tokens
+from calfeed.core import calendars, engine, tokens
 from calfeed.cli import main
+from calfeed.serve import redact, web
 
 from conftest import SECRET, TODAY, make_app
 from serving import SECRET as SERVER_SECRET
@@ -297,6 +300,83 @@ def test_gunicorns_access_log_shows_only_a_token_prefix(tmp_path):
         assert token[:7] not in logged, name
         assert f"/p/{token[:6]}....ics" in logged, name
         assert f"/p/{token[:6]}.../events/annual-reporting/2025/program-summary.ics" in logged
+
+
+# Every spelling of a private path a client can send, and what gunicorn and werkzeug make
+# of it: escapes are decoded before routing, doubled slashes redirected (308), dotted
+# segments left as they are (404). Whatever the answer, the token is in the request line.
+SPELLINGS = [
+    ("/p/{t}.ics", 200), ("/%70/{t}.ics", 200), ("/%2570/{t}.ics", 404), ("/p%2F{t}.ics", 200),
+    ("/p%2f{t}.ics", 200), ("//p/{t}.ics", 200), ("/p/{e}.ics", 200), ("/p/{t}%2Eics", 200),
+    ("/p/{t}%2F", 200), ("/p/{t}/remind-1w.ics", 200), ("/p//{t}/", 308),
+    ("/p///{t}.ics", 308), ("/p/{t}", 308), ("/p/{t}//", 308), ("/p/./{t}.ics", 404),
+    ("/./p/{t}.ics", 404), ("/p/.%2E/p/{t}.ics", 404), ("/x/../p/{t}.ics", 404),
+]
+
+
+def spelt(spelling: str, token: str) -> str:
+    """A spelling with the token in it (`{e}`: its first letter percent-encoded)."""
+    return spelling.format(t=token, e=f"%{ord(token[0]):02X}{token[1:]}")
+
+
+def test_a_token_is_cut_from_a_log_line_however_the_path_spells_it():
+    token = token_of("demo-8-month")
+    for spelling, _ in SPELLINGS:
+        line = redact.redact(f'"GET {spelt(spelling, token)} HTTP/1.1" 200 -')
+        assert token[:7] not in line, line
+        assert f"{token[:6]}..." in line, line
+    # decoding to find a token never writes a line break, a space or a quote into a line
+    line = redact.redact(f"/p/{token}.ics?x=%0Afake%20line%22")
+    assert line == f"/p/{token[:6]}....ics?x=%0Afake%20line%22"
+    # a line already cut is left as it is
+    assert redact.redact(f"/p/{token[:6]}.../") == f"/p/{token[:6]}.../"
+
+
+def test_the_development_servers_request_line_is_cut_too(app, caplog):
+    # `calfeed run` logs through werkzeug's logger, which the app filters
+    token = token_of("demo-8-month")
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info('127.0.0.1 - - "%s %s %s" %s -', "GET",
+                                           f"/%70/{token}.ics", "HTTP/1.1", 200)
+    assert caplog.records[-1].getMessage() == \
+        f'127.0.0.1 - - "GET /p/{token[:6]}....ics HTTP/1.1" 200 -'
+
+
+def test_every_route_with_a_token_is_under_a_private_prefix(app):
+    # the redaction covers one list of prefixes: a new private kind of calendar (/g/<token>)
+    # must be in it, or its tokens would reach the logs
+    private = [rule.rule for rule in app.url_map.iter_rules() if "token" in rule.arguments]
+    assert len(private) == len(web.SHAPES)
+    for rule in private:
+        assert rule.split("/")[1] in calendars.PRIVATE_PREFIXES, rule
+
+
+@pytest.mark.gunicorn
+def test_gunicorns_access_log_cuts_a_token_however_the_path_spells_it(tmp_path):
+    rules, roster = copy_data(tmp_path / "data")
+    env = {"CALFEED_RULES": str(rules), "CALFEED_PROVIDERS": str(roster)}
+    every_value = ('%(s)s %(r)s %(U)s ?%(q)s %({referer}i)s %({raw_uri}e)s %({path_info}e)s '
+                   '%({location}o)s')
+    token = token_of("demo-8-month", secret=SERVER_SECRET)
+    with gunicorn(tmp_path / "server", env, access_log_format=every_value) as server:
+        host, port = server.base.removeprefix("http://").split(":")
+        answered = []
+        for spelling, _ in SPELLINGS:
+            # http.client sends the path byte for byte, as a scanner or a careless client does
+            connection = http.client.HTTPConnection(host, int(port), timeout=10)
+            connection.putrequest("GET", spelt(spelling, token))
+            connection.putheader("Referer", f"{server.base}{spelt(spelling, token)}")
+            connection.endheaders()
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            answered.append((spelling, response.status))
+        time.sleep(0.5)  # gunicorn writes the access line after the answer
+        logged = server.access_log.read_text() + server.log.read_text()
+    assert answered == SPELLINGS
+    assert len(server.access_lines()) >= len(SPELLINGS)
+    assert token[:7] not in logged
+    assert logged.count(f"{token[:6]}...") >= 4 * len(SPELLINGS)
 
 
 def test_pages_say_no_referrer_in_the_html_too(client):

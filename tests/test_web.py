@@ -186,13 +186,36 @@ def test_unknown_reminder_paths_are_not_found_or_refused(client, path):
     ("download=maybe", "download", "yes or no"),
     ("plain=2", "plain", "yes or no"),
 ])
-def test_bad_feed_parameters_are_400_naming_the_parameter(client, query, parameter, accepted):
-    response = client.get(f"/tracks/annual-reporting.ics?{query}")
+@pytest.mark.parametrize("fmt", ["ics", "json", "csv"])
+def test_bad_feed_parameters_are_400_naming_the_parameter(client, query, parameter, accepted, fmt):
+    # on every format: a bad remind is refused on .json and .csv too, though they carry no alarms
+    for path in [f"/tracks/annual-reporting.{fmt}", f"/calendar.{fmt}",
+                 f"/p/{token_of('demo-annual')}.{fmt}"]:
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400, path
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        body = response.data.decode()
+        assert parameter in body and accepted in body
+        assert body.startswith("400 Bad Request\n") and body.count("\n") == 2  # one line says why
+
+
+def test_a_good_remind_leaves_json_and_csv_as_they_are(client):
+    for fmt in ["json", "csv"]:
+        plain = client.get(f"/tracks/progress-8-month.{fmt}")
+        reminded = client.get(f"/tracks/progress-8-month.{fmt}?remind=P14D,P2D")
+        assert reminded.status_code == 200 and reminded.data == plain.data
+        assert reminded.headers["ETag"] == plain.headers["ETag"]
+
+
+@pytest.mark.parametrize("path", [
+    "/calendar/", "/calendar.ics", "/calendar.json", "/calendar.csv", "/calendar/remind-1w/",
+    "/calendar/remind-1w.ics", "/calendar/events/annual-reporting/2025/program-summary.ics"])
+def test_an_unknown_builder_answer_is_400_on_every_format(client, path):
+    response = client.get(f"{path}?next_decison_date=2024-07-31")
     assert response.status_code == 400
-    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
-    body = response.data.decode()
-    assert parameter in body and accepted in body
-    assert body.startswith("400 Bad Request\n") and body.count("\n") == 2  # one line says why
+    text = response.data.decode()
+    assert "next_decison_date" in text
+    assert "calfeed does not know this parameter; did you mean next_decision_date?" in text
 
 
 NDD_ACCEPTED = ("a Next Decision Date from 2024-07-31 (the first published cohort) to 2028-11-21 "
@@ -558,14 +581,15 @@ def test_links_for_one_provider_and_an_unknown_one(runner, client):
 # --- live reload ------------------------------------------------------------
 
 
-def test_broken_rules_keep_the_last_good_feed_and_healthz_says_why(tmp_path, data):
+def test_broken_rules_keep_the_last_good_feed_and_the_log_says_why(tmp_path, data, caplog):
     client = make_app(tmp_path, data).test_client()
     before = client.get("/tracks/progress-8-month.ics")
     assert client.get("/healthz").json["status"] == "ok"
     rules = data / "rules.toml"
     good = rules.read_text()
     rewrite(rules, good.replace("materials-due = 2024-04-03", "materials-due = 2024-04-31"))
-    during = client.get("/tracks/progress-8-month.ics")
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        during = client.get("/tracks/progress-8-month.ics")
     assert during.status_code == 200
     assert during.headers["ETag"] == before.headers["ETag"]
     assert during.data == before.data
@@ -575,8 +599,10 @@ def test_broken_rules_keep_the_last_good_feed_and_healthz_says_why(tmp_path, dat
     assert health.status_code == 200
     assert health.json["status"] == "degraded"
     assert health.json["revision"] == "2026-11-21T00:00:00Z"
-    assert any(line.startswith(f"{rules}: line ") and "TOML syntax error" in line
-               for line in health.json["errors"])
+    assert health.json["failed_at"] is not None
+    assert any(record.getMessage().startswith(f"reload refused: {rules}: line ")
+               and "TOML syntax error" in record.getMessage() for record in caplog.records)
+    assert b"TOML" not in health.data and str(data).encode() not in health.data
     # fixed, with a moved date and a later revision: the new feed, a new ETag
     rewrite(rules, good.replace("materials-due = 2024-04-03", "materials-due = 2024-04-10").replace(
         "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-22T00:00:00Z"))
@@ -585,24 +611,26 @@ def test_broken_rules_keep_the_last_good_feed_and_healthz_says_why(tmp_path, dat
     assert after.headers["ETag"] != before.headers["ETag"]
     assert b"DTSTART;VALUE=DATE:20240410" in after.data
     health = client.get("/healthz").json
-    assert health["status"] == "ok" and health["errors"] == []
+    assert health["status"] == "ok"
     assert health["revision"] == "2026-11-22T00:00:00Z"
 
 
-def test_a_broken_roster_alone_is_noticed_and_its_fix_too(tmp_path, data):
+def test_a_broken_roster_alone_is_noticed_and_its_fix_too(tmp_path, data, caplog):
     client = make_app(tmp_path, data).test_client()
     roster = data / "providers.csv"
     good = roster.read_text()
     rewrite(roster, good.replace("2024-07-31,no", "2024-02-30,no"))
-    assert client.get(f"/p/{token_of('demo-8-month')}.ics").status_code == 200
-    errors = client.get("/healthz").json["errors"]
-    assert len(errors) == 1 and errors[0].startswith(f"{roster}: row 2")
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        assert client.get(f"/p/{token_of('demo-8-month')}.ics").status_code == 200
+    refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reload refused")]
+    assert len(refused) == 1 and refused[0].startswith(f"reload refused: {roster}: row 2")
+    assert client.get("/healthz").json["status"] == "degraded"
     rewrite(roster, good.replace("Demo Health System", "Demo Health System East"))
     assert client.get("/healthz").json["status"] == "ok"
     assert b"Demo Health System East" in client.get(f"/p/{token_of('demo-8-month')}/").data
 
 
-def test_first_load_failing_answers_503_with_the_problems(tmp_path, data, caplog):
+def test_first_load_failing_answers_503_and_the_log_says_why(tmp_path, data, caplog):
     (data / "rules.toml").write_text("revised = \n", encoding="utf-8")
     with caplog.at_level(logging.ERROR, logger="calfeed"):
         app = make_app(tmp_path, data)
@@ -612,17 +640,74 @@ def test_first_load_failing_answers_503_with_the_problems(tmp_path, data, caplog
                  BUILDER_8_MONTH, f"/p/{token_of('demo-8-month')}.ics"]:
         response = client.get(path)
         assert response.status_code == 503, path
-        assert b"TOML syntax error" in response.data
+        assert b"The deadline rules did not load" in response.data
+        assert b"TOML" not in response.data
         assert response.headers["Retry-After"] == "60"
         assert response.headers["Cache-Control"] == "no-store"
     health = client.get("/healthz")
     assert health.status_code == 503
-    assert health.json["status"] == "unavailable" and health.json["revision"] is None
-    assert "TOML syntax error" in health.json["errors"][0]
+    assert health.json == {"status": "unavailable", "revision": None, "loaded_at": None,
+                           "failed_at": health.json["failed_at"]}
     # and once the file is fixed, the same app serves
     rewrite(data / "rules.toml", bundled("rules.toml").read_text())
     assert client.get("/tracks/annual-reporting.ics").status_code == 200
     assert client.get("/healthz").json["status"] == "ok"
+
+
+# A roster save with problems whose lines name a provider, its name and its Next
+# Decision Date (which says it has a progress report), and the server's own paths.
+LEAKY_ROWS = ('hidden-clinic,Hidden Valley Clinic,2027-13-31,no,,\n'
+              'named-x,"Quiet\x01Harbor Clinic",2027-07-31,maybe,,\n')
+PRIVATE = ("hidden-clinic", "named-x", "Harbor Clinic", "2027-13-31", "providers.csv", "row ")
+EVERY_SHAPE = ["/", "/healthz", "/tracks/annual-reporting/", "/tracks/annual-reporting.ics",
+               "/tracks/annual-reporting.json", "/tracks/annual-reporting/remind-1w/",
+               "/tracks/annual-reporting/remind-1w.ics",
+               "/tracks/annual-reporting/events/annual-reporting/2025/program-summary.ics",
+               BUILDER_8_MONTH, "/calendar.csv?next_decision_date=2024-07-31",
+               f"/p/{token_of('demo-8-month')}/", f"/p/{token_of('demo-8-month')}.ics",
+               f"/p/{token_of('demo-8-month')}/remind-2w2d.ics"]
+
+
+def reveals(response, data) -> list[str]:
+    """What of the roster's problems, or of the server's paths, an answer shows."""
+    shown = response.get_data(as_text=True) + "".join(f"{k}: {v}\n" for k, v in response.headers)
+    return [text for text in PRIVATE + (str(data),) if text in shown]
+
+
+def test_healthz_says_degraded_and_nothing_of_the_roster_problem(tmp_path, data, caplog):
+    client = make_app(tmp_path, data).test_client()
+    roster = data / "providers.csv"
+    rewrite(roster, roster.read_text() + LEAKY_ROWS)
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        for path in EVERY_SHAPE:
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert reveals(response, data) == [], path
+    assert client.get("/healthz").json["status"] == "degraded"
+    # the operator finds every problem in the log
+    assert all(text in caplog.text for text in PRIVATE), caplog.text
+
+
+def test_a_server_that_never_loaded_says_unavailable_and_nothing_of_why(tmp_path, data, caplog):
+    roster = data / "providers.csv"
+    roster.write_text(roster.read_text() + LEAKY_ROWS, encoding="utf-8")
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        client = make_app(tmp_path, data).test_client()
+    assert all(text in caplog.text for text in PRIVATE), caplog.text
+    for path in EVERY_SHAPE + ["/nothing-here", "/calendar/?next_decision_date=2099-01-01"]:
+        response = client.get(path)
+        assert response.status_code in (503, 404), path
+        assert reveals(response, data) == [], path
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert set(health.json) == {"status", "revision", "loaded_at", "failed_at"}
+    assert health.json["status"] == "unavailable" and health.json["loaded_at"] is None
+    # and `calfeed check` still says exactly what is wrong
+    result = CliRunner().invoke(main, ["check", "--rules", str(data / "rules.toml"),
+                                       "--today", TODAY])
+    assert result.exit_code == 1
+    assert f'{roster}: row 6 (id "hidden-clinic"), column next_decision_date: "2027-13-31" is not ' \
+           f'a date' in result.stderr
 
 
 def test_a_warm_feed_is_not_rendered_again(client, monkeypatch):

@@ -7,6 +7,7 @@ The rules and roster fuzzing is in test_fuzz_rules.py; this file is about the we
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -150,12 +151,27 @@ def test_any_conditional_headers_are_answered(client, path, etag, since, accept)
     check(client.get(path, headers=headers), f"{path} {headers!r}")
 
 
-def test_repeated_parameters_take_a_known_value_or_are_refused(client):
-    # the first of a repeated parameter is the one read, and it is checked like any other
-    assert client.get("/calendar.ics?accreditor=cma&accreditor=texas").status_code == 200
-    refused = client.get("/calendar.ics?accreditor=texas&accreditor=cma")
-    assert refused.status_code == 400 and b"accreditor" in refused.data
-    assert client.get("/tracks/annual-reporting.ics?remind=P1D&remind=nonsense").status_code == 200
+@pytest.mark.parametrize("path", ["/calendar/", "/calendar.ics", "/calendar.json", "/calendar.csv",
+                                  "/calendar/events/annual-reporting/2025/program-summary.ics",
+                                  "/calendar/remind-1w/", "/calendar/remind-1w.ics"])
+def test_a_repeated_builder_answer_is_refused_on_every_format(client, path):
+    # which of two Next Decision Dates was meant cannot be known: never the first silently
+    for query in ["next_decision_date=2027-07-31&next_decision_date=2027-11-30",
+                  "accreditor=cma&accreditor=cma", "enduring_materials=yes&enduring_materials=no"]:
+        answer = client.get(f"{path}?{query}")
+        assert answer.status_code == 400, (path, query)
+        name = query.split("=")[0]
+        assert f"{name}: given twice".encode() in answer.data, answer.data
+
+
+@pytest.mark.parametrize("path", ["/tracks/annual-reporting.ics", "/tracks/annual-reporting.json",
+                                  f"/p/{TOKENS[0]}.csv", "/calendar.ics"])
+def test_a_repeated_feed_option_is_refused(client, path):
+    for query in ["remind=P1D&remind=P2D", "download=1&download=1", "plain=1&plain=0"]:
+        answer = client.get(f"{path}?{query}")
+        assert answer.status_code == 400, (path, query)
+        assert answer.data.startswith(b"400 Bad Request\n" + query.split("=")[0].encode()
+                                      + b": given twice (")
 
 
 # --- limits -----------------------------------------------------------------
@@ -206,31 +222,37 @@ def _grow(path: Path, size: int) -> None:
         handle.truncate(size)
 
 
-def test_a_rules_file_too_large_is_refused_and_the_last_good_data_kept(tmp_path, data):
+def refused(caplog) -> list[str]:
+    """The problems a refused reload logged."""
+    return [record.getMessage().removeprefix("reload refused: ") for record in caplog.records
+            if record.getMessage().startswith("reload refused: ")]
+
+
+def test_a_rules_file_too_large_is_refused_and_the_last_good_data_kept(tmp_path, data, caplog):
     client = make_app(tmp_path, data).test_client()
     before = client.get("/tracks/annual-reporting.ics")
     rules_file = data / "rules.toml"
     # a valid file, padded past the limit with a comment
     rules_file.write_text(rules_file.read_text() + "#" + "x" * rules.MAX_RULES_BYTES + "\n")
-    after = client.get("/tracks/annual-reporting.ics")
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        after = client.get("/tracks/annual-reporting.ics")
     assert after.status_code == 200 and after.data == before.data
     assert after.headers["ETag"] == before.headers["ETag"]
-    report = client.get("/healthz").json
-    assert report["status"] == "degraded"
-    assert report["errors"] == [f"{rules_file}: file: larger than 1024 KiB (expected at most "
-                                f"1024 KiB)"]
+    assert client.get("/healthz").json["status"] == "degraded"
+    assert refused(caplog) == [f"{rules_file}: file: larger than 1024 KiB (expected at most "
+                               f"1024 KiB)"]
 
 
-def test_a_roster_too_large_is_refused_and_the_last_good_data_kept(tmp_path, data):
+def test_a_roster_too_large_is_refused_and_the_last_good_data_kept(tmp_path, data, caplog):
     client = make_app(tmp_path, data).test_client()
     token = tokens.token(SECRET.encode(), "demo-annual", 0)
     before = client.get(f"/p/{token}.ics")
     assert before.status_code == 200
     roster = data / "providers.csv"
     _grow(roster, rules.MAX_ROSTER_BYTES + 1)
-    after = client.get(f"/p/{token}.ics")
+    with caplog.at_level(logging.ERROR, logger="calfeed"):
+        after = client.get(f"/p/{token}.ics")
     assert after.status_code == 200 and after.data == before.data
-    report = client.get("/healthz").json
-    assert report["status"] == "degraded"
-    assert report["errors"] == [f"{roster}: file: larger than 65536 KiB (expected at most "
-                                f"65536 KiB)"]
+    assert client.get("/healthz").json["status"] == "degraded"
+    assert refused(caplog) == [f"{roster}: file: larger than 65536 KiB (expected at most "
+                               f"65536 KiB)"]

@@ -22,7 +22,6 @@ from urllib.parse import quote
 from calfeed.core import reminders, tokens, wording
 from calfeed.core.model import Event, Profile, Rules
 from calfeed.core.rules import first_ndd, ndd_accepted, ndd_problem
-from calfeed.serve.store import Snapshot
 
 FORMATS = ("ics", "json", "csv")
 # The builder's questions, and the options its feeds also take: any other parameter is
@@ -32,6 +31,11 @@ FEED_OPTIONS = ("remind", "download", "plain")
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # A reminder calendar's path segment: …/remind-2w2d.ics, …/remind-2w2d/.
 REMIND_PREFIX = "remind-"
+# A provider's calendars: /p/<token>/…
+PROVIDER_PREFIX = "p"
+# The first path segments whose next segment is a secret token: whatever the spelling
+# of a path, a token after one of them never reaches a log whole (serve/redact.py).
+PRIVATE_PREFIXES = (PROVIDER_PREFIX,)
 
 
 class Unknown(LookupError):
@@ -203,18 +207,16 @@ def builder(rules: Rules, args: Mapping[str, str], today: date,
                    filename=ident, answers=tuple(words))
 
 
-def provider(snap: Snapshot, token: str) -> Subject:
-    """A provider's calendar behind its token; a wrong token is Unknown."""
-    profile = snap.provider(token)
+def provider(profile: Profile | None, token: str) -> Subject:
+    """A provider's calendar behind its token (the provider it finds, if any); else Unknown."""
     if profile is None:
         raise Unknown(tokens.prefix(token))
-    return Subject("provider", profile, f"/p/{token}", filename=profile.id)
+    return Subject("provider", profile, f"/{PROVIDER_PREFIX}/{token}", filename=profile.id)
 
 
 def provider_of(secret: bytes, profile: Profile) -> Subject:
     """A roster provider's calendar, its token made with the secret key."""
-    token = tokens.token(secret, profile.id, profile.rotation)
-    return Subject("provider", profile, f"/p/{token}", filename=profile.id)
+    return provider(profile, tokens.token(secret, profile.id, profile.rotation))
 
 
 def provider_urls(secret: bytes, profile: Profile, site: str) -> dict[str, str]:

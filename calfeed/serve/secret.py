@@ -18,12 +18,9 @@ class SecretError(Exception):
 
 
 def key(configured: str | None, folder: str | Path) -> bytes:
-    """The HMAC key: CALFEED_SECRET_KEY if set, else instance/secret_key, made once."""
+    """The HMAC key: CALFEED_SECRET_KEY if set (its length checked by settings), else
+    instance/secret_key, made once."""
     if configured:
-        if len(configured) < MIN_SECRET_CHARS:
-            raise SecretError(f"CALFEED_SECRET_KEY: {len(configured)} characters is too short "
-                              f"(expected at least {MIN_SECRET_CHARS}, e.g. from "
-                              f"`python -c 'import secrets; print(secrets.token_hex())'`)")
         return configured.encode("utf-8")
     path = Path(folder) / SECRET_FILE
     if not path.exists():

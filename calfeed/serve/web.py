@@ -4,6 +4,11 @@ Whom a calendar is for and its URLs come from calendars.py, what a page shows fr
 views.py, every wording from wording.py; this module answers requests: it finds the
 subject, renders (or finds in the cache) the feed, answers conditional requests, and
 turns problems into 400, 404 and 503 answers.
+
+Its routes come from one table: every kind of calendar (KINDS) has the same five URL
+shapes (SHAPES), so a new kind is one row. Public answers (/healthz, the 503) say the
+state of the data and when it loaded, never why a load failed: the problem lines name
+roster providers and server paths, so they go to the log and to `calfeed check`.
 """
 
 from __future__ import annotations
@@ -26,11 +31,11 @@ from flask import (
     request,
 )
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.http import is_resource_modified
 
 from calfeed.core import calendars, engine, reminders, wording
 from calfeed.outputs import export, ical, views
 from calfeed.serve import redact, secret
-from calfeed import settings
 from calfeed.core.calendars import BadParameter, Subject
 from calfeed.core.model import Event, Lead, Profile
 from calfeed.serve.store import FeedCache, Snapshot, Store
@@ -54,12 +59,14 @@ PAGE_MAX_AGE = 300
 # feeds and event files together, never for many profiles at once.
 SCHEDULES_KEPT = 32
 NOT_FOUND = "There is no calendar at this address."
+# The request headers that make a GET conditional on the client's copy (RFC 9110 §13.1).
+CONDITIONS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
 # The reminder choices in a route: any other is an unknown path.
 CHOICE = "<any(" + ", ".join(c.id for c in reminders.CHOICES) + "):choice>"
 
 
 class Unavailable(Exception):
-    """No rules have ever loaded: answered with 503 and the problems."""
+    """No rules have ever loaded: answered with 503; the problems are for the log and the CLI."""
 
     def __init__(self, problems: tuple[str, ...]) -> None:
         super().__init__("\n".join(problems))
@@ -72,9 +79,10 @@ class State:
 
     store: Store
     cache: FeedCache
-    today: date | None  # CALFEED_TODAY, parsed once
+    today: date | None  # CALFEED_TODAY
     secret: bytes  # the key of the private URLs
-    site: str | None  # CALFEED_BASE_URL without its trailing "/", if set
+    site: str | None  # CALFEED_BASE_URL (settings strip its trailing "/"), if set
+    root: str  # the path prefix of the site, for links within pages: from CALFEED_BASE_URL
 
 
 @dataclass(frozen=True)
@@ -90,19 +98,22 @@ class Rendered:
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint, the data store, the template words and the log redaction."""
-    try:
-        today = settings.parse_today(app.config.get("CALFEED_TODAY"))
-    except ValueError as err:
-        raise ValueError(f"CALFEED_TODAY: {err}") from None
-    key = secret.key(app.config.get("CALFEED_SECRET_KEY"), app.instance_path)
-    store = Store(app.config["CALFEED_RULES"], app.config.get("CALFEED_PROVIDERS"), key,
-                  interval=settings.reload_interval(app.config),
+    """Register the blueprint, the data store, the template words and the log redaction.
+
+    The CALFEED_* values in app.config are already parsed (calfeed.settings).
+    """
+    config = app.config
+    today: date | None = config.get("CALFEED_TODAY")
+    key = secret.key(config.get("CALFEED_SECRET_KEY"), app.instance_path)
+    store = Store(config["CALFEED_RULES"], config.get("CALFEED_PROVIDERS"), key,
+                  interval=config["CALFEED_RELOAD_INTERVAL"],
                   today=(lambda: today) if today else date.today)
-    site = (app.config.get("CALFEED_BASE_URL") or "").rstrip("/") or None
+    site = config.get("CALFEED_BASE_URL") or None
     # A static build fetches every URL once: a rendered feed is never asked for again.
-    cache = FeedCache(max_bytes=0) if app.config.get("CALFEED_STATIC") else FeedCache()
-    app.extensions["calfeed"] = State(store, cache, today, key, site)
+    # (CALFEED_STATIC is the build's own config key, not a setting anyone gives.)
+    cache = FeedCache(max_bytes=0) if config.get("CALFEED_STATIC") else FeedCache()
+    root = urlsplit(site).path.rstrip("/") if site else ""
+    app.extensions["calfeed"] = State(store, cache, today, key, site, root)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(long_date=wording.long_date, words=wording)
     redact.install()
@@ -147,10 +158,8 @@ def _site(app_state: State) -> str:
 
 def _root() -> str:
     """The path prefix of the site, for links within pages."""
-    configured = current_app.config.get("CALFEED_BASE_URL")
-    if configured:
-        return urlsplit(configured).path.rstrip("/")
-    return request.script_root
+    app_state = state()
+    return app_state.root if app_state.site else request.script_root
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -179,26 +188,124 @@ def _remind(choice: reminders.Choice | None) -> tuple[Lead, ...]:
         raise BadParameter("remind", text, reminders.ACCEPTED, str(err)) from None
 
 
-def _builder(snap: Snapshot) -> Subject:
-    """The builder's calendar from this request's answers."""
-    return calendars.builder(snap.rules, request.args, _today())  # type: ignore[arg-type]
+def _once(names: tuple[str, ...]) -> None:
+    """Refuse a parameter this address takes that is given more than once: which one was meant?"""
+    args = request.args
+    for name in names:
+        if name in args:
+            values = args.getlist(name)
+            if len(values) > 1:
+                times = "twice" if len(values) == 2 else f"{len(values)} times"
+                raise BadParameter(name, ", ".join(values), f"one {name}",
+                                   f"{name}: given {times} ({', '.join(values)}) "
+                                   f"(expected one {name})")
 
 
-def _builder_feed(snap: Snapshot) -> Subject:
-    """The builder's calendar from this request's answers and feed options."""
+# ---------------------------------------------------------------------------
+# The kinds of calendar, and the URL shapes each has
+# ---------------------------------------------------------------------------
+
+# Finds whom a calendar is for: from the data, the feed options its URL shape takes
+# (which the builder tells from unknown answers) and the path's own arguments.
+Find = Callable[..., Subject]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of calendar: the route its paths start with, and how a request finds it."""
+
+    name: str  # the endpoints' prefix: track_page, builder_feed, provider_event, …
+    base: str  # the route before "/" or ".ics" (calendars.Subject.base, with its arguments)
+    find: Find  # (snapshot, feed options, **path arguments) -> Subject
+    answers: tuple[str, ...] = ()  # the query parameters that say whose calendar it is
+
+
+def _track(snap: Snapshot, options: tuple[str, ...], track: str) -> Subject:
+    """A published track's calendar."""
+    return calendars.track(snap.rules, track)  # type: ignore[arg-type]  # loaded: never None
+
+
+def _builder(snap: Snapshot, options: tuple[str, ...]) -> Subject:
+    """The builder's calendar from this request's answers (and the feed options its shape takes)."""
     return calendars.builder(snap.rules, request.args, _today(),  # type: ignore[arg-type]
-                             calendars.FEED_OPTIONS)
+                             options)
+
+
+def _provider(snap: Snapshot, options: tuple[str, ...], token: str) -> Subject:
+    """A roster provider's calendar behind its private token."""
+    return calendars.provider(snap.provider(token), token)
+
+
+KINDS = (
+    Kind("track", "/tracks/<track>", _track),
+    Kind("builder", "/calendar", _builder, calendars.BUILDER_ANSWERS),
+    # Behind a private prefix (calendars.PRIVATE_PREFIXES): redacted from every log.
+    Kind("provider", f"/{calendars.PROVIDER_PREFIX}/<token>", _provider),
+)
+
+Event3 = tuple[str, str, str]  # (track, cycle, milestone): one event's .ics
+
+
+def _page_view(kind: Kind) -> Callable[..., Response]:
+    """The calendar page (with a reminder choice: the page that subscribes with it)."""
+    def view(choice: str | None = None, **ids: str) -> Response:
+        snap = snapshot()
+        if request.environ.get("QUERY_STRING"):
+            _once(kind.answers)
+        return _page(kind.find(snap, (), **ids), snap, choice)
+    return view
+
+
+def _feed_view(kind: Kind) -> Callable[..., Response]:
+    """A feed: .ics, .json or .csv."""
+    def view(fmt: str, **ids: str) -> Response:
+        return _feed(kind, ids, fmt)
+    return view
+
+
+def _event_view(kind: Kind) -> Callable[..., Response]:
+    """One event of the calendar, as its own .ics."""
+    def view(event_track: str, cycle: str, milestone: str, **ids: str) -> Response:
+        return _feed(kind, ids, "ics", (event_track, cycle, milestone))
+    return view
+
+
+def _remind_feed_view(kind: Kind) -> Callable[..., Response]:
+    """The calendar's .ics with the reminders its path chooses."""
+    def view(choice: str, **ids: str) -> Response:
+        return _feed(kind, ids, "ics", choice=choice)
+    return view
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One URL shape every kind of calendar has."""
+
+    name: str  # the endpoint's suffix
+    rule: str  # the route, with {base} (the kind's) and {choice} (a reminder choice)
+    view: Callable[[Kind], Callable[..., Response]]  # the view function for a kind
+
+
+REMIND = calendars.REMIND_PREFIX + "{choice}"
+SHAPES = (
+    Shape("page", "{base}/", _page_view),
+    Shape("feed", "{base}.<any(" + ", ".join(calendars.FORMATS) + "):fmt>", _feed_view),
+    Shape("event", "{base}/events/<event_track>/<cycle>/<milestone>.ics", _event_view),
+    Shape("remind_page", "{base}/" + REMIND + "/", _page_view),
+    Shape("remind_feed", "{base}/" + REMIND + ".ics", _remind_feed_view),
+)
+
+for _kind in KINDS:
+    for _shape in SHAPES:
+        bp.add_url_rule(_shape.rule.format(base=_kind.base, choice=CHOICE),
+                        f"{_kind.name}_{_shape.name}", _shape.view(_kind), methods=["GET"])
 
 
 # ---------------------------------------------------------------------------
 # Feeds
 # ---------------------------------------------------------------------------
 
-# Finds whom a feed is for, from the data: a track, the builder's answers, a token.
-Finder = Callable[[Snapshot], Subject]
-
-
-def _feed(fmt: str, find: Finder, only: tuple[str, str, str] | None = None,
+def _feed(kind: Kind, ids: dict[str, str], fmt: str, only: Event3 | None = None,
           choice: str | None = None) -> Response:
     """A feed (or one event's .ics, or a reminder calendar), from the cache when warm.
 
@@ -216,8 +323,13 @@ def _feed(fmt: str, find: Finder, only: tuple[str, str, str] | None = None,
     subject = None
     chosen = reminders.BY_ID[choice] if choice else None
     if request.environ.get("QUERY_STRING"):
-        subject = find(snap)
-        remind = _remind(chosen) if fmt == "ics" else ()
+        # One grammar on every format: each parameter once, a bad `remind` refused on
+        # .json and .csv too, though only the .ics carries alarms.
+        _once(kind.answers + calendars.FEED_OPTIONS)
+        subject = kind.find(snap, calendars.FEED_OPTIONS, **ids)
+        remind = _remind(chosen)
+        if fmt != "ics":
+            remind = ()
         download = _flag("download")
         plain = _flag("plain")
         # The builder's answers, normalized, are part of what the path names.
@@ -227,12 +339,18 @@ def _feed(fmt: str, find: Finder, only: tuple[str, str, str] | None = None,
         key = (snap.generation, today, site, request.path, "", remind)
     rendered = cache.get(key)
     if rendered is None:
-        subject = subject or find(snap)
+        subject = subject or kind.find(snap, calendars.FEED_OPTIONS, **ids)
         rendered = _render(snap, subject, fmt, remind, today, site, only, choice)
         cache.put(key, rendered, len(rendered.body) + 256)  # + the key and headers, roughly
     assert isinstance(rendered, Rendered)
     headers = rendered.headers
-    if _not_modified(rendered):
+    # Only the validators calendar clients and caches send back: werkzeug's reading of
+    # If-Match (meant for its make_conditional, which also adds a Date header the WSGI
+    # server writes anyway) would answer a GET carrying one with a 304.
+    environ = request.environ
+    validators = {name: environ[name] for name in CONDITIONS if name in environ}
+    if validators and not is_resource_modified(validators, rendered.etag,
+                                               last_modified=rendered.last_modified):
         return Response(status=304, headers=headers)
     # A spreadsheet file is always a download; a feed only when asked (DESIGN §5), and
     # one event's .ics always.
@@ -243,7 +361,7 @@ def _feed(fmt: str, find: Finder, only: tuple[str, str, str] | None = None,
 
 
 def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...],
-            today: date, site: str, only: tuple[str, str, str] | None,
+            today: date, site: str, only: Event3 | None,
             choice: str | None = None) -> Rendered:
     """Schedule and render a feed: the only place a request does the work."""
     rules = snap.rules
@@ -286,20 +404,6 @@ def _schedule(snap: Snapshot, profile: Profile, today: date) -> list[Event]:
             snap.schedules.clear()  # a bound without bookkeeping: the next few refill it
         snap.schedules[key] = events
     return events
-
-
-def _not_modified(rendered: Rendered) -> bool:
-    """A conditional GET that the client's copy satisfies: If-None-Match wins over the date."""
-    # The WSGI environ, not request.headers: a missing header there costs a KeyError.
-    environ = request.environ
-    given = environ.get("HTTP_IF_NONE_MATCH")
-    if given is not None:
-        # Clients send back the one ETag they were given: no list to parse then.
-        return given == f'"{rendered.etag}"' or request.if_none_match.contains_weak(rendered.etag)
-    if "HTTP_IF_MODIFIED_SINCE" not in environ:
-        return False
-    since = request.if_modified_since
-    return since is not None and rendered.last_modified <= since
 
 
 def _http_date(moment: datetime) -> str:
@@ -346,108 +450,13 @@ def home() -> Response:
     return response
 
 
-@bp.get("/tracks/<track>/")
-def track_page(track: str) -> Response:
-    """One published track's page."""
-    snap = snapshot()
-    return _page(calendars.track(snap.rules, track), snap)  # type: ignore[arg-type]
-
-
-@bp.get("/tracks/<track>.<any(ics, json, csv):fmt>")
-def track_feed(track: str, fmt: str) -> Response:
-    """One published track's feed."""
-    return _feed(fmt, lambda snap: calendars.track(snap.rules, track))  # type: ignore[arg-type]
-
-
-@bp.get("/tracks/<track>/events/<event_track>/<cycle>/<milestone>.ics")
-def track_event(track: str, event_track: str, cycle: str, milestone: str) -> Response:
-    """One event of a track, as its own .ics."""
-    return _feed("ics", lambda snap: calendars.track(snap.rules, track),  # type: ignore[arg-type]
-                 (event_track, cycle, milestone))
-
-
-@bp.get(f"/tracks/<track>/{calendars.REMIND_PREFIX}{CHOICE}/")
-def track_remind_page(track: str, choice: str) -> Response:
-    """The page that subscribes to a published track with reminders."""
-    snap = snapshot()
-    return _page(calendars.track(snap.rules, track), snap, choice)  # type: ignore[arg-type]
-
-
-@bp.get(f"/tracks/<track>/{calendars.REMIND_PREFIX}{CHOICE}.ics")
-def track_remind_feed(track: str, choice: str) -> Response:
-    """A published track's feed with reminders."""
-    return _feed("ics", lambda snap: calendars.track(snap.rules, track),  # type: ignore[arg-type]
-                 choice=choice)
-
-
-@bp.get("/calendar/")
-def builder_page() -> Response:
-    """The builder's calendar page, from the form's answers."""
-    snap = snapshot()
-    return _page(_builder(snap), snap)
-
-
-@bp.get("/calendar.<any(ics, json, csv):fmt>")
-def builder_feed(fmt: str) -> Response:
-    """The builder's feed."""
-    return _feed(fmt, _builder_feed)
-
-
-@bp.get("/calendar/events/<event_track>/<cycle>/<milestone>.ics")
-def builder_event(event_track: str, cycle: str, milestone: str) -> Response:
-    """One event of the builder's calendar."""
-    return _feed("ics", _builder_feed, (event_track, cycle, milestone))
-
-
-@bp.get(f"/calendar/{calendars.REMIND_PREFIX}{CHOICE}/")
-def builder_remind_page(choice: str) -> Response:
-    """The page that subscribes to the builder's calendar with reminders."""
-    snap = snapshot()
-    return _page(_builder(snap), snap, choice)
-
-
-@bp.get(f"/calendar/{calendars.REMIND_PREFIX}{CHOICE}.ics")
-def builder_remind_feed(choice: str) -> Response:
-    """The builder's feed with reminders."""
-    return _feed("ics", _builder_feed, choice=choice)
-
-
-@bp.get("/p/<token>/")
-def provider_page(token: str) -> Response:
-    """A provider's private page."""
-    snap = snapshot()
-    return _page(calendars.provider(snap, token), snap)
-
-
-@bp.get("/p/<token>.<any(ics, json, csv):fmt>")
-def provider_feed(token: str, fmt: str) -> Response:
-    """A provider's private feed."""
-    return _feed(fmt, lambda snap: calendars.provider(snap, token))
-
-
-@bp.get("/p/<token>/events/<event_track>/<cycle>/<milestone>.ics")
-def provider_event(token: str, event_track: str, cycle: str, milestone: str) -> Response:
-    """One event of a provider's calendar."""
-    return _feed("ics", lambda snap: calendars.provider(snap, token),
-                 (event_track, cycle, milestone))
-
-
-@bp.get(f"/p/<token>/{calendars.REMIND_PREFIX}{CHOICE}/")
-def provider_remind_page(token: str, choice: str) -> Response:
-    """The page that subscribes to a provider's calendar with reminders."""
-    snap = snapshot()
-    return _page(calendars.provider(snap, token), snap, choice)
-
-
-@bp.get(f"/p/<token>/{calendars.REMIND_PREFIX}{CHOICE}.ics")
-def provider_remind_feed(token: str, choice: str) -> Response:
-    """A provider's feed with reminders."""
-    return _feed("ics", lambda snap: calendars.provider(snap, token), choice=choice)
-
-
 @bp.get("/healthz")
 def healthz() -> Response:
-    """Liveness and the data's state: ok, degraded (a reload failed) or unavailable."""
+    """The data's state and when it loaded; why a load failed is in the log, never here.
+
+    ok; degraded (a reload failed: the last good data is served); unavailable (503: no
+    data has ever loaded). `revision` is the rules' `revised`, which every page shows.
+    """
     snap = state().store.current()
     rules = snap.rules
     status = "unavailable" if rules is None else "degraded" if snap.errors else "ok"
@@ -455,7 +464,6 @@ def healthz() -> Response:
         "status": status,
         "revision": wording.utc_stamp(rules.revised) if rules else None,
         "loaded_at": wording.utc_stamp(snap.loaded_at) if snap.loaded_at else None,
-        "errors": list(snap.errors),
         "failed_at": wording.utc_stamp(snap.failed_at) if snap.failed_at else None,
     }
     response = jsonify(body)
@@ -503,15 +511,14 @@ def bad_parameter(err: BadParameter) -> Response:
 
 @bp.app_errorhandler(Unavailable)
 def unavailable(err: Unavailable) -> Response:
-    """503: no rules ever loaded; the problems say why."""
+    """503: no rules ever loaded. Why is in the log: its lines name providers and paths."""
     message = "The deadline rules did not load, so calfeed has nothing to serve yet."
     if _is_feed():
-        response = make_response("503 Service Unavailable\n" + message + "\n"
-                                 + "".join(f"{p}\n" for p in err.problems), 503)
+        response = make_response(f"503 Service Unavailable\n{message}\n", 503)
         response.headers["Content-Type"] = "text/plain; charset=utf-8"
         response.headers["Cache-Control"] = "no-store"
     else:
-        response = _error_page(503, "Calendars are unavailable", message, problems=err.problems)
+        response = _error_page(503, "Calendars are unavailable", message)
     # The store looks at the files again within a second; clients may retry soon.
     response.headers["Retry-After"] = "60"
     return response
