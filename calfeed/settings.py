@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from calfeed.notify import smtp
-from calfeed.core.rules import EMAIL, YEARS
+from calfeed.core import addresses
+from calfeed.core.dates import YEARS
 
 # The settings the environment may give, read when an app is created.
 NAMES = ("CALFEED_RULES", "CALFEED_PROVIDERS", "CALFEED_SECRET_KEY", "CALFEED_BASE_URL",
@@ -72,7 +73,7 @@ def mail(base_url: str | None) -> Mail:
         raise ValueError(f"CALFEED_SMTP_URL is not set ({smtp.URL_EXPECTED})")
     server = smtp.parse_url(url)
     sender = os.environ.get("CALFEED_MAIL_FROM", "").strip()
-    if not EMAIL.match(parseaddr(sender)[1]):
+    if not addresses.valid(parseaddr(sender)[1]):
         raise ValueError(f"CALFEED_MAIL_FROM: {sender!r} is not an address (expected the "
                          f"operator's address, like 'ACCME deadlines <deadlines@example.org>')")
     if not base_url or not base_url.startswith(("https://", "http://")):
