@@ -43,7 +43,7 @@ def load_or_exit(rules_path: str | None, providers_path: str | None) -> Rules:
     try:
         return rules.load(rules_path or bundled("rules.toml"), providers_path, today=parse_today(None))
     except rules.RulesError as err:
-        for problem in err.problems:
+        for problem in err.problems + err.warnings:
             click.echo(problem, err=True)
         sys.exit(1)
 
@@ -77,6 +77,8 @@ def find_provider(loaded: Rules, ident: str) -> Profile:
 def check(rules_path: str | None, providers_path: str | None) -> None:
     """Validate rules.toml and the roster; list every problem and exit 1 if any."""
     loaded = load_or_exit(rules_path, providers_path)
+    for warning in loaded.warnings:  # unusual but possible: printed, and still exit 0
+        click.echo(warning, err=True)
     milestones = sum(len(t.milestones) for t in loaded.tracks.values())
     counts = ", ".join(wording.count(n, word) for n, word in (
         (len(loaded.tracks), "track"), (milestones, "milestone"),

@@ -152,7 +152,7 @@ COLUMNS = Table("providers.csv", (
         "whom `calfeed notify` emails (see \"Email reminders\"); used for nothing else: never "
         "in a page, feed, JSON, CSV, the static build or a log line", default=(),
         example="`cme@example.org; director@example.org`"),
-))
+), called="column")
 ROSTER_COLUMNS = COLUMNS.names
 HEADER_EXPECTED = "a header row: " + ",".join(ROSTER_COLUMNS[:5])
 

@@ -52,6 +52,7 @@ class Table:
 
     name: str  # as the README heads it: "[tracks.ID]", "providers.csv"
     keys: tuple[Key, ...]
+    called: str = "key"  # what the README calls an entry: "key", or a CSV file's "column"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -176,17 +177,21 @@ def _requirement(key: Key) -> str:
     return f"no ({key.default_text})" if key.default_text else "no"
 
 
+def _row(*cells: str) -> str:
+    """One Markdown table row."""
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+
+
 def markdown_rows(table: Table) -> Iterator[str]:
     """The README's table of a schema, line by line."""
-    yield "| key | required | type | meaning | example |"
-    yield "| --- | --- | --- | --- | --- |"
+    yield _row(table.called, "required", "type", "meaning", "example")
+    yield _row(*["---"] * 5)
     group = ""
     for key in table.keys:
         if key.group and key.group != group:
-            yield f"| **{key.group}:** | | | | |"
+            yield _row(f"**{key.group}:**", "", "", "", "")
         group = key.group
-        yield (f"| `{key.name}` | {_requirement(key)} | {key.type.name} | {key.help} | "
-               f"{key.example} |")
+        yield _row(f"`{key.name}`", _requirement(key), key.type.name, key.help, key.example)
 
 
 def markdown(table: Table) -> str:
