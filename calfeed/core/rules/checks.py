@@ -132,6 +132,27 @@ def cohort_steps(report: Report, where: str, dates: dict[str, object],
     return fine
 
 
+# Where each Next Decision Date and each id was first seen: cohorts[n].
+Seen = dict[tuple[str, object], int]
+
+
+def once_each(report: Report, where: str, n: int, ndd: date | None, ident: str | None,
+              seen: Seen) -> bool:
+    """One cohort per Next Decision Date and per id; False (and a problem) for the second."""
+    fine = True
+    if ndd is not None and ("ndd", ndd) in seen:
+        report.add(f"{where}.next_decision_date", f"Next Decision Date {ndd.isoformat()} again",
+                   f"one cohort per Next Decision Date; first in cohorts[{seen['ndd', ndd]}]")
+        fine = False
+    if ident is not None and ("id", ident) in seen:
+        report.add(f"{where}.id", f"id {show(ident)} again",
+                   f"each id once; first in cohorts[{seen['id', ident]}]")
+        fine = False
+    seen.setdefault(("ndd", ndd), n)
+    seen.setdefault(("id", ident), n)
+    return fine
+
+
 def _span(when: Day | Month) -> tuple[date, date]:
     """The first and last day a step's date may be."""
     if isinstance(when, Day):
@@ -145,6 +166,43 @@ def _written(when: Day | Month) -> str:
     return when.day.isoformat() if isinstance(when, Day) else f'"{when.year:04d}-{when.month:02d}"'
 
 
+def _not_before(report: Report, here: str, when: Day | Month, before: str,
+                earlier: Day | Month) -> bool:
+    """A step's date not before the date of the step before it."""
+    if _span(when)[1] >= _span(earlier)[0]:
+        return True
+    report.add(here, f"{_written(when)} is before step {show(before)} ({_written(earlier)}), "
+               "which comes earlier", "dates in the order of the [[progress.steps]]")
+    return False
+
+
+def _in_its_frame(report: Report, here: str, ident: str, when: Day | Month, ndd: date | None,
+                  decision: Month | None) -> bool:
+    """A step's date after the decision that required the report, and by its Next Decision
+    Date; ACCME's decision in that date's month."""
+    first, last = _span(when)
+    fine = True
+    if ndd is not None and first > ndd:
+        report.add(here, f"{_written(when)} is after the Next Decision Date {ndd.isoformat()}",
+                   "every step on or before the Next Decision Date")
+        fine = False
+    if decision is not None and ident == DECISION_STEP and first <= _span(decision)[1]:
+        report.add(here, f"{_written(when)} is not after the decision cohort {_written(decision)}",
+                   "ACCME's decision on the report after the decision that required it")
+        fine = False
+    elif decision is not None and last < _span(decision)[0]:
+        report.add(here, f"{_written(when)} is before the decision cohort {_written(decision)}",
+                   "steps after the decision that required them")
+        fine = False
+    if ident == DECISION_STEP and ndd is not None and (first.year, first.month) != (
+            ndd.year, ndd.month):
+        report.add(here, f"{_written(when)} is not the month of the Next Decision Date "
+                   f"{ndd.isoformat()}", f'"{ndd.year:04d}-{ndd.month:02d}": ACCME decides in '
+                   "the month of the Next Decision Date")
+        fine = False
+    return fine
+
+
 def cohort_dates(report: Report, where: str, dates: dict[str, Day | Month],
                  steps: Sequence[Milestone], ndd: date | None, decision: Month | None) -> bool:
     """A cohort's dates as they can be; False (and a problem each) where they cannot.
@@ -153,40 +211,15 @@ def cohort_dates(report: Report, where: str, dates: dict[str, Day | Month],
     decision cohort that required the report; ACCME's decision in the month of the Next
     Decision Date. A day that is not a Wednesday is only a warning.
     """
-    fine = True
     ordered = [(s.id, dates[s.id]) for s in steps if s.id in dates]
-    before: tuple[str, Day | Month] | None = None
-    for ident, when in ordered:
+    fine = True
+    for n, (ident, when) in enumerate(ordered):
         here = key_place(f"{where}.dates", ident)
-        first, last = _span(when)
-        if before is not None and last < _span(before[1])[0]:
-            report.add(here, f"{_written(when)} is before step {show(before[0])} "
-                       f"({_written(before[1])}), which comes earlier",
-                       "dates in the order of the [[progress.steps]]")
-            fine = False
-        before = (ident, when)
-        if ndd is not None and first > ndd:
-            report.add(here, f"{_written(when)} is after the Next Decision Date {ndd.isoformat()}",
-                       "every step on or before the Next Decision Date")
-            fine = False
-        if decision is not None:
-            start = date(decision.year, decision.month, 1)
-            if ident == DECISION_STEP and first <= _span(decision)[1]:
-                report.add(here, f"{_written(when)} is not after the decision cohort "
-                           f"{_written(decision)}",
-                           "ACCME's decision on the report after the decision that required it")
-                fine = False
-            elif last < start:
-                report.add(here, f"{_written(when)} is before the decision cohort "
-                           f"{_written(decision)}", "steps after the decision that required them")
-                fine = False
-        if ident == DECISION_STEP and ndd is not None and (first.year, first.month) != (
-                ndd.year, ndd.month):
-            report.add(here, f"{_written(when)} is not the month of the Next Decision Date "
-                       f"{ndd.isoformat()}", f'"{ndd.year:04d}-{ndd.month:02d}": ACCME decides '
-                       "in the month of the Next Decision Date")
-            fine = False
+        if n:
+            fine = _not_before(report, here, when, *ordered[n - 1]) and fine
+        fine = _in_its_frame(report, here, ident, when, ndd, decision) and fine
         if isinstance(when, Day) and when.day.weekday() != WEDNESDAY:
-            report.warn(here, f"{when.day.isoformat()} is a {WEEKDAYS[when.day.weekday()].capitalize()}",
+            report.warn(here, f"{when.day.isoformat()} is a "
+                        f"{WEEKDAYS[when.day.weekday()].capitalize()}",
                         "a Wednesday, as every milestone ACCME has published")
     return fine

@@ -11,7 +11,7 @@ from calfeed.core.model import Change, Cohort, Day, Milestone, Month, PerCohort,
 from calfeed.core.rules import checks
 from calfeed.core.rules.history import dated
 from calfeed.core.rules.report import Report, kind, show
-from calfeed.core.rules.schema import Key, Table, Type, array_of, keyed, read
+from calfeed.core.rules.schema import Key, Read, Table, Type, array_of, keyed, read
 from calfeed.core.rules.text import DESCRIPTION, TEXT
 from calfeed.core.rules.tracks import LINKS, step_texts
 from calfeed.core.rules.values import ACTOR, DATE, FLAG, ID, MONTH_TYPE, month_start, plain_date
@@ -88,6 +88,25 @@ COHORT = Table("[[progress.cohorts]]", (
 ))
 
 
+def _decision(report: Report, where: str, found: Read) -> Month | None:
+    """The decision cohort, which comes before the Next Decision Date."""
+    decision, ndd = found["decision"], found["next_decision_date"]
+    if decision and ndd and (decision.year, decision.month) >= (ndd.year, ndd.month):
+        report.add(f"{where}.decision", f'"{decision.year:04d}-{decision.month:02d}" is not '
+                   f"before the Next Decision Date {ndd.isoformat()}",
+                   "the month ACCME decided, before the Next Decision Date")
+        return None
+    return decision
+
+
+def _identity(found: Read) -> tuple[str | None, str | None]:
+    """The cohort's id and cycle in URLs and UIDs: its Next Decision Date's, unless given."""
+    ndd = found["next_decision_date"]
+    ident, cycle = cohort_identity(ndd) if ndd else (None, None)
+    return (found["id"] if found.has("id") else ident,
+            found["cycle"] if found.has("cycle") else cycle)
+
+
 def cohort(report: Report, where: str, value: Any, steps: tuple[Milestone, ...] | None,
            ) -> tuple[Cohort | None, date | None, str | None]:
     """One [[progress.cohorts]] table: a published table of one Next Decision Date.
@@ -99,26 +118,18 @@ def cohort(report: Report, where: str, value: Any, steps: tuple[Milestone, ...] 
     found = read(report, where, value, COHORT)
     if found is None:
         return None, None, None
-    decision, ndd = found["decision"], found["next_decision_date"]
-    if decision and ndd and (decision.year, decision.month) >= (ndd.year, ndd.month):
-        report.add(f"{where}.decision", f'"{decision.year:04d}-{decision.month:02d}" is not '
-                   f"before the Next Decision Date {ndd.isoformat()}",
-                   "the month ACCME decided, before the Next Decision Date")
-        decision = None
-    ident, cycle = cohort_identity(ndd) if ndd else ("", "")
-    ident = found["id"] if found.has("id") else ident
-    cycle = found["cycle"] if found.has("cycle") else cycle
-    written = value.get("dates")
-    entries = found["dates"] or {}
+    decision, ndd = _decision(report, where, found), found["next_decision_date"]
+    ident, cycle = _identity(found)
+    entries = found["dates"]
+    if entries is None:  # not a table: said once, and no step's date is missing twice
+        return None, ndd, ident
     dates = {key: when for key, (when, _) in entries.items()}
-    fine = found.ok and decision is not None and isinstance(written, dict) and len(
-        entries) == len(written)
-    if steps is not None and isinstance(written, dict):
-        fine = checks.cohort_steps(report, where, written, steps) and fine
+    fine = found.ok and decision is not None and len(entries) == len(value["dates"])
+    if steps is not None:
+        fine = checks.cohort_steps(report, where, value["dates"], steps) and fine
         fine = checks.cohort_dates(report, where, dates, steps, ndd, decision) and fine
-    if not fine or steps is None:
-        return None, ndd, ident or None
-    assert ndd is not None and decision is not None
+    if not fine or steps is None or ndd is None or decision is None or not ident or not cycle:
+        return None, ndd, ident
     name = found["name"] or (
         f"Progress Report Milestones — Next Decision Date {wording.long_date(ndd)}")
     return Cohort(ident, cycle, decision, ndd, name, found["source"], found["links"], dates,
@@ -156,27 +167,14 @@ def progress(report: Report, where: str, value: Any) -> Progress | None:
     unique = checks.unique_ids(report, f"{where}.steps", [s for s in steps or [] if s],
                                "step id", "each id once")
     known = tuple(steps) if steps and None not in steps and unique else None
-    cohorts = []
-    seen_ndd: dict[date, int] = {}
-    seen_id: dict[str, int] = {}
+    cohorts: list[Cohort] = []
     fine = known is not None and found.ok
+    seen: checks.Seen = {}
     for n, item in enumerate(found["cohorts"] or [], 1):
-        made, ndd, ident = cohort(report, f"{where}.cohorts[{n}]", item, known)
-        if ndd in seen_ndd:
-            report.add(f"{where}.cohorts[{n}].next_decision_date",
-                       f"Next Decision Date {ndd.isoformat()} again",
-                       f"one cohort per Next Decision Date; first in cohorts[{seen_ndd[ndd]}]")
-            fine = False
-        if ident in seen_id:
-            report.add(f"{where}.cohorts[{n}].id", f"id {show(ident)} again",
-                       f"each id once; first in cohorts[{seen_id[ident]}]")
-            fine = False
-        if ndd is not None:
-            seen_ndd.setdefault(ndd, n)
-        if ident is not None:
-            seen_id.setdefault(ident, n)
-        fine = fine and made is not None
-        cohorts.append(made)
-    if not fine:
+        here = f"{where}.cohorts[{n}]"
+        made, ndd, ident = cohort(report, here, item, known)
+        fine = checks.once_each(report, here, n, ndd, ident, seen) and made is not None and fine
+        cohorts += [made] if made else []
+    if not fine or known is None:
         return None
-    return Progress(found["name"], found["links"], known, tuple(cohorts))  # type: ignore[arg-type]
+    return Progress(found["name"], found["links"], known, tuple(cohorts))

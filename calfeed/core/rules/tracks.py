@@ -192,8 +192,8 @@ def step_texts(report: Report, where: str, found: Read,
     return title, words
 
 
-def _when(report: Report, where: str, found: Read, yearly: bool) -> When | None:
-    """Exactly one date form of a milestone, with the keys that go with it."""
+def _form(report: Report, where: str, found: Read) -> str | None:
+    """A milestone's one date form, with no key beside it that goes with another form."""
     forms = [key for key in DATE_FORMS if found.has(key)]
     if len(forms) != 1:
         what = "no date form" if not forms else "two date forms: " + ", ".join(forms)
@@ -205,32 +205,41 @@ def _when(report: Report, where: str, found: Read, yearly: bool) -> When | None:
         if found.has(key) and key not in extras:
             report.add(f"{where}.{key}", f"{key} given with {form}",
                        f"{key} only with " + ("at" if key == "tz" else "after"))
-    value = found[form]
-    if value is None:
+    return form
+
+
+def _timed(report: Report, where: str, found: Read) -> Timed | None:
+    """`at` in the zone `tz` names, a time that happens once there."""
+    if not found.has("tz"):
+        report.add(where, 'missing key "tz"', "tz to be set with at")
         return None
-    if form == "deadline":
-        if not yearly:
-            report.add(f"{where}.deadline", "deadline = true in a track that is not yearly",
-                       "a date form of its own, or a [yearly] rule on the track")
+    zone = found["tz"]
+    if zone is None or once(report, f"{where}.at", found["at"], zone) is None:
+        return None
+    return Timed(found["at"], zone)
+
+
+def _when(report: Report, where: str, found: Read, yearly: bool) -> When | None:
+    """Exactly one date form of a milestone, with the keys that go with it."""
+    form = _form(report, where, found)
+    if form is None or found[form] is None:
+        return None
+    value = found[form]
+    if form == "at":
+        return _timed(report, where, found)
+    if form == "after":
+        if found["days"] is None or "move" in found.failed:
             return None
-        return Deadline()
+        return Relative(value, found["days"], found["move"])
+    if form == "deadline" and not yearly:
+        report.add(f"{where}.deadline", "deadline = true in a track that is not yearly",
+                   "a date form of its own, or a [yearly] rule on the track")
+        return None
     if form == "date":
         return Day(value)
-    if form == "month":
-        return value
     if form == "when":
         return Undated(value)
-    if form == "at":
-        if not found.has("tz"):
-            report.add(where, 'missing key "tz"', "tz to be set with at")
-            return None
-        zone = found["tz"]
-        if zone is None or once(report, f"{where}.at", value, zone) is None:
-            return None
-        return Timed(value, zone)
-    if found["days"] is None or "move" in found.failed:
-        return None
-    return Relative(value, found["days"], found["move"])
+    return value if form == "month" else Deadline()
 
 
 def _history(report: Report, where: str, found: Read, when: When | None) -> tuple[Change, ...]:
@@ -303,6 +312,24 @@ TRACK = Table("[tracks.ID]", (
 ))
 
 
+def _cycles(report: Report, where: str, ident: str, found: Read,
+            yearly: bool) -> tuple[str, int | None]:
+    """A track's cycle (a one-off track's, by default its id) and first data year (a
+    yearly track's), refusing the keys of the other kind of track."""
+    if not yearly:
+        for key in ("first_cycle", "published"):
+            if found.has(key):
+                report.add(f"{where}.{key}", f"{key} in a track without [yearly]",
+                           f"{key} only with a [tracks.{ident}.yearly] rule")
+        return (found["cycle"] if found.has("cycle") else ident), None
+    if found.has("cycle"):
+        report.add(f"{where}.cycle", "cycle in a yearly track",
+                   "cycles of a yearly track to be data years from first_cycle")
+    if not found.has("first_cycle"):
+        report.add(where, 'missing key "first_cycle"', "first_cycle to be set with [yearly]")
+    return "", found["first_cycle"]
+
+
 def track(report: Report, where: str, ident: str, value: Any) -> Track | None:
     """One [tracks.ID] table with its milestones."""
     if safe_id(report, where, ident) is None:
@@ -311,21 +338,7 @@ def track(report: Report, where: str, ident: str, value: Any) -> Track | None:
     found = read(report, where, value, TRACK, context=yearly)
     if found is None:
         return None
-    cycle = found["cycle"] if found.has("cycle") else ident
-    if yearly:
-        if found.has("cycle"):
-            report.add(f"{where}.cycle", "cycle in a yearly track",
-                       "cycles of a yearly track to be data years from first_cycle")
-        cycle = ""
-        first_cycle = found["first_cycle"]
-        if not found.has("first_cycle"):
-            report.add(where, 'missing key "first_cycle"', "first_cycle to be set with [yearly]")
-    else:
-        first_cycle = None
-        for key in ("first_cycle", "published"):
-            if found.has(key):
-                report.add(f"{where}.{key}", f"{key} in a track without [yearly]",
-                           f"{key} only with a [tracks.{ident}.yearly] rule")
+    cycle, first_cycle = _cycles(report, where, ident, found, yearly)
     items = found["milestones"]
     checks.unique_ids(report, f"{where}.milestones", [m for m in items or [] if m],
                       "milestone id", "each id once per track")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calfeed.core import wording, zones
@@ -18,12 +18,14 @@ from calfeed.core.rules.schema import Type
 # characters that need no escaping anywhere and cannot climb out of a folder.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 SAFE_ID_EXPECTED = "1-64 letters, digits, '-' or '_', starting with a letter or digit"
+T = TypeVar("T")
+D = TypeVar("D", bound=date)
 MONTH = re.compile(r"([0-9]{4})-([0-9]{2})\Z")
 MONTH_EXPECTED = 'a quoted month like "2024-07"'
 ZONE_EXPECTED = "an IANA time zone such as America/Chicago"
 
 
-def typed(report: Report, where: str, value: Any, of: type | tuple, expected: str) -> Any:
+def typed(report: Report, where: str, value: Any, of: type[T], expected: str) -> T | None:
     """Return value if it has the type, else record a problem and return None."""
     # bool is an int in Python, never in TOML.
     if isinstance(value, of) and not (isinstance(value, bool) and of is int):
@@ -59,7 +61,7 @@ def whole(low: int, high: int, expected: str, out_of_range: str = "{} days",
 def choice(options: tuple[str, ...], what: str) -> Callable[[Report, str, Any], str | None]:
     """A parser of one of the options ("unknown actor "x"" otherwise)."""
     def parse(report: Report, where: str, value: Any) -> str | None:
-        if value in options:
+        if isinstance(value, str) and value in options:
             return value
         report.add(where, f"unknown {what} {show(value)}", "one of: " + ", ".join(options))
         return None
@@ -74,7 +76,7 @@ def literal_true(report: Report, where: str, value: Any) -> bool | None:
     return None
 
 
-def in_years(report: Report, where: str, value: date) -> Any:
+def in_years(report: Report, where: str, value: D) -> D | None:
     """A date or date-time within YEARS, else a problem."""
     if value.year in YEARS:
         return value
