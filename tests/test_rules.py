@@ -181,6 +181,21 @@ def test_a_yearly_track_needs_its_first_cycle(tmp_path):
         "[yearly])"]
 
 
+def test_progress_steps_each_once(tmp_path):
+    text = edited('id = "activities-selected"', 'id = "enter-activity-data"')
+    assert problems(tmp_path, text) == [
+        'progress.steps: duplicate step id "enter-activity-data" (expected each id once)']
+
+
+def test_an_accreditors_problems_at_once(tmp_path):
+    text = edited('name = "California Medical Association"', 'name = ""',
+                  "2024 = 2025-03-14", '"24" = 2025-03-14')
+    assert problems(tmp_path, text) == [
+        "accreditors.cma.name: empty string (expected a non-empty string)",
+        'accreditors.cma.deadlines.24: "24" is not a year (expected a data year such as 2024)',
+    ]
+
+
 # --- a date's history --------------------------------------------------------------------------
 
 def test_a_was_is_read_in_the_form_of_the_date_it_belongs_to(tmp_path):
@@ -288,6 +303,18 @@ def test_addresses_joined_by_commas_say_to_use_semicolons(tmp_path):
         '("…@demo-society.example.org, …@demo-society.example.org") is 2 addresses separated by '
         f'",": write ";" between them {EMAIL_EXPECTED}']
     assert "education" not in found[0] and "coordinator" not in found[0]
+
+
+def test_every_problem_of_a_row_at_once(tmp_path):
+    text = "id,name,enduring_materials,rotation,email\nx,,maybe,-1,cme@demo\n"
+    assert roster_problems(tmp_path, text) == [
+        'row 2 (id "x"), column name: empty name (expected the provider\'s name)',
+        'row 2 (id "x"), column enduring_materials: "maybe" (expected yes or no (also y/n, 1/0, '
+        "true/false, on/off, x))",
+        'row 2 (id "x"), column rotation: "-1" (expected a whole number 0-999999, raised by one '
+        "to replace the private URL)",
+        f'row 2 (id "x"), column email: address 1 ("…@demo") is not an email address {EMAIL_EXPECTED}',
+    ]
 
 
 def test_a_column_in_another_case_suggests_its_name(tmp_path):

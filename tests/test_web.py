@@ -593,7 +593,8 @@ def test_a_broken_roster_alone_is_noticed_and_its_fix_too(tmp_path, data):
     rewrite(roster, good.replace("2024-07-31,no", "2024-02-30,no"))
     assert client.get(f"/p/{token_of('demo-8-month')}.ics").status_code == 200
     errors = client.get("/healthz").json["errors"]
-    assert len(errors) == 1 and errors[0].startswith(f"{roster}: row 2")
+    row = next(n for n, line in enumerate(good.splitlines(), 1) if "2024-07-31,no" in line)
+    assert len(errors) == 1 and errors[0].startswith(f"{roster}: row {row} ")
     rewrite(roster, good.replace("Demo Health System", "Demo Health System East"))
     assert client.get("/healthz").json["status"] == "ok"
     assert b"Demo Health System East" in client.get(f"/p/{token_of('demo-8-month')}/").data
