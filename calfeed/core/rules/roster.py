@@ -7,9 +7,9 @@ spreadsheets do: a date shown as 7/31/2027, an id in capitals, addresses joined 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from calfeed.core import addresses, wording
 from calfeed.core.model import Profile
@@ -157,7 +157,7 @@ ROSTER_COLUMNS = COLUMNS.names
 HEADER_EXPECTED = "a header row: " + ",".join(ROSTER_COLUMNS[:5])
 
 
-def parse_roster(report: Report, text: str, first: date | None, accreditors: Any,
+def parse_roster(report: Report, text: str, first: date | None, accreditors: Iterable[str],
                  today: date) -> dict[str, Profile]:
     """The providers of a roster CSV: Next Decision Dates calfeed can schedule, known accreditors."""
     known = Known(first, frozenset(accreditors), today)

@@ -23,16 +23,7 @@ from calfeed.core.model import (
 from calfeed.core.rules import checks
 from calfeed.core.rules.history import CHANGES, HISTORY_FORMS, changes, split_years, years
 from calfeed.core.rules.report import Report, show
-from calfeed.core.rules.schema import (
-    Key,
-    Read,
-    Table,
-    Type,
-    array_of,
-    keyed,
-    read,
-    table_of,
-)
+from calfeed.core.rules.schema import Key, Read, Table, Type, array_of, keyed, read, table_of
 from calfeed.core.rules.text import DESCRIPTION, TEXT, WEB_ADDRESS, placeholders
 from calfeed.core.rules.values import (
     ACTOR,
@@ -43,6 +34,7 @@ from calfeed.core.rules.values import (
     MONTH_TYPE,
     MOVE,
     ZONE,
+    integer,
     literal_true,
     local_deadline,
     local_time,
@@ -50,7 +42,6 @@ from calfeed.core.rules.values import (
     once,
     plain_date,
     safe_id,
-    integer,
     typed,
     whole,
 )
