@@ -317,6 +317,17 @@ def test_every_problem_of_a_row_at_once(tmp_path):
     ]
 
 
+def test_a_byte_that_is_not_utf8_after_a_broken_first_row_is_placed_by_row(tmp_path):
+    # Found by the deeper fuzzing: a lone CR before the header, a Windows-1252 byte after it.
+    path = tmp_path / "providers.csv"
+    path.write_bytes(b"\rid,name\n\x80demo,Demo\n")
+    with pytest.raises(rules.RulesError) as err:
+        rules.load(bundled("rules.toml"), path, today=TODAY)
+    assert err.value.problems == [
+        f"{path}: row 2: byte 0x80 (€ in Windows-1252) at byte 10 is not UTF-8 (expected a UTF-8 "
+        'file: save it from the spreadsheet as "CSV UTF-8 (Comma delimited)")']
+
+
 def test_a_column_in_another_case_suggests_its_name(tmp_path):
     assert roster_problems(tmp_path, "id,name,Email\na,A,a@example.org\n") == [
         'row 1: unknown column "Email", did you mean "email"? (expected columns among: id, name, '

@@ -61,7 +61,7 @@ def _not_utf8(data: bytes, bom: int, err: UnicodeDecodeError,
     header = [h.strip() for h in records[0]] if records else []
     cell = len(records[-1]) - 1 if records else 0
     where = f"row {len(records)}"
-    if len(records) > 1 and cell < len(header):
+    if len(records) > 1 and 0 <= cell < len(header):
         where += f", column {header[cell]}"
     return (where, what,
             'a UTF-8 file: save it from the spreadsheet as "CSV UTF-8 (Comma delimited)"')
