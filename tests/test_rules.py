@@ -324,7 +324,7 @@ def test_a_byte_that_is_not_utf8_after_a_broken_first_row_is_placed_by_row(tmp_p
     with pytest.raises(rules.RulesError) as err:
         rules.load(bundled("rules.toml"), path, today=TODAY)
     assert err.value.problems == [
-        f"{path}: row 2: byte 0x80 (€ in Windows-1252) at byte 10 is not UTF-8 (expected a UTF-8 "
+        f"{path}: row 2: byte 0x80 (€ in Windows-1252) at byte 9 is not UTF-8 (expected a UTF-8 "
         'file: save it from the spreadsheet as "CSV UTF-8 (Comma delimited)")']
 
 
