@@ -11,6 +11,7 @@ The only package that reads data files. A problem reads `FILE: WHERE: what is wr
     history    `changes` of a date        checks      checks across keys and tables
     roster     providers.csv              sheets      CSV files read by a column schema
     ndd        which Next Decision Dates  files       size limit and UTF-8 diagnostics
+    reference  the README's key tables, made from the schema
 """
 
 from __future__ import annotations

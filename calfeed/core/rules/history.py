@@ -9,7 +9,7 @@ from typing import Any
 
 from calfeed.core.model import Change, Day, Month
 from calfeed.core.rules.report import Report, kind, show
-from calfeed.core.rules.schema import Key, Parse, Table, Type, keyed, read
+from calfeed.core.rules.schema import Key, Parse, Table, Type, as_written, keyed, read
 from calfeed.core.rules.text import TEXT
 from calfeed.core.rules.values import month, plain_date
 
@@ -27,13 +27,13 @@ def announced(report: Report, where: str, value: Any) -> Day | Month | None:
     return Day(day) if day else None
 
 
-def _was(report: Report, where: str, value: Any, parse: Parse) -> Any:
-    """`was`, read as the date that moved is (the context of a CHANGE table)."""
+def _as_its_date(report: Report, where: str, value: Any, parse: Parse) -> Any:
+    """A value read as the date it belongs to is (`parse`, the reading's context)."""
     return parse(report, where, value)
 
 
 CHANGE = Table("changes", (
-    Key("was", Type("the date's own form", _was, contextual=True),
+    Key("was", Type("the date's own form", _as_its_date, contextual=True),
         "the date before this move: a date, a quoted month, or a local date-time in the "
         "deadline's zone", required=True, example="`was = 2020-03-31T23:59:00`"),
     Key("announced", Type('date, or `"YYYY-MM"`', announced),
@@ -42,9 +42,8 @@ CHANGE = Table("changes", (
     Key("note", TEXT, "why, in a few words",
         example='`"Extended because of the COVID-19 public health emergency"`'),
 ))
-# `changes` as another table holds it: kept as written, read by `changes` once the
-# date it belongs to is known.
-CHANGES = Type("array of `{ was, announced, note }`", lambda report, where, value: value)
+# `changes` in another table: read by `changes` once the date it belongs to is known.
+CHANGES = Type("array of `{ was, announced, note }`", as_written)
 
 
 def first_day(when: Day | Month) -> date:
@@ -52,7 +51,7 @@ def first_day(when: Day | Month) -> date:
     return when.day if isinstance(when, Day) else date(when.year, when.month, 1)
 
 
-def _as_written(when: Day | Month) -> str:
+def _written(when: Day | Month) -> str:
     """An announcement date as the file writes it."""
     if isinstance(when, Day):
         return when.day.isoformat()
@@ -85,7 +84,7 @@ def changes(report: Report, where: str, value: Any, parse: Parse,
             was = None
         if found and when is not None and first_day(when) < first_day(found[-1].announced):
             report.add(f"{here}.announced",
-                       f"{show(_as_written(when))} is earlier than the entry before it",
+                       f"{show(_written(when))} is earlier than the entry before it",
                        "entries oldest first")
         if was is None or when is None or "note" in entry.failed:
             continue
@@ -111,15 +110,10 @@ def dated(report: Report, where: str, value: Any, form: str,
     return current, changes(report, f"{where}.changes", value.get("changes", []), parse, current)
 
 
-def _own_form(report: Report, where: str, value: Any, parse: Parse) -> Any:
-    """The value of a long form, read as its bare form is."""
-    return parse(report, where, value)
-
-
 # The long forms: `{ at = …, changes = […] }` for a timed deadline, `date =` for a
 # day, `month =` for a month (a cohort's month-only step).
 LONG_FORMS = {form: Table(f"{{ {form}, changes }}", (
-    Key(form, Type("", _own_form, contextual=True), "the date as it is now", required=True),
+    Key(form, Type("", _as_its_date, contextual=True), "the date as it is now", required=True),
     Key("changes", CHANGES, "how it moved"),
 )) for form in HISTORY_FORMS}
 

@@ -11,7 +11,7 @@ from calfeed.core.model import Change, Cohort, Day, Milestone, Month, PerCohort,
 from calfeed.core.rules import checks
 from calfeed.core.rules.history import dated
 from calfeed.core.rules.report import Report, kind, show
-from calfeed.core.rules.schema import Key, Read, Table, Type, array_of, keyed, read
+from calfeed.core.rules.schema import Key, Read, Table, Type, array_of, as_written, keyed, read
 from calfeed.core.rules.text import DESCRIPTION, TEXT
 from calfeed.core.rules.tracks import LINKS, step_texts
 from calfeed.core.rules.values import ACTOR, DATE, FLAG, ID, MONTH_TYPE, month_start, plain_date
@@ -136,11 +136,6 @@ def cohort(report: Report, where: str, value: Any, steps: tuple[Milestone, ...] 
                   {key: moves for key, (_, moves) in entries.items() if moves}), ndd, ident
 
 
-def _as_written(report: Report, where: str, value: Any) -> Any:
-    """An array item kept as written, read once what it depends on has been read."""
-    return value
-
-
 PROGRESS = Table("[progress]", (
     Key("name", TEXT, 'the name of an estimated schedule ("… — Next Decision Date July 31, 2027 '
         '(estimated)")', required=True, example='`"Progress Report Milestones"`'),
@@ -153,7 +148,7 @@ PROGRESS = Table("[progress]", (
         "the steps, in the publication's order", required=True),
     # Cohorts are read once the steps are: their dates name the steps.
     Key("cohorts", Type("array of tables", array_of(
-        _as_written, "an array of [[progress.cohorts]] tables")),
+        as_written, "an array of [[progress.cohorts]] tables")),
         "the published tables, one per Next Decision Date", default=[]),
 ))
 

@@ -119,6 +119,12 @@ def read(report: Report, where: str, value: Any, table: Table, context: Any = No
     return found
 
 
+def as_written(report: Report, where: str, value: Any) -> Any:
+    """A value kept as written, for code to read once what it depends on has been read
+    (a cohort's dates name the steps; a history's dates have the form of its date)."""
+    return value
+
+
 def table_of(table: Table, build: Callable[[Report, str, Read], Any]) -> Parse:
     """A parser of one table: `read` by its keys, then `build` (None if it failed to read)."""
     def parse(report: Report, where: str, value: Any) -> Any:
@@ -130,7 +136,7 @@ def table_of(table: Table, build: Callable[[Report, str, Read], Any]) -> Parse:
 def array_of(parse: Parse, expected: str, empty: tuple[str, str] | None = None) -> Parse:
     """A parser of an array: every item parsed (None where refused); `empty` refuses []."""
     def parse_all(report: Report, where: str, value: Any) -> list[Any] | None:
-        if isinstance(value, bool) or not isinstance(value, list):
+        if not isinstance(value, list):
             report.add(where, f"{kind(value)} {show(value)}", expected)
             return None
         if not value and empty:
