@@ -96,7 +96,7 @@ def load_or_exit(rules_path: str | None, providers_path: str | None,
     try:
         return rules.load(path, roster, today=parse_today(today))
     except rules.RulesError as err:
-        for problem in err.problems:
+        for problem in err.problems + err.warnings:
             click.echo(problem, err=True)
         sys.exit(1)
 
@@ -139,6 +139,8 @@ def find_provider(loaded: Rules, ident: str) -> Profile:
 def check(rules_path: str | None, providers_path: str | None, today: date | None) -> None:
     """Validate rules.toml and the roster; list every problem and exit 1 if any."""
     loaded = load_or_exit(rules_path, providers_path, today)
+    for warning in loaded.warnings:  # unusual but possible: printed, and still exit 0
+        click.echo(warning, err=True)
     milestones = sum(len(t.milestones) for t in loaded.tracks.values())
     counts = ", ".join(wording.count(n, word) for n, word in (
         (len(loaded.tracks), "track"), (milestones, "milestone"),

@@ -20,10 +20,9 @@ from typing import Any
 
 import click
 
+from calfeed.core import addresses
+from calfeed.core.dates import YEARS
 from calfeed.notify import smtp
-# Both move when the rules loader is split; the address check becomes the shared
-# validator then. Nothing else of the loader is used here.
-from calfeed.core.rules import EMAIL, YEARS
 from calfeed.serve import secret
 
 PREFIX = "CALFEED_"
@@ -111,7 +110,7 @@ def secret_key(value: str) -> str:
 def sender(value: str) -> str:
     """The From of `calfeed notify`'s messages: an address, with a display name or without."""
     value = value.strip()
-    if not EMAIL.match(parseaddr(value)[1]):
+    if not addresses.valid(parseaddr(value)[1]):
         raise ValueError(f"{value!r} is not an address (expected the operator's address, like "
                          f"'calfeed reminders <deadlines@example.org>')")
     return value

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -18,6 +19,14 @@ from calfeed.core import rules
 from calfeed.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+NDD_ACCEPTED = ("a Next Decision Date from 2024-07-31 (the first published cohort) to 2028-11-21 "
+                "(2 years after today), as YYYY-MM-DD, or empty for no progress report")
+
+
+def row(roster: Path, ident: str) -> int:
+    """The spreadsheet row (the header is row 1) of a provider in a roster file."""
+    lines = roster.read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, 1) if line.startswith(ident + ","))
 
 
 @pytest.fixture
@@ -72,11 +81,11 @@ def test_check_roster_bad_date_names_row_column_and_value(cli, data):
     roster = data / "providers.csv"
     roster.write_text(roster.read_text().replace("demo-annual,Demo Institute (annual reporting only),,",
                                                  "demo-annual,Demo Institute,2024-02-30,"))
-    result = cli("check", "--rules", str(data / "rules.toml"))
+    result = cli("check", "--rules", str(data / "rules.toml"), CALFEED_TODAY="2026-11-21")
     assert result.exit_code == 1
     assert result.stderr == (
-        f'{roster}: row 4 (id "demo-annual"), column next_decision_date: "2024-02-30" is not a '
-        "date (expected YYYY-MM-DD, or empty for no progress report)\n")
+        f'{roster}: row {row(roster, "demo-annual")} (id "demo-annual"), column next_decision_date: '
+        f"2024-02-30 is not a day on the calendar (expected {NDD_ACCEPTED})\n")
 
 
 def test_check_roster_impossible_decision_date_says_what_is_accepted(cli, data):
@@ -86,13 +95,13 @@ def test_check_roster_impossible_decision_date_says_what_is_accepted(cli, data):
     result = cli("check", "--providers", str(roster), "--rules", str(data / "rules.toml"),
                  CALFEED_TODAY="2026-11-21")
     assert result.exit_code == 1
-    accepted = ("(expected a Next Decision Date from 2024-07-31 (the first published cohort) to "
-                "2028-11-21 (2 years after today), as YYYY-MM-DD, or empty for no progress report)")
+    accepted = f"(expected {NDD_ACCEPTED})"
     assert result.stderr.splitlines() == [
-        f'{roster}: row 2 (id "demo-8-month"), column next_decision_date: 2024-03-31 is before '
-        f"the first published cohort (Next Decision Date 2024-07-31) {accepted}",
-        f'{roster}: row 3 (id "demo-12-month"), column next_decision_date: 2029-11-30 is more '
-        f"than 2 years after today (2026-11-21) {accepted}",
+        f'{roster}: row {row(roster, "demo-8-month")} (id "demo-8-month"), column '
+        "next_decision_date: 2024-03-31 is before the first published cohort (Next Decision Date "
+        f"2024-07-31) {accepted}",
+        f'{roster}: row {row(roster, "demo-12-month")} (id "demo-12-month"), column '
+        f"next_decision_date: 2029-11-30 is more than 2 years after today (2026-11-21) {accepted}",
     ]
 
 
@@ -235,7 +244,13 @@ def test_wheel_carries_rules_and_templates(tmp_path):
     assert {"calfeed/rules.toml", "calfeed/providers.csv", "calfeed/static/style.css"} <= set(names)
     assert any(n.startswith("calfeed/templates/") and n.endswith(".html") for n in names)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # The test environment's dependencies, without its editable calfeed: a plain path
+    # in a .pth file, so the .pth files inside it (the editable install's) are not read.
+    site = subprocess.run([venv / "bin" / "python", "-c", "import sysconfig; "
+                           "print(sysconfig.get_paths()['purelib'])"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    (Path(site) / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([venv / "bin" / "pip", "install", "-q", "--no-deps", str(wheel)], check=True,
                    capture_output=True)
     done = subprocess.run([venv / "bin" / "calfeed", "check"], capture_output=True, text=True,
@@ -249,13 +264,13 @@ def test_roster_dates_are_yyyy_mm_dd_only(cli, data):
     # date.fromisoformat would read both as 2024-07-31.
     roster.write_text(roster.read_text().replace("2024-07-31", "2024-W31-3")
                       .replace("2024-11-30", "20241130"))
-    result = cli("check", "--rules", str(data / "rules.toml"))
+    result = cli("check", "--rules", str(data / "rules.toml"), CALFEED_TODAY="2026-11-21")
     assert result.exit_code == 1
     assert [line.split(": ", 1)[1] for line in result.stderr.splitlines()] == [
-        'row 2 (id "demo-8-month"), column next_decision_date: "2024-W31-3" is not a date '
-        "(expected YYYY-MM-DD, or empty for no progress report)",
-        'row 3 (id "demo-12-month"), column next_decision_date: "20241130" is not a date '
-        "(expected YYYY-MM-DD, or empty for no progress report)",
+        f'row {row(roster, "demo-8-month")} (id "demo-8-month"), column next_decision_date: '
+        f'"2024-W31-3" is not a date written YYYY-MM-DD (expected {NDD_ACCEPTED})',
+        f'row {row(roster, "demo-12-month")} (id "demo-12-month"), column next_decision_date: '
+        f'"20241130" is not a date written YYYY-MM-DD (expected {NDD_ACCEPTED})',
     ]
 
 
@@ -268,8 +283,9 @@ def test_check_names_a_malformed_email_address(tmp_path):
     result = CliRunner().invoke(main, ["check", "--providers", str(roster)])
     assert result.exit_code == 1
     assert result.stderr == (
-        f'{roster}: row 4 (id "demo-annual"), column email: address 1 ("…@demo-institute") is not '
-        "an email address (expected addresses like name@example.org, separated by ;)\n")
+        f'{roster}: row {row(roster, "demo-annual")} (id "demo-annual"), column email: address 1 '
+        '("…@demo-institute") is not an email address (expected addresses like name@example.org, '
+        "separated by ;)\n")
 
 
 def test_a_malformed_address_is_named_without_its_local_part(tmp_path):

@@ -44,6 +44,10 @@ RULES_BYTES = RULES_TEXT.encode("utf-8")
 ROSTER_TEXT = bundled("providers.csv").read_text(encoding="utf-8")
 BASE = tomllib.loads(RULES_TEXT)
 ROSTER_ROWS = list(csv.reader(io.StringIO(ROSTER_TEXT)))
+# The spreadsheet row of each demo provider (the header is row 1), and of a row added at the end.
+ROW = {cells[0]: n for n, cells in enumerate(ROSTER_ROWS, 1)}
+NEXT_ROW = len(ROSTER_ROWS) + 1
+TODAY = date(2026, 11, 21)
 # After the file name: WHERE, then what is wrong, then what was expected; one line.
 PROBLEM = re.compile(r"[^\n]+?: [^\n]+ \(expected [^\n]+\)")
 DAYS = [date(1990, 1, 1), date(2024, 1, 1), date(2026, 11, 21), date(2100, 12, 31)]
@@ -366,13 +370,26 @@ def valid_variations(draw) -> dict:
     in_years = st.dates(date(1900, 1, 1), date(2200, 12, 31))
     for path in all_paths(data):
         value = get(data, path)
-        # (Not the Next Decision Dates: the demo roster names them.)
-        fixed = path[:1] == ("revised",) or path[-1:] == ("next_decision_date",)
+        # (Not the Next Decision Dates: the demo roster names them. Nor a cohort's
+        # dates, which must fit between its decision and its Next Decision Date: below.)
+        fixed = (path[:1] == ("revised",) or path[-1:] == ("next_decision_date",)
+                 or path[:2] == ("progress", "cohorts"))
         if isinstance(value, (date, datetime)) and not fixed and draw(st.booleans()):
             day = draw(in_years)
             if isinstance(value, datetime):
-                day = datetime.combine(day, draw(st.times()).replace(microsecond=0))
+                # After 4 a.m.: no zone drawn below changes its clocks then, and a time
+                # that does not exist or happens twice is refused (test_clock_changes.py).
+                day = datetime.combine(day, draw(st.times(time(4))).replace(microsecond=0))
             get(data, path[:-1])[path[-1]] = day
+    for cohort in data["progress"]["cohorts"]:
+        # Days in the steps' order, after the decision month, on or before the Next
+        # Decision Date; ACCME's decision stays in that date's month.
+        year, month = map(int, cohort["decision"].split("-"))
+        start = date(year + month // 12, month % 12 + 1, 1)
+        steps = [key for key in cohort["dates"] if key != "decision"]
+        days = sorted(draw(st.lists(st.dates(start, cohort["next_decision_date"]),
+                                    min_size=len(steps), max_size=len(steps))))
+        cohort["dates"].update(zip(steps, days))
     yearly = data["tracks"]["annual-reporting"]
     rule = draw(st.dates(date(2001, 1, 1), date(2001, 12, 31)))
     yearly["yearly"].update(month=rule.month, day=rule.day,
@@ -646,7 +663,7 @@ def roster_problems(tmp_path: Path, text: str) -> tuple[Path, list[str]]:
     """Load the bundled rules with a roster text; return the roster's path and the problems."""
     path = write(tmp_path, "providers.csv", text)
     with pytest.raises(rules.RulesError) as err:
-        rules.load(bundled("rules.toml"), path)
+        rules.load(bundled("rules.toml"), path, today=TODAY)
     return path, err.value.problems
 
 
@@ -658,17 +675,23 @@ def test_two_date_forms_in_one_milestone(tmp_path):
         "exactly one of: date, month, at, when, after, deadline)"]
 
 
+def line_of(text: str, line: str) -> int:
+    """The number (from 1) of the first line of a text that is exactly `line`."""
+    return text.splitlines().index(line) + 1
+
+
 def test_impossible_date_keeps_line_and_column(tmp_path):
     path, problems = rules_problems(tmp_path, edited("2022 = 2023-03-17", "2022 = 2023-02-30"))
-    # Line 198 of the bundled rules.toml: `2022 = 2023-02-30`, the value from column 8.
-    assert RULES_TEXT.splitlines()[197] == "2022 = 2023-03-17"
-    assert problems == [f"{path}: line 198, column 8: TOML syntax error: Invalid date or "
+    # The line `2022 = 2023-02-30` of the edited rules.toml, the value from column 8.
+    line = line_of(RULES_TEXT, "2022 = 2023-03-17")
+    assert problems == [f"{path}: line {line}, column 8: TOML syntax error: Invalid date or "
                         "datetime (expected valid TOML)"]
 
 
 def test_toml_syntax_error_line_and_column(tmp_path):
     path, problems = rules_problems(tmp_path, edited("2022 = 2023-03-17", '2022 = "2023-03-17'))
-    assert problems == [f"{path}: line 198, column 19: TOML syntax error: Illegal character "
+    line = line_of(RULES_TEXT, "2022 = 2023-03-17")
+    assert problems == [f"{path}: line {line}, column 19: TOML syntax error: Illegal character "
                         "'\\n' (expected valid TOML)"]
 
 
@@ -705,34 +728,39 @@ def test_an_unknown_flag(tmp_path):
 
 def test_roster_unknown_accreditor(tmp_path):
     path, problems = roster_problems(tmp_path, ROSTER_TEXT.replace(",no,cma", ",no,CMA"))
-    assert problems == [f'{path}: row 5 (id "demo-state"), column accreditor: unknown '
-                        'accreditor "CMA" (expected one of: cma, or empty for ACCME)']
+    assert problems == [f'{path}: row {ROW["demo-state"]} (id "demo-state"), column accreditor: '
+                        'unknown accreditor "CMA", did you mean "cma"? (expected one of: cma, or '
+                        "empty for ACCME)"]
 
 
 def test_roster_duplicate_ids_name_both_rows(tmp_path):
     path, problems = roster_problems(tmp_path, ROSTER_TEXT + "demo-annual,Another,,no,,\n")
-    assert problems == [f'{path}: row 6 (id "demo-annual"), column id: duplicate provider id '
-                        '"demo-annual" (expected each id once; first seen in row 4)']
+    assert problems == [f'{path}: row {NEXT_ROW} (id "demo-annual"), column id: duplicate '
+                        'provider id "demo-annual" (expected each id once; first seen in row '
+                        f'{ROW["demo-annual"]})']
 
 
 def test_roster_ids_that_could_leave_a_folder(tmp_path):
     path, problems = roster_problems(tmp_path, ROSTER_TEXT + "a/b,Slash,,no,,\n..,Dots,,no,,\n")
     assert problems == [
-        f"{path}: row 6, column id: id \"a/b\" is not safe in a URL path (expected 1-64 "
-        "letters, digits, '-' or '_', starting with a letter or digit)",
-        f"{path}: row 7, column id: id \"..\" is not safe in a URL path (expected 1-64 "
-        "letters, digits, '-' or '_', starting with a letter or digit)",
+        f"{path}: row {NEXT_ROW}, column id: id \"a/b\" is not safe in a URL path (expected "
+        "1-64 letters, digits, '-' or '_', starting with a letter or digit)",
+        f"{path}: row {NEXT_ROW + 1}, column id: id \"..\" is not safe in a URL path (expected "
+        "1-64 letters, digits, '-' or '_', starting with a letter or digit)",
     ]
 
 
 def test_roster_date_in_another_format(tmp_path):
     path, problems = roster_problems(tmp_path, ROSTER_TEXT.replace("2024-11-30", "11/30/2024"))
-    assert problems == [f'{path}: row 3 (id "demo-12-month"), column next_decision_date: '
-                        '"11/30/2024" is not a date (expected YYYY-MM-DD, or empty for no '
-                        "progress report)"]
+    assert problems == [
+        f'{path}: row {ROW["demo-12-month"]} (id "demo-12-month"), column next_decision_date: '
+        '"11/30/2024" reads as 2024-11-30 (month/day/year, as a spreadsheet shows dates): write '
+        "2024-11-30, and format the column as text so that the spreadsheet keeps it (expected a "
+        "Next Decision Date from 2024-07-31 (the first published cohort) to 2028-11-21 (2 years "
+        "after today), as YYYY-MM-DD, or empty for no progress report)"]
 
 
 def test_roster_row_with_the_wrong_cell_count(tmp_path):
     path, problems = roster_problems(tmp_path, ROSTER_TEXT + "x,y\n\n\n")
-    assert problems == [f"{path}: row 6: 2 cells (expected 6 cells, one per column of the "
-                        "header)"]
+    assert problems == [f"{path}: row {NEXT_ROW}: 2 cells (expected 6 cells, one per column of "
+                        "the header)"]

@@ -122,8 +122,8 @@ def test_a_milestone_day_a_month_and_an_accreditor_year_take_history(tmp_path):
               .replace('materials-due = 2024-04-03,', 'materials-due = { date = 2024-04-10, '
                        'changes = [{ was = 2024-04-03, announced = 2024-03-20, note = "PARS '
                        'outage" }] },')
-              .replace('decision = "2024-07"', 'decision = { month = "2024-08", changes = [{ '
-                       'was = "2024-07", announced = "2024-06" }] }')
+              .replace('decision = "2024-07"', 'decision = { month = "2024-07", changes = [{ '
+                       'was = "2024-06", announced = "2024-05" }] }')
               .replace("2024 = 2025-03-14\n", "2024 = { date = 2025-03-21, changes = [{ was = "
                        "2025-03-14, announced = 2025-02-03, note = \"CMA extension\" }] }\n"))
     shutil.copy(bundled("providers.csv"), tmp_path / "providers.csv")
@@ -135,9 +135,9 @@ def test_a_milestone_day_a_month_and_an_accreditor_year_take_history(tmp_path):
     assert [(c.was, c.announced, c.note) for c in due.changes] == [
         (date(2024, 4, 3), Day(date(2024, 3, 20)), "PARS outage")]
     decision = events[("progress-8-month", "2023-11", "decision")]
-    assert decision.start == date(2024, 8, 1)
+    assert decision.start == date(2024, 7, 1)
     assert [(c.was, c.announced, c.note) for c in decision.changes] == [
-        (date(2024, 7, 1), Month(2024, 6), None)]
+        (date(2024, 6, 1), Month(2024, 5), None)]
     state = {(e.cycle, e.milestone): e
              for e in engine.schedule(loaded, loaded.providers["demo-state"], date(2025, 1, 1))}
     cma = state[("2024", "annual-agreement")]

@@ -170,8 +170,9 @@ def test_good_rules_next_to_a_broken_roster_keep_the_old_rules_too(served):
     answers_from_every_worker(server, track, old_rules)
     report = health(server)
     assert report["revision"] == "2026-11-21T00:00:00Z"  # not the new rules' revision
-    assert re.search(rf"reload refused: {re.escape(str(roster))}: row 6 .*duplicate provider id",
-                     server.log.read_text()), server.log.read_text()
+    added = len(good_roster.splitlines()) + 1  # the spreadsheet row of the line added above
+    assert re.search(rf"reload refused: {re.escape(str(roster))}: row {added} .*duplicate "
+                     "provider id", server.log.read_text()), server.log.read_text()
     # the roster's other providers are the old ones too: the private feed is unchanged
     assert b"DTSTART;VALUE=DATE:20240403" in fetch(server.base + feed_path())[2]
 

@@ -13,7 +13,6 @@ The web routes, the static build and `calfeed links` all take their paths from h
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -21,14 +20,13 @@ from urllib.parse import quote
 
 from calfeed.core import reminders, tokens, wording
 from calfeed.core.model import Event, Profile, Rules
-from calfeed.core.rules import first_ndd, ndd_accepted, ndd_problem
+from calfeed.core.rules import ndd as ndd_rules
 
 FORMATS = ("ics", "json", "csv")
 # The builder's questions, and the options its feeds also take: any other parameter is
 # refused, since a misspelt answer would otherwise be dropped without a word.
 BUILDER_ANSWERS = ("next_decision_date", "enduring_materials", "accreditor")
 FEED_OPTIONS = ("remind", "download", "plain")
-ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # A reminder calendar's path segment: …/remind-2w2d.ics, …/remind-2w2d/.
 REMIND_PREFIX = "remind-"
 # A provider's calendars: /p/<token>/…
@@ -153,18 +151,9 @@ def builder(rules: Rules, args: Mapping[str, str], today: date,
     raw = args.get("next_decision_date", "").strip()
     ndd = None
     if raw.lower() not in ("", "none"):
-        first = first_ndd(rules.progress)
-        accepted = ndd_accepted(first, today)
-        # fromisoformat also takes 20240731 and 2024-W31-3: the form sends YYYY-MM-DD.
-        if not ISO_DAY.match(raw):
-            raise BadParameter("next_decision_date", raw, accepted)
-        try:
-            ndd = date.fromisoformat(raw)
-        except ValueError:
-            raise BadParameter("next_decision_date", raw, accepted,
-                               f"next_decision_date: {raw} is not a day on the calendar "
-                               f"(expected {accepted})") from None
-        why = ndd_problem(first, ndd, today)
+        first = ndd_rules.first_ndd(rules.progress)
+        accepted = ndd_rules.ndd_accepted(first, today)
+        ndd, why = ndd_rules.parse(raw, first, today)
         if why:
             raise BadParameter("next_decision_date", raw, accepted,
                                f"next_decision_date: {why} (expected {accepted})")

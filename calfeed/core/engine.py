@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from dateutil.relativedelta import FR, MO, SA, SU, TH, TU, WE, relativedelta
+from dateutil.relativedelta import relativedelta
 
 from calfeed.core import wording
+from calfeed.core.cohorts import fill_step as _step
+from calfeed.core.dates import (
+    YEARS_AHEAD,
+    cohort_identity,
+    move,
+    on_or_before,
+    progress_fields,
+    rule_deadline,
+)
+from calfeed.core.dates import zone as _zone
 from calfeed.core.model import (
     WEEKDAYS,
     Accreditor,
@@ -38,14 +47,6 @@ SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 # Where events' own SEQUENCE numbers start: the calendar sequence of a revision at
 # 2027-01-01, above every number the calendar-wide scheme wrote before (event_sequence).
 SEQUENCE_FLOOR = 3_682_080
-# How many deadlines of a yearly track still ahead of today a calendar shows.
-YEARS_AHEAD = 2
-# `move` to a weekday: the first such day on or after the date.
-DAYS = (MO, TU, WE, TH, FR, SA, SU)
-FORWARD = {name: relativedelta(weekday=day(+1)) for name, day in zip(WEEKDAYS, DAYS)}
-SATURDAY = 5
-# Placeholders a progress-report step's texts may use; see progress_fields.
-PROGRESS_FIELDS = ("next_decision_date", "review_cohort", "review_year")
 # Estimated steps whose places in the published cohorts lie further apart than
 # this are shown as a month: a day would claim more than the pattern knows.
 SAME_PLACE_DAYS = 6
@@ -61,21 +62,6 @@ class _Due:
     changes: tuple[Change, ...] = ()  # `was` in the same form as start
 
 
-@lru_cache(maxsize=None)
-def _zone(name: str) -> ZoneInfo:
-    """ZoneInfo objects are cached by the library too; this skips its lock."""
-    return ZoneInfo(name)
-
-
-def move(day: date, how: str | None) -> date:
-    """Move a day forward to a named weekday, or off a weekend to Monday."""
-    if how is None:
-        return day
-    if how == "off-weekend":
-        return day + FORWARD["monday"] if day.weekday() >= SATURDAY else day
-    return day + FORWARD[how]
-
-
 def yearly_deadline(track: Track, data_year: int) -> _Due:
     """The deadline of one data year: the published one, else the rule's (estimated)."""
     rule = track.yearly
@@ -84,9 +70,7 @@ def yearly_deadline(track: Track, data_year: int) -> _Due:
     if data_year in track.published:
         return _Due(track.published[data_year].replace(tzinfo=zone), "time", False,
                     _in_zone(track.history.get(data_year, ()), zone))
-    hour, minute = map(int, rule.time.split(":"))
-    day = move(date(data_year + rule.year_offset, rule.month, rule.day), rule.move)
-    return _Due(datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone), "time", True)
+    return _Due(rule_deadline(rule, data_year), "time", True)
 
 
 def _in_zone(history: tuple[Change, ...], zone: ZoneInfo) -> tuple[Change, ...]:
@@ -209,45 +193,6 @@ def _accreditor_due(accreditor: Accreditor, data_year: int,
         note = wording.accreditor_published_note(name, accme_at)
     history = () if estimated else accreditor.history.get(data_year, ())
     return (_Due(day, "day", estimated, history), wording.accreditor_suffix(name), note, None)
-
-
-def progress_fields(ndd: date) -> dict[str, str]:
-    """The values of a progress-report step's placeholders, from the Next Decision Date."""
-    return {"next_decision_date": wording.long_date(ndd), "review_cohort": wording.month_year(ndd),
-            "review_year": str(ndd.year)}
-
-
-def cohort_identity(ndd: date) -> tuple[str, str]:
-    """The schedule id and cycle of a Next Decision Date's events, in URLs and UIDs.
-
-    Named after the Next Decision Date alone, because that is all a provider
-    knows: an estimate and the cohort published later get the same UIDs.
-    """
-    return f"progress-{ndd.isoformat()}", ndd.isoformat()
-
-
-def _step(step: Milestone, when: Day | Month | None, fields: dict[str, str],
-          note: str = "", changes: tuple[Change, ...] = ()) -> Milestone:
-    """A progress-report step with its cohort's date (and its history) and its texts filled in."""
-    return replace(step, title=step.title.format_map(fields),
-                   description=step.description.format_map(fields) + note,
-                   when=when if isinstance(step.when, PerCohort) and when else step.when,
-                   changes=changes)
-
-
-def cohort_track(progress: Progress, cohort: Cohort) -> Track:
-    """A published cohort as a track: the steps, with this cohort's dates."""
-    fields = progress_fields(cohort.next_decision_date)
-    return Track(cohort.id, cohort.name, cohort.source, "progress",
-                 tuple(_step(s, cohort.dates.get(s.id), fields, "", cohort.changes.get(s.id, ()))
-                       for s in progress.steps),
-                 cohort.links or progress.links, cohort.cycle, cohort.next_decision_date,
-                 decision=cohort.decision)
-
-
-def on_or_before(day: date, weekday: int) -> date:
-    """The given weekday (Monday = 0) on or before a day."""
-    return day + relativedelta(weekday=DAYS[weekday](-1))
 
 
 def _estimated_date(cohorts: list[Cohort], step: str, ndd: date) -> Day | Month:

@@ -231,6 +231,8 @@ class Rules:
     providers_path: str | None = None
     lead_days: tuple[int, ...] = (30, 7, 1)  # email reminders, days before a deadline
     progress: Progress | None = None  # its cohorts are also in `tracks`, one track each
+    # `calfeed check`'s warning lines: unusual but possible (a milestone not on a Wednesday)
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """A time zone's changes of UTC offset in a year, read from zoneinfo.
 
 Feeds need them for the RRULE-form VTIMEZONE (ical.py), pages and feeds for the
-zone's everyday name, "CT" for CST and CDT alike (wording.py), and rules.py for the
-local times a change skips or repeats.
+zone's everyday name, "CT" for CST and CDT alike (wording.py), and the loader
+(rules/) for the local times a change skips or repeats.
 """
 
 from __future__ import annotations

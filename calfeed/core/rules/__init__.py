@@ -1,0 +1,74 @@
+"""Load and check rules.toml and the roster: every problem at once, one line each.
+
+The only package that reads data files. A problem reads `FILE: WHERE: what is wrong
+(expected …)`, so a coordinator can find the place without a traceback; a warning says
+`warning:` after WHERE and stops nothing. By job:
+
+    report     the problem report         schema      keys declared as data, the one loop
+    values     value parsers              text        texts every output carries as written
+    tracks     [tracks.ID]                progress    [progress], its steps and cohorts
+    accreditors [accreditors.ID]          document    the top level, [notify], rules.toml whole
+    history    `changes` of a date        checks      checks across keys and tables
+    roster     providers.csv              sheets      CSV files read by a column schema
+    ndd        which Next Decision Dates  files       size limit and UTF-8 diagnostics
+    reference  the README's key tables, made from the schema
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from calfeed.core.dates import YEARS
+from calfeed.core.model import ACTORS, MOVES, Rules
+from calfeed.core.rules import files
+from calfeed.core.rules.document import parse_rules
+from calfeed.core.rules.ndd import first_ndd, last_ndd, ndd_accepted, ndd_problem
+from calfeed.core.rules.report import Report, RulesError
+from calfeed.core.rules.roster import ROSTER_COLUMNS, parse_roster
+from calfeed.core.rules.tracks import DATE_FORMS, MILESTONE
+
+__all__ = ["ACTORS", "DATE_FORMS", "MAX_ROSTER_BYTES", "MAX_RULES_BYTES", "MILESTONE_KEYS",
+           "MOVES", "ROSTER_COLUMNS", "YEARS", "Rules", "RulesError", "first_ndd", "last_ndd",
+           "load", "ndd_accepted", "ndd_problem"]
+
+# Big enough for any real schedule and for a roster of every ACCME provider many
+# times over; small enough that a wrong file (a log, a database dump) is refused
+# before it is parsed.
+MAX_RULES_BYTES = 1 << 20
+MAX_ROSTER_BYTES = 64 << 20
+MILESTONE_KEYS = MILESTONE.names
+
+
+def load(rules_path: str | Path, providers_path: str | Path | None = None,
+         roster: bool = True, today: date | None = None) -> Rules:
+    """Load rules.toml and its roster, or raise RulesError listing every problem.
+
+    With roster=False the roster rules.toml names is not read (`calfeed diff` reads
+    the old rules alone: their roster may be gone, and the new one is what counts).
+    `today` (default: the clock) bounds the roster's Next Decision Dates from above.
+    Warnings (unusual but possible) are the Rules' `warnings`, or the RulesError's.
+    """
+    rules_path = Path(rules_path)
+    report = Report(str(rules_path))
+    text = files.read(rules_path, MAX_RULES_BYTES, report)
+    if text is None:
+        raise RulesError(report.problems)
+    parsed = parse_rules(report, text)
+    problems, warnings = report.problems, report.warnings
+    if providers_path is None and parsed is not None and parsed.roster and roster:
+        providers_path = rules_path.parent / parsed.roster
+    providers = {}
+    if providers_path is not None and parsed is not None:
+        sheet = Report(str(providers_path))
+        sheet_text = files.read(Path(providers_path), MAX_ROSTER_BYTES, sheet, rows=True)
+        if sheet_text is not None:
+            providers = parse_roster(sheet, sheet_text, parsed.first_ndd, parsed.accreditor_ids,
+                                     today or date.today())
+        problems += sheet.problems
+        warnings += sheet.warnings
+    if problems or parsed is None or parsed.revised is None:
+        raise RulesError(problems, warnings)
+    return Rules(str(rules_path), parsed.revised, parsed.tracks, parsed.accreditors, providers,
+                 str(providers_path) if providers_path else None, lead_days=parsed.lead_days,
+                 progress=parsed.progress, warnings=tuple(warnings))
