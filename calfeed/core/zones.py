@@ -217,3 +217,23 @@ def _period(key: str, last: int, floor: int, newest: bool) -> tuple[int, list[Ob
         parts.append(Observance(start, rule.before, rule.after, rule.name, rule.daylight,
                                 byday, None if newest else last - begin + 1))
     return begin, parts
+
+
+def vtimezone_problem(key: str, local: datetime) -> tuple[str, str] | None:
+    """Why no VTIMEZONE gives every calendar a local time's instant: (what, expected), or None.
+
+    A VTIMEZONE can say an offset to the second ("-004430"), but ical.js reads only its
+    hours and minutes: in a year a zone spends partly at such an offset (Liberia until
+    1972, Ireland until 1916), its times would be off by those seconds there.
+    """
+    zone = ZoneInfo(key)
+    offsets = [datetime(local.year, 1, 1, tzinfo=zone).utcoffset()]
+    offsets += [change.after for change in _changes(key, local.year)]
+    odd = next((o for o in offsets if o is not None and o % timedelta(minutes=1)), None)
+    if odd is None:
+        return None
+    sign, size = ("-", -odd) if odd < timedelta(0) else ("+", odd)
+    hours, rest = divmod(int(size.total_seconds()), 3600)
+    shown = f"UTC{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return (f"{key} is {shown} in {local.year}, which calendars read to the minute only",
+            "a time zone whose UTC offset that year is a whole number of minutes")
