@@ -4,7 +4,8 @@ Each reader takes every DTSTART's zone from the feed's own VTIMEZONE, as Outlook
 any client without the IANA zone database must, and never from tzdata:
 
 - vobject (dateutil's tzical under it) keeps one zone per TZID for the whole process,
-  the first it met; here each feed's VTIMEZONE is read for that feed alone.
+  the first it met (or one it deems equal); here each feed's VTIMEZONE is read for
+  that feed alone.
 - python `ical` prefers tzdata for a TZID it knows; here its IcsTimezoneInfo, its
   reading of the VTIMEZONE, is put on the event's local time instead.
 - ical.js (Thunderbird, many web calendars), run by Node on tests/icaljs/read.mjs,
@@ -33,16 +34,20 @@ ICALJS = Path(__file__).parent / "icaljs"
 
 def by_vobject(feed: bytes) -> dict[str, datetime]:
     """vobject's instants, through the feed's own VTIMEZONEs."""
-    calendar = vobject.readOne(feed.decode("utf-8"))
-    zones = {vtz.tzid.value: vtz.gettzinfo() for vtz in calendar.contents.get("vtimezone", [])}
-    return {v.uid.value: _own_zone(v.dtstart.value, zones).astimezone(UTC)
-            for v in calendar.vevent_list if isinstance(v.dtstart.value, datetime)}
-
-
-def _own_zone(moment: datetime, zones: dict) -> datetime:
-    """vobject's local time with the feed's own zone for the process's first of its TZID."""
-    tzid = vobject.icalendar.TimezoneComponent.pickTzid(moment.tzinfo)
-    return moment if tzid is None else moment.replace(tzinfo=zones[tzid])  # None: UTC
+    text = feed.decode("utf-8")
+    zones = {vtz.tzid.value: vtz.gettzinfo()
+             for vtz in vobject.readOne(text).contents.get("vtimezone", [])}
+    # Read untransformed: vobject gives a DTSTART the zone it registered first for its
+    # TZID, or any registered zone it deems equal, whatever the TZID.
+    found = {}
+    for event in vobject.readOne(text, transform=False).vevent_list:
+        start = event.dtstart
+        if len(start.value) == 8:  # a DATE: an all-day event
+            continue
+        local = datetime.strptime(start.value.rstrip("Z"), "%Y%m%dT%H%M%S")
+        zone = UTC if start.value.endswith("Z") else zones[start.params["TZID"][0]]
+        found[event.uid.value] = local.replace(tzinfo=zone).astimezone(UTC)
+    return found
 
 
 def by_ical(feed: bytes) -> dict[str, datetime]:

@@ -9,7 +9,7 @@ rules.py the local times a change skips or repeats.
 from __future__ import annotations
 
 import calendar as _calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -186,8 +186,20 @@ def observances(key: str, first: int, last: int) -> tuple[Observance, ...]:
         begin, parts = _period(key, year, floor, newest)
         found += parts
         if begin < first or (begin == first and not _changes(key, begin)):
-            return tuple(found)
+            break
         year, newest = begin - 1, False
+    # Outlook keeps one STANDARD and one DAYLIGHT, those with the latest DTSTART
+    # (MS-OXCICAL 2.1.3.1.1.19.2, MS-STANOICAL 2.2.47): when the newest period has no
+    # change, both must end at its offset. The last change before it is one of the two;
+    # the period's one onset is the other kind (Mexico from 2023: a DAYLIGHT from -0600
+    # to -0600 beside the STANDARD of October 2022), so Outlook reads no daylight time.
+    if len(found) > 1 and not _changes(key, last):
+        year = last
+        while not _changes(key, year):
+            year -= 1
+        if not _changes(key, year)[-1].daylight and any(part.daylight for part in found):
+            found[0] = replace(found[0], daylight=True)
+    return tuple(found)
 
 
 def _period(key: str, last: int, floor: int, newest: bool) -> tuple[int, list[Observance]]:
