@@ -142,3 +142,13 @@ def test_a_published_years_old_time_that_happened_twice_is_refused(tmp_path):
         "happens twice there that day: clocks go back from 2:00 to 1:00 a.m. on Sunday, "
         "November 3, 2019 in America/Chicago (expected a time outside 1:00-2:00 a.m. that day, "
         "which every calendar reads as the same instant)"]
+
+
+def test_a_time_in_a_year_whose_offset_has_seconds_is_refused(tmp_path):
+    # Liberia kept UTC-0:44:30 until May 1, 1972: a VTIMEZONE can write those seconds,
+    # but ical.js reads offsets to the minute, so calendars would disagree by 30 s.
+    assert problems(tmp_path, timed("1971-06-01T12:00:00", "Africa/Monrovia")) == [
+        'tracks.one-off.milestones[2].at: "1971-06-01T12:00:00": Africa/Monrovia is '
+        "UTC-0:44:30 in 1971, which calendars read to the minute only (expected a time zone "
+        "whose UTC offset that year is a whole number of minutes)"]
+    assert problems(tmp_path, timed("1973-06-01T12:00:00", "Africa/Monrovia")) == []

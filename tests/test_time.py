@@ -18,7 +18,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-import vobject
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ical.calendar_stream import IcsCalendarStream
@@ -27,6 +26,8 @@ from calfeed import bundled
 from calfeed.core import engine, rules, wording
 from calfeed.outputs.ical import render
 from calfeed.core.model import Event, Profile
+
+import readback
 
 CHICAGO = ZoneInfo("America/Chicago")
 UTC = timezone.utc
@@ -43,9 +44,10 @@ SATURDAY, SUNDAY = 5, 6
 
 
 def rules_text(month: int = 3, day: int = 31, first_cycle: int = 2023,
-               published: dict[int, str] | None = None) -> str:
-    """The bundled rules.toml with another yearly day, first data year or published table."""
+               published: dict[int, str] | None = None, tz: str = "America/Chicago") -> str:
+    """The bundled rules.toml with another yearly day, first data year, published table or zone."""
     text = RULES_TEXT.replace("month = 3\nday = 31", f"month = {month}\nday = {day}", 1)
+    text = text.replace('tz = "America/Chicago"', f'tz = "{tz}"', 1)
     text = text.replace("first_cycle = 2023", f"first_cycle = {first_cycle}", 1)
     if published is not None:
         lines = "".join(f"{year} = {when}\n" for year, when in published.items())
@@ -322,11 +324,10 @@ def test_feed_dtstart_is_the_engines_instant(variant, today, rule_day):
             assert parsed.dtend == parsed.dtstart + timedelta(days=1)
 
 
-def vtimezone_instants(feed: bytes) -> dict[str, datetime]:
-    """DTSTART of each timed event as a client that reads only the VTIMEZONE sees it."""
-    calendar = vobject.readOne(feed.decode("utf-8"))
-    return {v.uid.value: v.dtstart.value.astimezone(UTC) for v in calendar.vevent_list
-            if isinstance(v.dtstart.value, datetime)}
+def vtimezone_instants(feed: bytes) -> dict[str, dict[str, datetime]]:
+    """Each timed DTSTART as vobject, python ical and ical.js read it through the feed's VTIMEZONE."""
+    return {"vobject": readback.by_vobject(feed), "ical": readback.by_ical(feed),
+            "ical.js": readback.by_icaljs([feed])[0]}
 
 
 @pytest.mark.parametrize("rule_day", [(3, 31), (3, 8), (3, 14), (11, 1), (11, 5)],
@@ -336,18 +337,25 @@ def test_vtimezone_gives_the_engines_instant_from_2007(variant, rule_day):
     loaded = variant(month=rule_day[0], day=rule_day[1], first_cycle=2007, published={})
     profile = everything(loaded)
     events = engine.schedule(loaded, profile, date(2100, 12, 31))
-    seen = vtimezone_instants(render(events, engine.calendar(loaded, profile)))
     timed = [e for e in events if e.precision == "time"]
-    assert len(seen) == len(timed) > 400
-    assert {uid: seen[uid] for uid in seen} == {e.uid: e.start.astimezone(UTC) for e in timed}
+    assert len(timed) > 400
+    for reader, seen in vtimezone_instants(render(events, engine.calendar(loaded, profile))).items():
+        assert seen == {e.uid: e.start.astimezone(UTC) for e in timed}, reader
 
 
-@pytest.mark.xfail(strict=True, reason="ical.vtimezone writes only the rules of the latest year "
-                   "a feed uses (2007+), so a client reading the VTIMEZONE puts a deadline in "
-                   "April 1990 or April 2001 (pre-2007 US rules) an hour off")
-def test_vtimezone_gives_the_engines_instant_before_2007(variant):
-    loaded = variant(first_cycle=1988, published={})
+@pytest.mark.parametrize("first_cycle", [1988, 2000])
+def test_vtimezone_gives_the_engines_instant_before_2007(variant, first_cycle):
+    """Deadlines under the 1987-2006 US rules and the 2007 ones in one feed, each at its instant."""
+    loaded = variant(first_cycle=first_cycle, published={})
     profile = everything(loaded)
     events = engine.schedule(loaded, profile, date(2030, 1, 1))
-    seen = vtimezone_instants(render(events, engine.calendar(loaded, profile)))
-    assert seen == {e.uid: e.start.astimezone(UTC) for e in events if e.precision == "time"}
+    timed = [e for e in events if e.precision == "time"]
+    for event in timed:
+        assert_timed(event)  # the zone database and the statutes agree
+    assert {e.start.year for e in timed} >= {2001, 2006, 2007, 2031}
+    for reader, seen in vtimezone_instants(render(events, engine.calendar(loaded, profile))).items():
+        assert seen == {e.uid: e.start.astimezone(UTC) for e in timed}, reader
+        # Data year 2000: March 31, 2001 was a Saturday, so Monday, April 2, 2001 at
+        # 11:59 p.m., after the first Sunday of April: CDT.
+        assert seen["time/annual-reporting/2000/annual-agreement@calfeed"] == datetime(
+            2001, 4, 3, 4, 59, tzinfo=UTC), reader

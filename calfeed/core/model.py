@@ -271,6 +271,13 @@ class Event:
     data_year: int | None = None  # the cycle of a yearly track; None for a cohort's step
     sequence: int = 0  # the feed's SEQUENCE: grows each time the date changes
     modified: datetime | None = None  # the feed's LAST-MODIFIED (UTC): when the date last moved
+    # The zone a timed start is in. Aware datetimes compare by instant (23:59 in Chicago
+    # equals 22:59 in Mexico City), so without it two events written in different zones
+    # would be equal, and a cache of serialized events would hand one the other's bytes.
+    zone: str | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "zone", getattr(getattr(self.start, "tzinfo", None), "key", None))
 
     @property
     def sort_key(self) -> tuple:

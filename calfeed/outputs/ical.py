@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import icalendar
 from icalendar import vCategory, vDDDTypes, vDuration, vInt, vText
@@ -21,8 +20,6 @@ from calfeed.core.model import Calendar, Event
 PRODID = "-//calfeed//calfeed//EN"
 # Clients poll twice a day at most; ACCME publishes a handful of times a year.
 REFRESH = timedelta(hours=12)
-# Outlook and older clients expect a VTIMEZONE rule to start no earlier than this.
-TZ_EPOCH = 1970
 # Values every VEVENT carries, encoded once: icalendar only reads them when it
 # serializes, so one object can stand in many events.
 STATUS = {"estimated": vText("TENTATIVE"), "published": vText("CONFIRMED")}
@@ -41,19 +38,22 @@ def render(events: Sequence[Event], calendar: Calendar,
     """
     dated = [e for e in events if e.precision != "undated"]
     # VTIMEZONEs before the events that name them: some clients read in one pass.
-    # Each carries the rules in force in the latest year the feed uses that zone.
-    latest: dict[str, int] = {}
+    # Each carries the zone's rules for every year from the first to the last the feed
+    # uses that zone in.
+    spans: dict[str, tuple[int, int]] = {}
     for event in dated:
         if event.precision == "time":
             key = zones.key(event.start)  # type: ignore[arg-type]
-            latest[key] = max(latest.get(key, 0), event.start.year)  # type: ignore[union-attr]
+            year = event.start.year  # type: ignore[union-attr]
+            low, high = spans.get(key, (year, year))
+            spans[key] = (min(low, year), max(high, year))
     # icalendar writes a calendar as its own lines, then each subcomponent's lines,
     # folding every line on its own: the header's bytes, each component's bytes and
     # the END line, joined, are exactly what Calendar.to_ical() writes. Serialized
     # apart, the parts that repeat (the zone in every feed; the header and events of
     # a feed again in each event's own .ics) are serialized once.
     parts = [_header(calendar, _calendar_description(events, calendar))]
-    parts += [_vtimezone_ical(key, year) for key, year in latest.items()]
+    parts += [_vtimezone_ical(key, high, low) for key, (low, high) in spans.items()]
     parts += [_alarmed(event, calendar.revised, calendar.url,
                        tuple(alarms(event)) if alarms else ())
               for event in dated]
@@ -93,9 +93,9 @@ def _header(calendar: Calendar, description: str) -> bytes:
 
 
 @lru_cache(maxsize=256)
-def _vtimezone_ical(key: str, year: int) -> bytes:
-    """A VTIMEZONE's bytes, serialized once per zone and year."""
-    return vtimezone(key, year).to_ical()
+def _vtimezone_ical(key: str, year: int, first: int) -> bytes:
+    """A VTIMEZONE's bytes, serialized once per zone and span of years."""
+    return vtimezone(key, year, first).to_ical()
 
 
 @lru_cache(maxsize=64)
@@ -236,50 +236,33 @@ def _utc(moment: datetime) -> datetime:
 
 
 @lru_cache(maxsize=256)
-def vtimezone(key: str, year: int) -> icalendar.Timezone:
-    """The zone's rules in force in `year`, as the RRULE-form VTIMEZONE Outlook reads.
+def vtimezone(key: str, year: int, first: int | None = None) -> icalendar.Timezone:
+    """The zone's rules for every instant of the years `first` (default `year`) to `year`.
 
-    icalendar's Timezone.from_tzinfo writes RDATE lists instead, which Outlook
-    misreads. The yearly rule starts in the first year it held (2007 for
-    America/Chicago), or 1970. Built once per zone and year and shared: callers
-    only add it to calendars, never change it.
+    In the RRULE form Outlook reads (DTSTART, RRULE and the offsets): icalendar's
+    Timezone.from_tzinfo writes RDATE lists instead, which Outlook misreads. Each
+    period of the zone's history the years span has its own yearly rules, the older
+    ones ended by COUNT (zones.observances); the newest comes first and starts in the
+    first year it held (2007 for America/Chicago), or 1970. Built once per zone and
+    span and shared: callers only add it to calendars, never change it.
     """
-    zone = ZoneInfo(key)
-    rules = zones.transitions(zone, year)
     vtz = icalendar.Timezone()
     vtz.add("tzid", key)
-    if not rules:
-        offset, name, _ = zones.offset(zone, datetime(year, 7, 1, tzinfo=timezone.utc))
-        standard = icalendar.TimezoneStandard()
-        standard.add("dtstart", datetime(TZ_EPOCH, 1, 1))
-        standard.add("tzoffsetfrom", offset)
-        standard.add("tzoffsetto", offset)
-        standard.add("tzname", name)
-        vtz.add_component(standard)
-        return vtz
-    bydays = [r.bydays() for r in rules]
-    first, starts = year, [r.wall for r in rules]
-    shapes = [r.shape() for r in rules]
-    while first > TZ_EPOCH:
-        earlier = zones.transitions(zone, first - 1)
-        if [r.shape() for r in earlier] != shapes:
-            break
-        narrowed = [days & r.bydays() for days, r in zip(bydays, earlier)]
-        if not all(narrowed):
-            break
-        bydays, first, starts = narrowed, first - 1, [r.wall for r in earlier]
-    # STANDARD before DAYLIGHT, as Outlook itself writes them.
-    for rule, days, start in sorted(zip(rules, bydays, starts), key=lambda x: x[0].daylight):
-        part = icalendar.TimezoneDaylight() if rule.daylight else icalendar.TimezoneStandard()
-        part.add("dtstart", start)
-        # "2SU" over "-1SU" when both fit every year: it is how the law reads in the US;
-        # a last-weekday rule (Europe) is left as the only one that fits.
-        byday = sorted(days, key=lambda d: (d.startswith("-"), d))[0]
-        part.add("rrule", {"freq": "yearly", "bymonth": start.month, "byday": byday})
-        part.add("tzoffsetfrom", rule.before)
-        part.add("tzoffsetto", rule.after)
-        part.add("tzname", rule.name)
-        vtz.add_component(part)
+    for part in zones.observances(key, year if first is None else first, year):
+        observance = icalendar.TimezoneDaylight() if part.daylight else icalendar.TimezoneStandard()
+        observance.add("dtstart", part.start)
+        rule = {"freq": "yearly", "bymonth": part.start.month}
+        if part.byday:
+            rule["byday"] = part.byday
+        else:
+            rule["bymonthday"] = part.start.day
+        if part.count:
+            rule["count"] = part.count
+        observance.add("rrule", rule)
+        observance.add("tzoffsetfrom", part.before)
+        observance.add("tzoffsetto", part.after)
+        observance.add("tzname", part.name)
+        vtz.add_component(observance)
     return vtz
 
 

@@ -165,11 +165,13 @@ def clock_change(zone_name: str, local: datetime) -> tuple[str, str] | None:
 
     Returns (what is wrong, what was expected), or None for a time that happens once.
     Clients disagree on such times (libical and ical.js read 02:30 in a spring-forward
-    gap an hour earlier than icalendar and node-ical), so they are refused, not guessed.
+    gap an hour earlier than icalendar and node-ical), so they are refused, not guessed;
+    so is a time in a year whose UTC offset has seconds, which no VTIMEZONE gives every
+    calendar.
     """
     change = zones.change_at(ZoneInfo(zone_name), local)
     if change is None:
-        return None
+        return zones.vtimezone_problem(zone_name, local)
     old = (change.at + change.before).replace(tzinfo=None)
     new = (change.at + change.after).replace(tzinfo=None)
     if old.date() == new.date():
