@@ -212,21 +212,18 @@ def test_a_slow_load_never_holds_up_a_request(tmp_path, data, monkeypatch):
 
 
 def test_a_poller_ends_with_its_app(tmp_path, data):
-    def pollers() -> int:
-        return sum(1 for t in threading.enumerate() if t.name == "calfeed-reload")
+    def pollers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "calfeed-reload"}
 
-    gc.collect()
-    time.sleep(0.2)
-    alone = pollers()
+    others = pollers()
     app = make_app(tmp_path, data, CALFEED_RELOAD_INTERVAL=0.05)
-    app.test_client().get("/healthz")
-    assert pollers() == alone + 1
+    started = pollers() - others
+    assert len(started) == 1  # the app's own, from its start, before any request
+    (poller,) = started
     del app
     gc.collect()
-    deadline = time.monotonic() + 5
-    while pollers() > alone:
-        assert time.monotonic() < deadline, "the poller outlived its app"
-        time.sleep(0.05)
+    poller.join(5)
+    assert not poller.is_alive(), "the poller outlived its app"
 
 
 def test_calfeed_check_refuses_a_roster_longer_than_the_limit(tmp_path, monkeypatch):

@@ -66,10 +66,11 @@ class Snapshot:
 class Store:
     """Holds the current Snapshot and replaces it when the watched files change.
 
-    interval: seconds between looks at the files, by a thread started in the process
-    that answers (so a worker forked from a process that made the store gets its own);
-    0 looks before every answer, inside it (for tests, whose next request must see an
-    edit); None or infinity never looks again (the CLI and `calfeed build` read once).
+    interval: seconds between looks at the files, by a thread of the process that
+    answers (started with the store, and again in a process forked from it, which
+    threads do not survive); 0 looks before every answer, inside it (for tests, whose
+    next request must see an edit); None or infinity never looks again (the CLI and
+    `calfeed build` read once).
     keep: the folder of the last good copy (lastgood.folder), or None to keep none.
     """
 
@@ -91,15 +92,20 @@ class Store:
         self._poller: int | None = None  # the process whose thread looks at the files
         self._snapshot = Snapshot(None)
         self._reload()
+        if self._polls():
+            self._start()
 
     def current(self) -> Snapshot:
         """The data to answer from; never waits for a load (unless interval is 0)."""
         if self.interval == 0:
             self.poll()
-        elif self._poller != os.getpid() and self.interval is not None \
-                and self.interval != float("inf"):
-            self._start()
+        elif self._poller != os.getpid() and self._polls():
+            self._start()  # forked (gunicorn's preload): this process has no poller yet
         return self._snapshot
+
+    def _polls(self) -> bool:
+        """Whether a thread looks at the files (rather than each answer, or nobody)."""
+        return self.interval is not None and 0 < self.interval < float("inf")
 
     def poll(self) -> None:
         """Look at the files once: load them if they changed; while degraded, take a newer kept copy."""
