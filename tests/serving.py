@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from calfeed import bundled
+from calfeed import settings as calfeed_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -119,6 +120,10 @@ def gunicorn(folder: Path, env: Mapping[str, str | None] | None = None, workers:
                 "CALFEED_BASE_URL": base}
     for name in ("CALFEED_RULES", "CALFEED_PROVIDERS", "GUNICORN_CMD_ARGS"):
         settings.pop(name, None)
+    # A test's own knobs (CALFEED_LOAD_SECONDS, …) are no settings: the server would refuse them.
+    for name in [name for name in settings if name.startswith("CALFEED_")]:
+        if name not in calfeed_settings.BY_NAME:
+            settings.pop(name)
     for name, value in (env or {}).items():
         if value is None:
             settings.pop(name, None)

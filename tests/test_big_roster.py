@@ -100,9 +100,7 @@ def test_a_large_roster_moved_over_a_running_servers_fails_no_request(tmp_path):
                 statuses[status] += 1
                 latencies.append((ended, ended - began))
 
-    # (CALFEED_ROSTER_ROWS is the test's, not a setting: the server would refuse it.)
-    env = {"CALFEED_RULES": str(rules), "CALFEED_PROVIDERS": str(roster),
-           "CALFEED_ROSTER_ROWS": None}
+    env = {"CALFEED_RULES": str(rules), "CALFEED_PROVIDERS": str(roster)}
     with gunicorn(tmp_path / "server", env, start_seconds=2 * LOAD_SECONDS) as server:
         workers = server.workers()
         deadline = time.monotonic() + LOAD_SECONDS
