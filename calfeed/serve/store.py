@@ -301,23 +301,29 @@ class Store:
 
     def _kept_rules(self, kept: lastgood.Kept) -> Rules | None:
         """The kept copy's rules alone (what `calfeed diff` reads as OLD), or None."""
+        loaded = self._load_copy(kept, roster=False)
+        if loaded is None:  # a copy an older calfeed accepted: no review is possible
+            log.warning("taking %s unreviewed: the last good copy does not load",
+                        self.rules_path)
+        return loaded
+
+    def _load_copy(self, kept: lastgood.Kept, roster: bool) -> Rules | None:
+        """The kept copy loaded (with its roster, or without), or None with each problem logged."""
         try:
-            return rules_module.load(kept.rules, None, roster=False, today=self.today())
-        except Exception as err:  # a copy an older calfeed accepted: review is not possible
-            log.warning("the last good copy %s does not load (%s); taking %s unreviewed",
-                        kept.rules, err, self.rules_path)
+            return rules_module.load(kept.rules, kept.roster if roster else None,
+                                     roster=roster and kept.roster is not None,
+                                     today=self.today())
+        except Exception as err:
+            lines = err.problems if isinstance(err, rules_module.RulesError) else [repr(err)]
+            for line in lines:
+                log.error("the last good copy does not load: %s", line)
             return None
 
     def _load_kept(self, kept: lastgood.Kept, old: Snapshot, problems: tuple[str, ...],
                    failed_at: datetime | None) -> Snapshot | None:
         """A Snapshot of the kept copy, still degraded by the live files' problems; None if it fails."""
-        try:
-            loaded = rules_module.load(kept.rules, kept.roster, roster=kept.roster is not None,
-                                       today=self.today())
-        except Exception as err:
-            lines = err.problems if isinstance(err, rules_module.RulesError) else [repr(err)]
-            for line in lines:
-                log.error("the last good copy does not load: %s", line)
+        loaded = self._load_copy(kept, roster=True)
+        if loaded is None:
             return None
         log.warning("serving the last good copy %s (kept at %s)", kept.rules,
                     kept.saved.replace(microsecond=0).isoformat())
