@@ -29,6 +29,9 @@ workers = 2
 # Feeds render in milliseconds; a slow client should not hold a worker for long.
 timeout = 30
 accesslog = "-"
+# gunicorn's lines, and calfeed's own in the same shape (each load of the data, what a
+# reload moved, why a file was refused): calfeed.create_app sends them to stderr at
+# INFO unless logging is configured otherwise (logconfig_dict with a root handler).
 errorlog = "-"
 
 

@@ -603,8 +603,11 @@ def test_broken_rules_keep_the_last_good_feed_and_the_log_says_why(tmp_path, dat
     assert any(record.getMessage().startswith(f"reload refused: {rules}: line ")
                and "TOML syntax error" in record.getMessage() for record in caplog.records)
     assert b"TOML" not in health.data and str(data).encode() not in health.data
-    # fixed, with a moved date and a later revision: the new feed, a new ETag
-    rewrite(rules, good.replace("materials-due = 2024-04-03", "materials-due = 2024-04-10").replace(
+    # fixed, with a moved date (and its history, which `calfeed diff` asks for) and a later
+    # revision: the new feed, a new ETag
+    rewrite(rules, good.replace("materials-due = 2024-04-03,", "materials-due = { date = "
+                                "2024-04-10, changes = [{ was = 2024-04-03, announced = "
+                                "2024-03-20 }] },").replace(
         "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-22T00:00:00Z"))
     after = client.get("/tracks/progress-8-month.ics", headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200

@@ -35,7 +35,7 @@ from werkzeug.http import is_resource_modified
 
 from calfeed.core import calendars, engine, reminders, wording
 from calfeed.outputs import export, ical, views
-from calfeed.serve import redact, secret
+from calfeed.serve import lastgood, redact, secret
 from calfeed.core.calendars import BadParameter, Subject
 from calfeed.core.model import Event, Lead, Profile
 from calfeed.serve.store import FeedCache, Snapshot, Store
@@ -97,17 +97,24 @@ class Rendered:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, serving: bool = True) -> None:
     """Register the blueprint, the data store, the template words and the log redaction.
 
-    The CALFEED_* values in app.config are already parsed (calfeed.settings).
+    The CALFEED_* values in app.config are already parsed (calfeed.settings). A serving
+    app (a WSGI server's, `calfeed run`'s) looks at the files every
+    CALFEED_RELOAD_INTERVAL and answers from the server's last good copy when they are
+    broken; another command's, and a static build's, reads the files once, as they are.
     """
     config = app.config
     today: date | None = config.get("CALFEED_TODAY")
     key = secret.key(config.get("CALFEED_SECRET_KEY"), app.instance_path)
-    store = Store(config["CALFEED_RULES"], config.get("CALFEED_PROVIDERS"), key,
-                  interval=config["CALFEED_RELOAD_INTERVAL"],
-                  today=(lambda: today) if today else date.today)
+    serving = serving and not config.get("CALFEED_STATIC")
+    rules_path, providers_path = config["CALFEED_RULES"], config.get("CALFEED_PROVIDERS")
+    store = Store(rules_path, providers_path, key,
+                  interval=config["CALFEED_RELOAD_INTERVAL"] if serving else None,
+                  today=(lambda: today) if today else date.today,
+                  keep=lastgood.folder(app.instance_path, rules_path, providers_path)
+                  if serving else None)
     site = config.get("CALFEED_BASE_URL") or None
     # A static build fetches every URL once: a rendered feed is never asked for again.
     # (CALFEED_STATIC is the build's own config key, not a setting anyone gives.)

@@ -25,18 +25,22 @@ from calfeed.core.rules import files
 from calfeed.core.rules.document import parse_rules
 from calfeed.core.rules.ndd import first_ndd, last_ndd, ndd_accepted, ndd_problem
 from calfeed.core.rules.report import Report, RulesError
+from calfeed.core.rules.roster import MAX_ROWS as MAX_ROSTER_ROWS
 from calfeed.core.rules.roster import ROSTER_COLUMNS, parse_roster
 from calfeed.core.rules.tracks import DATE_FORMS, MILESTONE
 
-__all__ = ["ACTORS", "DATE_FORMS", "MAX_ROSTER_BYTES", "MAX_RULES_BYTES", "MILESTONE_KEYS",
+__all__ = ["ACTORS", "DATE_FORMS", "MAX_ROSTER_BYTES", "MAX_ROSTER_ROWS", "MAX_RULES_BYTES", "MILESTONE_KEYS",
            "MOVES", "ROSTER_COLUMNS", "YEARS", "Rules", "RulesError", "first_ndd", "last_ndd",
            "load", "ndd_accepted", "ndd_problem"]
 
 # Big enough for any real schedule and for a roster of every ACCME provider many
 # times over; small enough that a wrong file (a log, a database dump) is refused
-# before it is parsed.
+# before it is parsed. A server holds two rosters while it reloads: at 100,000
+# providers (about 30 times every provider ACCME and the state accreditors have) a
+# worker peaks near 300 MiB and reloads in seconds; 950,000 rows (50.7 MB) took 1.4 GiB
+# per worker and a minute (roster.MAX_ROWS counts the rows).
 MAX_RULES_BYTES = 1 << 20
-MAX_ROSTER_BYTES = 64 << 20
+MAX_ROSTER_BYTES = 16 << 20
 MILESTONE_KEYS = MILESTONE.names
 
 

@@ -157,13 +157,19 @@ ROSTER_COLUMNS = COLUMNS.names
 HEADER_EXPECTED = "a header row: " + ",".join(ROSTER_COLUMNS[:5])
 
 
+# Rows are counted as well as bytes (rules.MAX_ROSTER_BYTES): short rows pack millions
+# of providers into few bytes, and a server holds two rosters while it reloads.
+MAX_ROWS = 100_000
+
+
 def parse_roster(report: Report, text: str, first: date | None, accreditors: Iterable[str],
                  today: date) -> dict[str, Profile]:
     """The providers of a roster CSV: Next Decision Dates calfeed can schedule, known accreditors."""
     known = Known(first, frozenset(accreditors), today)
     providers: dict[str, Profile] = {}
     first_row: dict[str, int] = {}
-    for row_no, place, found in sheets.rows(report, text, COLUMNS, HEADER_EXPECTED, known):
+    for row_no, place, found in sheets.rows(report, text, COLUMNS, HEADER_EXPECTED, known,
+                                            most=MAX_ROWS):
         ident = found["id"]
         if ident in first_row:
             report.add(f"{place}, column id", f"duplicate provider id {show(ident)}",
