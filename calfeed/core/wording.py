@@ -215,6 +215,35 @@ def change_words(change: Change, start: date | datetime | None, precision: str) 
     return text
 
 
+def authority(name: str) -> str:
+    """Who sets a date, in a sentence: "ACCME", "the California Medical Association"."""
+    return name if name == "ACCME" else f"the {name}"
+
+
+# Who gave a date that is no longer calfeed's estimate, by its new status: a status
+# that comes later (a date the provider reports) gets its own words here.
+CONFIRMED_BY = {"published": "Published by {authority}"}
+
+
+def confirmed_by(event: Event) -> str:
+    """Who gave an event's date, now that it is no longer an estimate: "Published by ACCME"."""
+    words = CONFIRMED_BY.get(event.status, event.status.capitalize() + " by {authority}")
+    return words.format(authority=authority(event.authority))
+
+
+def replaced_words(event: Event) -> str | None:
+    """What a published date replaced, as a sentence; None if it replaced no other estimate.
+
+    "Published by ACCME: replaces calfeed's estimate of Wednesday, January 20, 2027."
+    Never "moved": calfeed's estimate was never a date ACCME gave.
+    """
+    replaced = event.replaced
+    if replaced is None:
+        return None
+    return (f"{confirmed_by(event)}: replaces calfeed's estimate of "
+            f"{moment_words(replaced.was, replaced.precision)}.")
+
+
 def utc_stamp(moment: datetime) -> str:
     """A moment in UTC as ISO 8601 with a Z: 2026-11-21T00:00:00Z."""
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

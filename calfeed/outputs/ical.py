@@ -205,8 +205,12 @@ def _summary(event: Event) -> str:
 
 
 def _event_description(event: Event, common: _Common) -> str:
-    """Its moves (newest first), ACCME's full text, who acts, whether it is estimated, the links."""
+    """Its moves (newest first) and the estimate its publication replaced, ACCME's full text,
+    who acts, whether it is estimated, the links."""
     moves = [wording.change_words(c, event.start, event.precision) for c in reversed(event.changes)]
+    replaced = wording.replaced_words(event)
+    if replaced:
+        moves.append(replaced)
     lines = moves + ([""] if moves else []) + [
         event.description, "", f"Who acts: {wording.actor_phrase(event.actor)}"]
     if event.status == "estimated" and not event.explained:

@@ -39,7 +39,8 @@ class EventView:
     paragraphs: tuple[str, ...]
     links: tuple[Link, ...]
     ics: str | None
-    moves: tuple[str, ...] = ()  # "Moved: was …; announced …", newest first
+    # "Moved: was …; announced …", newest first, then "Published by ACCME: replaces …"
+    moves: tuple[str, ...] = ()
     recent: bool = False  # a move announced in the last 30 days
 
 
@@ -136,6 +137,9 @@ def event_view(event: Event, today: date, subject: Subject) -> EventView:
         iso = start.isoformat()[:7] if event.precision == "month" else start.isoformat()
     paragraphs = tuple(p.strip() for p in event.description.split("\n\n") if p.strip())
     moves = tuple(wording.change_words(c, start, event.precision) for c in reversed(event.changes))
+    # The estimate its publication replaced: older than any move, so said last.
+    replaced = wording.replaced_words(event)
+    moves += (replaced,) if replaced else ()
     return EventView(event, wording.title(event), wording.when(event), iso, day,
                      event.passed(today),
                      wording.actor_label(event.actor, you=subject.kind != "track"),
