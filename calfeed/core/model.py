@@ -334,6 +334,18 @@ class Lead:
 
 
 @dataclass(frozen=True)
+class Alarm:
+    """One reminder on an event: how long before its start it fires, and what it says.
+
+    Steps due at the same moment ring once, on the first of them: its alarm's text
+    names them all (reminders.py).
+    """
+
+    before: timedelta
+    description: str
+
+
+@dataclass(frozen=True)
 class Calendar:
     """The feed's own header: its identity, name and revision."""
 

@@ -51,6 +51,27 @@ def title(event: Event, estimated: bool = True) -> str:
     return f"{event.bare_title} ({'; '.join(caveats)})" if caveats else event.bare_title
 
 
+def summary(event: Event) -> str:
+    """An event's title as a calendar shows it: "… (estimated) — due 11:59 p.m. CT"."""
+    return title(event) + due(event)
+
+
+def alarm_text(events: Sequence[Event]) -> str:
+    """What one reminder says: its step's title, or every step due at that moment.
+
+    "Annual Reporting in PARS, data year 2025: 5 steps due Tuesday, March 31, 2026,
+    11:59 p.m. CT: Accept the terms …; Enter all activities …; …".
+    """
+    first = events[0]
+    if len(events) == 1:
+        return summary(first)
+    assert first.start is not None
+    tracks = {schedule(e) for e in events}
+    prefix = f"{schedule(first)}: " if len(tracks) == 1 else ""
+    return (f"{prefix}{len(events)} steps due {moment_words(first.start, first.precision)}: "
+            + "; ".join(title(e) for e in events))
+
+
 def yes_no(text: str) -> bool | None:
     """A yes/no answer as True or False; None if the text is neither."""
     lowered = text.strip().lower()

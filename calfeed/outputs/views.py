@@ -290,6 +290,9 @@ class SubscribeBox:
     chosen: str  # the chosen reminders in words ("no reminders")
     reminded: bool  # whether the calendar has alarms
     outlook_keeps: str  # the one reminder Outlook keeps ("2 weeks")
+    # Whether a later one takes its place once its day has passed (the feed leaves out
+    # reminders before its "today", so the first it carries is the next still to come).
+    outlook_next: bool
     links: dict[str, str]  # webcal, google, outlook, office
     ics_url: str  # the address to copy
     download: str  # the .ics as a one-off download (root-relative)
@@ -304,7 +307,7 @@ def subscribe_box(subject: Subject, site: str, name: str, choice: str | None) ->
     leads = reminders.BY_ID[choice].leads if choice else ()
     ics_url = site + subject.feed(remind=choice)
     return SubscribeBox(tuple(options), wording.leads(leads), bool(leads),
-                        wording.lead(leads[0]) if leads else "",
+                        wording.lead(leads[0]) if leads else "", len(leads) > 1,
                         subscribe_links(ics_url, name), ics_url,
                         subject.feed(remind=choice, download="1"))
 
