@@ -138,14 +138,14 @@ def subject(message: Message) -> str:
     # A publication is one piece of news however many dates it gives (a cohort's table).
     published = first.notice == "published"
 
-    def with_first(item: Item) -> bool:
-        return ((item.event.track, item.event.cycle, item.notice, item.provider, item.was_status)
-                == (first.event.track, first.event.cycle, first.notice, first.provider,
-                    first.was_status) if published else
-                (item.start, item.event.track, item.notice, item.provider)
-                == (first.start, first.event.track, first.notice, first.provider))
+    def news(item: Item) -> tuple:
+        """What items told together share: a publication's schedule, else one date's."""
+        if published:
+            return (item.event.track, item.event.cycle, item.notice, item.provider,
+                    item.was_status)
+        return item.start, item.event.track, item.notice, item.provider
 
-    together = [i for i in message.items if with_first(i)]
+    together = [i for i in message.items if news(i) == news(first)]
     what = (f"{first.event.track_name} ({len(together)} steps)" if len(together) > 1
             else wording.title(first.event, estimated=False))
     if len({i.provider.id for i in message.items}) > 1:
