@@ -381,7 +381,9 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...]
         if not events:
             raise NotFound()
     if fmt == "ics":
-        body = ical.render(events, calendar, reminders.alarms(remind))
+        # The alarms of the whole calendar at once: steps due together ring once, and
+        # nothing rings for what is past on the calendar's day.
+        body = ical.render(events, calendar, reminders.alarms(remind, events, today))
     elif fmt == "json":
         body = export.to_json(calendar, events).encode("utf-8")
     else:
