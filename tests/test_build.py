@@ -73,8 +73,11 @@ def tree(site: Path) -> dict[str, tuple[bytes, float, int]]:
 
 
 def siblings(site: Path) -> list[str]:
-    """What sits next to the site: a build must leave no temporary tree there."""
-    return sorted(p.name for p in site.parent.iterdir())
+    """What sits next to the site: a build must leave no temporary tree there.
+
+    Its lock file stays (`.site.lock`, locking nothing once the build has exited).
+    """
+    return sorted(p.name for p in site.parent.iterdir() if p.name != f".{site.name}.lock")
 
 
 def test_build_writes_every_page_and_feed(calfeed_build, tmp_path):
