@@ -399,7 +399,10 @@ def settle(job: Job, previous: Path | None, files: int) -> tuple[int, int]:
         while pending is not None and pending[0] < path:
             removed += 1
             pending = next(old, None)
-        known = pending[1] if pending is not None and pending[0] == path else None
+        known = None
+        if pending is not None and pending[0] == path:
+            known = pending[1]
+            pending = next(old, None)
         changed += _settle_file(job, previous, path, known, size, digest)
     if pending is not None:
         removed += 1 + sum(1 for _ in old)
