@@ -91,9 +91,14 @@ class Written:
 
 
 def manifest_line(path: str, size: int, digest: str, content_type: str) -> str:
-    """One file's entry in manifest.json."""
-    return json.dumps({"path": path, "sha256": digest, "size": size,
-                       "content_type": content_type}, ensure_ascii=False)
+    """One file's entry in manifest.json: what json.dumps writes for it, a little faster."""
+    return (f'{{"path": {_json_text(path)}, "sha256": "{digest}", "size": {size}, '
+            f'"content_type": {_json_text(content_type)}}}')
+
+
+def _json_text(text: str) -> str:
+    """A string as JSON writes it (UTF-8 kept as it is)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 class Tree:
@@ -123,8 +128,7 @@ class Tree:
         target = os.path.join(self.root, name)
         folder = os.path.dirname(target)
         if folder not in self.folders:
-            os.makedirs(folder, exist_ok=True)
-            self.folders.add(folder)
+            self._folder(folder)
         # One open file for the bytes and the time: a path is looked up once.
         handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
@@ -139,8 +143,26 @@ class Tree:
             raise BuildError(f"{name}: two different bodies for one path")
         self.files += 1
 
+    def _folder(self, folder: str) -> None:
+        """Make a folder (and the ones above it) unless this process already has."""
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+        self.folders.add(folder)
+
     def seal(self, key: str) -> None:
-        """Move the lines written since the last seal into the part file, as one block."""
+        """Move the lines written since the last seal into the part file, as one block.
+
+        The provider's own folders are finished: they get the revision's time now, so
+        that the end of the build need not walk hundreds of thousands of them.
+        """
+        mine = os.path.join(self.root, key)
+        for folder in self.folders:
+            if folder == mine or folder.startswith(mine + "/"):
+                os.utime(folder, (self.job.revised, self.job.revised))
         data = ",\n  ".join(self.lines[name] for name in sorted(self.lines)).encode("utf-8")
         if self.part is None:
             self.part = str(self.job.parts / f"{os.getpid()}.part")
@@ -490,14 +512,19 @@ def _count_removed_by_walking(temp: Path, previous: Path) -> int:
 
 
 def _settle_directories(temp: Path, revised: float) -> None:
-    """Directories get the revision as mtime too, and the usual permissions (mkdtemp's are 0700)."""
+    """Directories get the revision as mtime too, and the usual permissions (mkdtemp's are 0700).
+
+    A provider's folders got theirs when it was sealed: the walk does not enter them.
+    """
     mask = os.umask(0)
     os.umask(mask)
-    # Bottom-up, and only the folders' names held: a site has hundreds of thousands of files.
-    for folder, _, _ in os.walk(temp, topdown=False):
+    providers = str(temp / "p")
+    for folder, subfolders, _ in os.walk(temp):
+        if folder == providers:
+            subfolders.clear()
+        # Setting a folder's times never changes its parent's: any order will do.
         os.utime(folder, (revised, revised))
     temp.chmod(0o777 & ~mask)
-    os.utime(temp, (revised, revised))
 
 
 def _previous_site(outdir: Path) -> Path | None:
