@@ -1,12 +1,26 @@
 """A provider's files rendered straight from the outputs layer, as the web routes render them.
 
 The server answers one URL per request: it finds the provider by its token, schedules
-its events and renders one file. The build needs all of a provider's files at once,
-so it schedules once and renders each file from those events with the same public
-functions the routes call (`ical.render`, `export.to_json`/`to_csv`,
-`views.calendar_page` and the page templates): the bytes the server answers at each
-URL, without a request each. `tests/test_build_identity.py` proves it file by file
-against the app, for the demo site and a sample of a 1,000-provider site.
+its events and renders one file. The build needs every file of every provider, so it
+calls what the routes call (`engine.schedule`, `ical.render`, `export.to_json` and
+`to_csv`, `views.calendar_page` and the page templates) without a request each, and
+shares what the providers' files repeat:
+
+- Providers with the same answers (Next Decision Date, enduring materials,
+  accreditor) have the same calendar but for their id, name and token: the same
+  events but for their UIDs, the same pages, JSON and CSV but for those values. So
+  each calendar *shape* is worked out once, for a stand-in provider: its events, when
+  their reminders fire, and its texts cut at the stand-in's values (Slots).
+- A provider then gets the shape's events with its own UIDs; its .ics files rendered
+  by ical.render (the feed, three reminder calendars and one file per event, each
+  event serialized once for all of them; iCalendar is never patched); and its texts
+  filled in with its own values, each written as that text writes it.
+- The first provider of each shape is also rendered the direct way, as the routes
+  render it; any part of its files that does not come out byte-identical is rendered
+  the direct way for every provider of that shape.
+
+`tests/test_build_render.py` proves the files byte-identical to the app's answers,
+for the demo site and a sample of a 1,000-provider site.
 """
 
 from __future__ import annotations
@@ -15,7 +29,7 @@ import dataclasses
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -26,7 +40,7 @@ from flask import render_template
 
 from calfeed.core import calendars, engine, reminders
 from calfeed.core.calendars import Subject
-from calfeed.core.model import Calendar, Event, Lead, Profile
+from calfeed.core.model import Calendar, Event, Profile
 from calfeed.outputs import export, ical, views
 from calfeed.serve import web
 
@@ -34,6 +48,14 @@ HTML = "text/html; charset=utf-8"
 # The Content-Type the server sends with each feed format.
 FEED_TYPES = {"ics": "text/calendar; charset=utf-8", "json": "application/json",
               "csv": "text/csv; charset=utf-8"}
+# The texts of a calendar, in the order paths() gives them: the page, each reminder
+# choice's page ("page-2w2d"), the JSON and the CSV.
+TEXTS = ("page-", *(f"page-{c.id}" for c in reminders.CHOICES), "json", "csv")
+# Calendar shapes kept: more than a roster has combinations of answers.
+SHAPES_KEPT = 512
+
+# What ical.render asks for each event's alarms, one per reminder choice.
+Alarms = Callable[[Event], Sequence[timedelta]]
 
 
 @dataclass(frozen=True)
@@ -45,169 +67,35 @@ class File:
     body: bytes
 
 
-class Alarms:
-    """Each step's reminder triggers, worked out once for every calendar that holds the step.
-
-    When a step's alarms fire depends on the step, not on whose calendar it is in; but
-    each provider's copy carries its own UID, so a cache keyed by the event (as
-    reminders' own is) never meets the same step twice in a build. This one is keyed
-    by the event without its UID: a provider's reminder calendars then cost a lookup
-    per step instead of the date arithmetic.
-    """
-
-    # Distinct steps of a build: a few hundred; the bound only keeps memory flat.
-    LIMIT = 8192
-
-    def __init__(self) -> None:
-        self.memo: dict[tuple[Event, tuple[Lead, ...]], tuple[timedelta, ...]] = {}
-
-    def choice(self, leads: tuple[Lead, ...],
-               steps: dict[int, Event]) -> Callable[[Event], tuple[timedelta, ...]]:
-        """What ical.render asks for each event's alarms; steps: id(event) → the event without its UID."""
-        memo = self.memo
-
-        def triggers(event: Event) -> tuple[timedelta, ...]:
-            key = (steps[id(event)], leads)
-            found = memo.get(key)
-            if found is None:
-                if len(memo) >= self.LIMIT:
-                    memo.clear()
-                found = memo[key] = reminders.triggers(event, leads)
-            return found
-
-        return triggers
-
-
-def steps(events: list[Event]) -> dict[int, Event]:
-    """id(event) → the same event without its UID (what makes it one provider's)."""
-    return {id(e): dataclasses.replace(e, uid="") for e in events if e.precision != "undated"}
-
-
-class Renderer:
-    """Renders a provider's files from one loaded app (its data, secret, site and today)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        app_state = web.state(app)
-        rules = web.snapshot(app).rules
-        assert rules is not None
-        self.rules = rules
-        self.secret = app_state.secret
-        self.today: date = app_state.today or date.today()
-        self.site: str = app.config["CALFEED_BASE_URL"].rstrip("/")
-        self.alarms = Alarms()
-        self.shapes: OrderedDict[Profile, dict[str, Slots | None]] = OrderedDict()
-
-    def provider(self, profile: Profile) -> tuple[Subject, list[File]]:
-        """A roster provider's calendar and every file of it the site holds."""
-        subject = calendars.provider_of(self.secret, profile)
-        events = engine.schedule(self.rules, profile, self.today)
-        calendar = engine.calendar(self.rules, profile, self.site + subject.page())
-        return subject, self.feeds(subject, events, calendar) + self.texts(subject, events, calendar)
-
-    def feeds(self, subject: Subject, events: list[Event], calendar: Calendar) -> list[File]:
-        """The .ics files: the feed, its reminder calendars, and one per dated event.
-
-        Each event is serialized once, for the feed; the others join those bytes.
-        """
-        ics = FEED_TYPES["ics"]
-        files = [File(subject.feed("ics"), ics, ical.render(events, calendar))]
-        anonymous = steps(events)
-        files += [File(subject.feed(remind=choice.id), ics,
-                       ical.render(events, calendar, self.alarms.choice(choice.leads, anonymous)))
-                  for choice in reminders.CHOICES]
-        # An event's own .ics: the events its path names (track, cycle, milestone), dated.
-        files += [File(path, ics, ical.render(group, calendar))
-                  for path, group in event_files(subject, events).items()]
-        return files
-
-    def texts(self, subject: Subject, events: list[Event], calendar: Calendar) -> list[File]:
-        """The page, the reminder pages, the JSON and the CSV: filled in from the calendar's shape.
-
-        Providers with the same answers (Next Decision Date, enduring materials,
-        accreditor) have the same texts but for their name, id and token. Each text is
-        rendered once per shape for a stand-in provider, cut at the stand-in's values
-        (Slots), and filled in with each provider's. The first provider of a shape is
-        rendered directly too, and a text that does not come out the same is rendered
-        for every provider of that shape.
-        """
-        profile = subject.profile
-        key = dataclasses.replace(profile, id=STAND_IN_ID, name=STAND_IN_NAME, rotation=0)
-        shape = self.shapes.get(key)
-        if shape is not None:
-            self.shapes.move_to_end(key)
-            values = _values(subject)
-            return [File(path, kind_type, slots.fill(values) if slots is not None
-                         else self.text(kind, subject, events, calendar))
-                    for kind, (path, kind_type), slots
-                    in zip(TEXTS, _paths(subject), shape.values())]
-        stand_in = Subject("provider", key, f"/p/{STAND_IN_TOKEN}", filename=STAND_IN_ID)
-        stand_events = engine.schedule(self.rules, key, self.today)
-        stand_calendar = engine.calendar(self.rules, key, self.site + stand_in.page())
-        values = _values(subject)
-        shape = {}
-        files = []
-        for kind, (path, kind_type) in zip(TEXTS, _paths(subject)):
-            body = self.text(kind, subject, events, calendar)
-            slots = Slots.cut(self.text(kind, stand_in, stand_events, stand_calendar), kind)
-            shape[kind] = slots if slots is not None and slots.fill(values) == body else None
-            files.append(File(path, kind_type, body))
-        self.shapes[key] = shape
-        if len(self.shapes) > SHAPES_KEPT:
-            self.shapes.popitem(last=False)
-        return files
-
-    def text(self, kind: str, subject: Subject, events: list[Event], calendar: Calendar) -> bytes:
-        """One text of a calendar rendered as the server renders it: a page, the JSON or the CSV."""
-        if kind == "json":
-            return export.to_json(calendar, events).encode("utf-8")
-        if kind == "csv":
-            return export.to_csv(events, self.rules).encode("utf-8")
-        choice = kind.removeprefix("page-") or None
-        page = views.calendar_page(self.rules, subject, [] if choice else events, self.today,
-                                   self.site, choice)
-        with self.app.app_context():
-            html = render_template("subscribe.html" if choice else "calendar.html", **page)
-        return html.encode("utf-8")
-
-
-# The texts of a calendar, in the order _paths() gives their paths: the page, each
-# reminder choice's page ("page-2w2d"), the JSON and the CSV.
-TEXTS = ("page-", *(f"page-{c.id}" for c in reminders.CHOICES), "json", "csv")
-# Calendar shapes whose texts are kept: more than a roster has answers to combine.
-SHAPES_KEPT = 512
-
-
-def _paths(subject: Subject) -> list[tuple[str, str]]:
-    """The path and Content-Type of each of TEXTS for a calendar."""
-    return ([(subject.page(), HTML)] + [(subject.page(c.id), HTML) for c in reminders.CHOICES]
-            + [(subject.feed("json"), FEED_TYPES["json"]), (subject.feed("csv"), FEED_TYPES["csv"])])
-
+# ---------------------------------------------------------------------------
+# The stand-in, and texts cut at its values
+# ---------------------------------------------------------------------------
 
 # The stand-in's values. Each shows in every text in a form of its own, which says how
 # to write a provider's value there: the token and the id (URL-safe, like every roster
 # id) as they are; the name HTML-escaped, percent-encoded (in the subscribe links) or
-# JSON-escaped, told apart by the characters each encoding changes. All share MARK.
+# JSON-escaped, told apart by the characters each encoding changes. All contain MARK.
 MARK = "zqSTANDIN"
 STAND_IN_TOKEN = (MARK + "token" * 7)[:32]
 STAND_IN_ID = MARK + "id"
 STAND_IN_NAME = MARK + "name &\"<'>\\"
-
-
-def _forms() -> dict[str, int]:
-    """Each form a stand-in value takes in a text → the index of the provider's value."""
-    return {STAND_IN_TOKEN: 0, STAND_IN_ID: 1, str(markupsafe.escape(STAND_IN_NAME)): 2,
-            quote(STAND_IN_NAME, safe=""): 3, json.dumps(STAND_IN_NAME, ensure_ascii=False)[1:-1]: 4}
-
-
-FORMS = _forms()
-# The name's forms allowed in each text: a CSV cell is quoted as a whole, so a name
-# in it could not be filled in (nor is one there).
+# Each form a stand-in value takes in a text → the index of the provider's value.
+FORMS = {STAND_IN_TOKEN: 0, STAND_IN_ID: 1, str(markupsafe.escape(STAND_IN_NAME)): 2,
+         quote(STAND_IN_NAME, safe=""): 3, json.dumps(STAND_IN_NAME, ensure_ascii=False)[1:-1]: 4}
+# The forms each text may hold: a CSV cell is quoted as a whole, so a name there
+# could not be filled in (nor is there one).
 ALLOWED = {"json": {0, 1, 4}, "csv": {0, 1}}
+PAGE_FORMS = {0, 1, 2, 3}
 _FORM = re.compile("(" + "|".join(re.escape(f) for f in sorted(FORMS, key=len, reverse=True)) + ")")
 
 
-def _values(subject: Subject) -> tuple[bytes, ...]:
+def stand_in(profile: Profile) -> Profile:
+    """A provider's shape: the profile with the stand-in's id and name (and no contacts)."""
+    return dataclasses.replace(profile, id=STAND_IN_ID, name=STAND_IN_NAME, rotation=0,
+                               contacts=())
+
+
+def values(subject: Subject) -> tuple[bytes, ...]:
     """A provider's values, in the order FORMS indexes them, as the texts write them."""
     name = subject.profile.name
     return (subject.base.removeprefix("/p/").encode(), subject.profile.id.encode(),
@@ -228,7 +116,7 @@ class Slots:
         """The text cut at the stand-in's values; None if a value shows in a form not allowed there."""
         pieces = _FORM.split(text.decode("utf-8"))  # literal, value, literal, … literal
         parts, slots = pieces[::2], tuple(FORMS[f] for f in pieces[1::2])
-        if any(MARK in part for part in parts) or not set(slots) <= ALLOWED.get(kind, {0, 1, 2, 3}):
+        if any(MARK in part for part in parts) or not set(slots) <= ALLOWED.get(kind, PAGE_FORMS):
             return None
         return cls(tuple(p.encode("utf-8") for p in parts), slots)
 
@@ -238,6 +126,139 @@ class Slots:
         for slot, part in zip(self.slots, self.parts[1:]):
             out += (values[slot], part)
         return b"".join(out)
+
+
+@dataclass
+class Shape:
+    """What every provider of one calendar shape shares, worked out for the stand-in."""
+
+    events: list[Event] | None  # the stand-in's; None: each provider is scheduled
+    triggers: list[tuple[tuple[timedelta, ...], ...]]  # per event, per reminder choice
+    texts: dict[str, Slots | None]  # per text; None: rendered for each provider
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------
+
+class Renderer:
+    """Renders providers' files from one loaded app (its data, secret, site and today)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        app_state = web.state(app)
+        rules = web.snapshot(app).rules
+        assert rules is not None
+        self.rules = rules
+        self.secret = app_state.secret
+        self.today: date = app_state.today or date.today()
+        self.site: str = app.config["CALFEED_BASE_URL"].rstrip("/")
+        self.shapes: OrderedDict[Profile, Shape] = OrderedDict()
+
+    def provider(self, profile: Profile) -> tuple[Subject, list[File]]:
+        """A roster provider's calendar and every file of it the site holds."""
+        subject = calendars.provider_of(self.secret, profile)
+        key = stand_in(profile)
+        shape = self.shapes.get(key)
+        if shape is None:
+            return subject, self.first(subject, key)
+        self.shapes.move_to_end(key)
+        return subject, self.shared(subject, shape)
+
+    def direct(self, subject: Subject) -> list[File]:
+        """Every file of a calendar rendered as the routes render it, nothing shared."""
+        events = engine.schedule(self.rules, subject.profile, self.today)
+        calendar = engine.calendar(self.rules, subject.profile, self.site + subject.page())
+        files = self.feeds(subject, events, calendar,
+                           [reminders.alarms(c.leads) for c in reminders.CHOICES])
+        return files + [File(path, content_type, self.text(kind, subject, events, calendar))
+                         for kind, (path, content_type) in zip(TEXTS, paths(subject))]
+
+    def shared(self, subject: Subject, shape: Shape) -> list[File]:
+        """A calendar's files from its shape: its own UIDs, its own .ics, its values filled in."""
+        profile = subject.profile
+        if shape.events is None:
+            events = engine.schedule(self.rules, profile, self.today)
+            alarms = [reminders.alarms(c.leads) for c in reminders.CHOICES]
+        else:
+            events = [dataclasses.replace(e, uid=e.uid.replace(STAND_IN_ID, profile.id))
+                      for e in shape.events]
+            alarms = _alarms(events, shape.triggers)
+        calendar = engine.calendar(self.rules, profile, self.site + subject.page())
+        files = self.feeds(subject, events, calendar, alarms)
+        mine = values(subject)
+        for kind, (path, content_type) in zip(TEXTS, paths(subject)):
+            slots = shape.texts[kind]
+            files.append(File(path, content_type, slots.fill(mine) if slots is not None
+                              else self.text(kind, subject, events, calendar)))
+        return files
+
+    def first(self, subject: Subject, key: Profile) -> list[File]:
+        """The first provider of a shape: work the shape out, and keep what renders it right."""
+        other = Subject("provider", key, f"/p/{STAND_IN_TOKEN}", filename=STAND_IN_ID)
+        events = engine.schedule(self.rules, key, self.today)
+        calendar = engine.calendar(self.rules, key, self.site + other.page())
+        shape = Shape(events, [tuple(reminders.triggers(e, c.leads) for c in reminders.CHOICES)
+                               for e in events],
+                      {kind: Slots.cut(self.text(kind, other, events, calendar), kind)
+                       for kind in TEXTS})
+        direct = self.direct(subject)
+        shared = self.shared(subject, shape)
+        texts = len(TEXTS)
+        if shared[:-texts] != direct[:-texts]:
+            shape.events = None
+        for kind, mine, right in zip(TEXTS, shared[-texts:], direct[-texts:]):
+            if mine != right:
+                shape.texts[kind] = None
+        self.shapes[key] = shape
+        if len(self.shapes) > SHAPES_KEPT:
+            self.shapes.popitem(last=False)
+        return direct
+
+    def feeds(self, subject: Subject, events: list[Event], calendar: Calendar,
+              alarms: list[Alarms]) -> list[File]:
+        """The .ics files: the feed, its reminder calendars (alarms: one per choice), one per event.
+
+        Each event is serialized once, for the feed; the others join those bytes.
+        """
+        ics = FEED_TYPES["ics"]
+        files = [File(subject.feed("ics"), ics, ical.render(events, calendar))]
+        files += [File(subject.feed(remind=choice.id), ics, ical.render(events, calendar, each))
+                  for choice, each in zip(reminders.CHOICES, alarms)]
+        # An event's own .ics: the events its path names (track, cycle, milestone), dated.
+        files += [File(path, ics, ical.render(group, calendar))
+                  for path, group in event_files(subject, events).items()]
+        return files
+
+    def text(self, kind: str, subject: Subject, events: list[Event], calendar: Calendar) -> bytes:
+        """One of TEXTS rendered as the server renders it: a page, the JSON or the CSV."""
+        if kind == "json":
+            return export.to_json(calendar, events).encode("utf-8")
+        if kind == "csv":
+            return export.to_csv(events, self.rules).encode("utf-8")
+        choice = kind.removeprefix("page-") or None
+        # A reminder choice's page lists no dates, as the route passes it none.
+        page = views.calendar_page(self.rules, subject, [] if choice else events, self.today,
+                                   self.site, choice)
+        with self.app.app_context():
+            html = render_template("subscribe.html" if choice else "calendar.html", **page)
+        return html.encode("utf-8")
+
+
+def _alarms(events: list[Event], triggers: list[tuple[tuple[timedelta, ...], ...]]) -> list[Alarms]:
+    """Each reminder choice's alarms for a provider's events, from its shape's triggers."""
+    index = {id(e): n for n, e in enumerate(events)}
+
+    def choice(number: int) -> Alarms:
+        return lambda event: triggers[index[id(event)]][number]
+
+    return [choice(number) for number in range(len(reminders.CHOICES))]
+
+
+def paths(subject: Subject) -> list[tuple[str, str]]:
+    """The path and Content-Type of each of TEXTS for a calendar."""
+    return ([(subject.page(), HTML)] + [(subject.page(c.id), HTML) for c in reminders.CHOICES]
+            + [(subject.feed("json"), FEED_TYPES["json"]), (subject.feed("csv"), FEED_TYPES["csv"])])
 
 
 def event_files(subject: Subject, events: list[Event]) -> dict[str, list[Event]]:
