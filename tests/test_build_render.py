@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from calfeed.build import render
 from calfeed.core import reminders
 from calfeed.core import rules as rules_module
 
@@ -33,6 +34,7 @@ from building import (
     cli_build,
     synthetic_roster,
     token_of,
+    tree,
 )
 
 # A 1,000-provider site, and how many of its providers are compared file by file.
@@ -200,3 +202,31 @@ def test_a_large_site_holds_every_provider_and_the_sites_own_pages(large_site):
     public = {name for name in entries if not name.startswith("p/")}
     assert public == {file_name(p) for p in answers} | {"404.html"}
     assert_same(site, answers, entries)
+
+
+def test_a_shape_is_shared_only_where_it_renders_the_same_bytes(data, tmp_path, monkeypatch):
+    # Normally the texts are rendered once per shape; where a shape's first provider
+    # does not come out byte-identical, that shape's providers are each rendered
+    # the direct way, and the site is the same.
+    (data / "providers.csv").write_text(synthetic_roster(40), newline="")
+    rendered: list[str] = []
+    text = render.Renderer.text
+
+    def counted(self, kind, subject, events, calendar):
+        if render.MARK not in subject.base:
+            rendered.append(subject.profile.id)
+        return text(self, kind, subject, events, calendar)
+
+    monkeypatch.setattr(render.Renderer, "text", counted)
+    shared = tmp_path / "shared"
+    assert cli_build(data)(shared).exit_code == 0
+    shapes = len(set(rendered))
+    assert len(rendered) == shapes * len(render.TEXTS) and shapes < 20
+    # Wrong values to fill in, and reminders that never fire: nothing can be shared.
+    monkeypatch.setattr(render, "values", lambda subject: (b"wrong",) * len(render.FORMS))
+    monkeypatch.setattr(render, "_alarms", lambda events, triggers: [lambda event: ()] * 3)
+    rendered.clear()
+    direct = tmp_path / "direct"
+    assert cli_build(data)(direct).exit_code == 0
+    assert len(set(rendered)) == 40
+    assert tree(direct) == tree(shared)

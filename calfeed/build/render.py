@@ -51,8 +51,9 @@ FEED_TYPES = {"ics": "text/calendar; charset=utf-8", "json": "application/json",
 # The texts of a calendar, in the order paths() gives them: the page, each reminder
 # choice's page ("page-2w2d"), the JSON and the CSV.
 TEXTS = ("page-", *(f"page-{c.id}" for c in reminders.CHOICES), "json", "csv")
-# Calendar shapes kept: more than a roster has combinations of answers.
-SHAPES_KEPT = 512
+# Calendar shapes kept at once: providers come grouped by shape (in_shape_order), so a
+# process needs one or two at a time; the bound keeps memory flat whatever the roster.
+SHAPES_KEPT = 16
 
 # What ical.render asks for each event's alarms, one per reminder choice.
 Alarms = Callable[[Event], Sequence[timedelta]]
@@ -93,6 +94,14 @@ def stand_in(profile: Profile) -> Profile:
     """A provider's shape: the profile with the stand-in's id and name (and no contacts)."""
     return dataclasses.replace(profile, id=STAND_IN_ID, name=STAND_IN_NAME, rotation=0,
                                contacts=())
+
+
+def in_shape_order(providers: dict[str, Profile]) -> list[str]:
+    """Provider ids grouped by calendar shape (shapes in order of their first provider), by id within."""
+    groups: dict[Profile, list[str]] = {}
+    for ident in sorted(providers):
+        groups.setdefault(stand_in(providers[ident]), []).append(ident)
+    return [ident for group in groups.values() for ident in group]
 
 
 def values(subject: Subject) -> tuple[bytes, ...]:

@@ -305,7 +305,8 @@ def _build(outdir: Path, config: dict[str, Any], workers: int,
         parts = temp / ".manifest-parts"
         parts.mkdir()
         job = Job(temp, parts, rules.revised.timestamp(), float(int(started)))
-        ids = sorted(rules.providers)
+        # Grouped by calendar shape: each process works a shape out once (render.py).
+        ids = render.in_shape_order(rules.providers)
         on_total(len(rules.tracks) + len(ids))
         parent = _Builder(app, job)
         written: list[Written] = []
