@@ -17,6 +17,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from calfeed import bundled, create_app, settings
+from calfeed.build import lock  # the standard library only: the web layer loads for `build` alone
 from calfeed.core import engine, rules, wording
 from calfeed.outputs import export
 from calfeed.outputs import diff as changes
@@ -142,7 +143,7 @@ def links(provider: str | None, base_url: str | None) -> None:
 @click.option("--today", help="Pin today (YYYY-MM-DD; env CALFEED_TODAY).")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Processes for large rosters (default: all cores).")
-@click.option("--wait", type=click.FloatRange(min=0), default=600, show_default=True,
+@click.option("--wait", type=click.FloatRange(min=0), default=lock.WAIT, show_default=True,
               metavar="SECONDS",
               help="How long to wait for another build of OUTDIR to finish (0: refuse at once).")
 @rules_option

@@ -18,6 +18,9 @@ from pathlib import Path
 
 # How often a waiting build tries the lock again: flock itself has no time limit.
 POLL = 0.1
+# How long a build waits for another build of the same OUTDIR by default: longer than
+# a 10,000-provider build takes on one core, short enough that a stuck one is noticed.
+WAIT: float = 600
 
 
 class Busy(Exception):

@@ -45,9 +45,6 @@ PARALLEL_MIN_PROVIDERS = 200
 # Providers per task handed to a worker: small enough for a smooth progress bar and
 # an even split, large enough that passing results back costs nothing.
 CHUNK = 25
-# How long a build waits for another build of the same OUTDIR by default: longer than
-# a 10,000-provider build takes on one core, short enough that a stuck one is noticed.
-WAIT = 600.0
 
 
 class BuildError(Exception):
@@ -269,7 +266,7 @@ def _load(config: dict[str, Any]) -> Any:
 def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
           progress: Callable[[int], None] = lambda n: None,
           on_total: Callable[[int], None] = lambda n: None,
-          wait: float = WAIT,
+          wait: float = lock.WAIT,
           on_wait: Callable[[int | None, float], None] = lambda pid, wait: None) -> Summary:
     """Write the whole site to outdir, atomically; raise BuildError, OSError or KeyboardInterrupt.
 
