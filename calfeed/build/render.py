@@ -91,7 +91,11 @@ _FORM = re.compile("(" + "|".join(re.escape(f) for f in sorted(FORMS, key=len, r
 
 
 def stand_in(profile: Profile) -> Profile:
-    """A provider's shape: the profile with the stand-in's id and name (and no contacts)."""
+    """A provider's shape: the profile with the stand-in's id and name (and no contacts).
+
+    Shapes are told apart by the profile's equality, which leaves out only what no
+    file ever shows (the contacts); every other field makes a shape of its own.
+    """
     return dataclasses.replace(profile, id=STAND_IN_ID, name=STAND_IN_NAME, rotation=0,
                                contacts=())
 
