@@ -44,9 +44,10 @@ machine: the build and the render sample are timed minutes apart on cores shared
 other processes (see the render passes' min–max).""",
     "build.ratio_all_cores_to_one": """\
 **Why.** Two workers on two cores shared with other processes (see the load average):
-when other test suites take a core, the second worker has little to run on. The
-serial part (app start, track pages, manifest, directory times) is about 3 s at
-2,000 providers.""",
+when other test suites take a core, the second worker has little to run on, and the
+wall-clock seconds follow the machine's load (compare the CPU seconds). The serial part
+(app start, track pages, manifest, directory times) is under a second at 10,000
+providers.""",
     "memory.worker_rss_mb_after_10k": """\
 **Why.** The feed cache is bounded at 64 MB of bodies (store.FeedCache), plus the
 roster, its token index and Python's own arenas.""",
@@ -284,7 +285,8 @@ def _build(b: dict[str, Any]) -> list[str]:
         return failed
     lines = ["## Static build", "",
              "Fresh `calfeed build` into an empty folder each time; CPU counts the build and its "
-             "forked workers. The render is a cold `ical.render` of a provider's feed, the mean "
+             "forked workers; peak RSS is the largest VmHWM of the build and of each worker, polled "
+             "every 20 ms. The render is a cold `ical.render` of a provider's feed, the mean "
              "over the roster's first 100 providers: the median of passes before and after the "
              "builds (their min–max in brackets).", "",
              "| providers | workers | seconds | CPU s | files | MB written | files/s | peak RSS MB |",
