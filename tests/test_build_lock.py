@@ -46,10 +46,27 @@ def _env() -> dict[str, str]:
     return env
 
 
-def start(args: list[str], logs: Path) -> subprocess.Popen:
-    """`calfeed build …` as a process of its own; its stdout and stderr go to logs.out/.err."""
-    with logs.with_suffix(".out").open("wb") as out, logs.with_suffix(".err").open("wb") as err:
-        return subprocess.Popen(CALFEED + args, env=_env(), stdout=out, stderr=err)
+@pytest.fixture
+def start():
+    """Start `calfeed build …` as a process of its own (stdout, stderr to logs.out/.err).
+
+    Whatever the test's outcome, each process it started ends with it: resumed if
+    paused, then killed if still running.
+    """
+    started: list[subprocess.Popen] = []
+
+    def run(args: list[str], logs: Path) -> subprocess.Popen:
+        with logs.with_suffix(".out").open("wb") as out, logs.with_suffix(".err").open("wb") as err:
+            process = subprocess.Popen(CALFEED + args, env=_env(), stdout=out, stderr=err)
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+            process.wait(timeout=60)
 
 
 def wait_for(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
@@ -113,7 +130,7 @@ def two_inputs(data, tmp_path):
 
 
 def test_a_second_build_waits_for_the_first_and_compares_with_the_site_it_replaces(
-        two_inputs, tmp_path):
+        two_inputs, tmp_path, start):
     data, other = two_inputs
     site = tmp_path / "site"
     assert cli_build(data)(site).exit_code == 0
@@ -203,7 +220,7 @@ def test_a_site_swapped_in_behind_the_builds_back_is_what_it_compares_with(
     assert same_size_changes(replaced, tree(site)) >= ROSTER_SIZE // 2
 
 
-def test_a_killed_builds_lock_file_locks_nothing(two_inputs, tmp_path):
+def test_a_killed_builds_lock_file_locks_nothing(two_inputs, tmp_path, start):
     data, _ = two_inputs
     site = tmp_path / "site"
     logs = tmp_path / "killed"
