@@ -104,6 +104,7 @@ class Tree:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.root = str(job.temp)
+        self.times = (round(job.revised * 1e9),) * 2  # every new file's atime and mtime, in ns
         self.folders: set[str] = set()
         self.lines: dict[str, str] = {}
         self.blocks: list[Block] = []
@@ -122,17 +123,19 @@ class Tree:
         Whether it keeps an old file's mtime or gets a later one is decided at swap time
         (settle), against the tree it replaces.
         """
-        target = os.path.join(self.root, name)
-        folder = os.path.dirname(target)
+        target = f"{self.root}/{name}"
+        folder = target.rpartition("/")[0]
         if folder not in self.folders:
             self._folder(folder)
         # One open file for the bytes and the time: a path is looked up once.
         handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
-            view = memoryview(body)
-            while view:
-                view = view[os.write(handle, view):]
-            os.utime(handle, (self.job.revised, self.job.revised))
+            written = os.write(handle, body)
+            if written < len(body):  # a write may stop short: write the rest
+                view = memoryview(body)[written:]
+                while view:
+                    view = view[os.write(handle, view):]
+            os.utime(handle, ns=self.times)
         finally:
             os.close(handle)
         line = manifest_line(name, len(body), hashlib.sha256(body).hexdigest(), content_type)
@@ -156,10 +159,10 @@ class Tree:
         The provider's own folders are finished: they get the revision's time now, so
         that the end of the build need not walk hundreds of thousands of them.
         """
-        mine = os.path.join(self.root, key)
+        mine = f"{self.root}/{key}"
         for folder in self.folders:
             if folder == mine or folder.startswith(mine + "/"):
-                os.utime(folder, (self.job.revised, self.job.revised))
+                os.utime(folder, ns=self.times)
         data = ",\n  ".join(self.lines[name] for name in sorted(self.lines)).encode("utf-8")
         if self.part is None:
             self.part = str(self.job.parts / f"{os.getpid()}.part")
