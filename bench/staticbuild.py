@@ -25,6 +25,8 @@ from .serving import BUILD_MODULE, CALFEED_CLI
 SUMMARY_LINE = re.compile(r": (\d+) files, (\d+) calendars")
 # Passes of the render sample before the builds of a size, and as many after.
 RENDER_PASSES = 3
+# Seconds to wait after removing a built site (hundreds of thousands of files).
+SETTLE = 3.0
 
 
 def build_once(workdir: Path, roster_csv: Path, workers: int, timeout: float) -> dict[str, Any]:
@@ -61,6 +63,9 @@ def build_once(workdir: Path, roster_csv: Path, workers: int, timeout: float) ->
     calendars = int(match.group(2)) if match else 0
     size = sum(f["size"] for f in manifest["files"])
     shutil.rmtree(site, ignore_errors=True)
+    # The kernel frees a removed tree's inodes and dentries a moment later, and charges
+    # that to whichever process runs then: let it happen before the next measurement.
+    time.sleep(SETTLE)
     # CPU of the build and its forked workers (wait4 counts children it waited for).
     cpu = usage.ru_utime + usage.ru_stime
     return {"seconds": seconds, "cpu_seconds": cpu, "files": files, "calendars": calendars,
