@@ -6,6 +6,11 @@ import errno
 import hashlib
 import json
 import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,8 +18,12 @@ from click.testing import CliRunner
 from calfeed.build import site as build, swap
 from calfeed.cli import main
 
+from conftest import SECRET, TODAY
+
 from building import (
+    BASE_URL,
     PROVIDERS,
+    ROOT,
     REVISED,
     SUMMARY,
     TRACKS,
@@ -279,3 +288,36 @@ def test_without_an_atomic_exchange_two_renames_replace_the_site(calfeed_build, 
     assert sorted(p.name for p in (site / "p").iterdir()) == [token_of("solo"), token_of("solo") + ".csv",
                                                            token_of("solo") + ".ics", token_of("solo") + ".json"]
     assert siblings(site) == ["data", "site"]
+
+
+@pytest.mark.wheel
+def test_the_installed_wheel_builds_a_site(tmp_path):
+    """`pip install .` (not -e) gives a calfeed whose `build` runs: the wheel carries calfeed/build/."""
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
+                    str(ROOT)], check=True, capture_output=True)
+    wheel = next(wheels.glob("calfeed-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"calfeed/build/{m}.py" for m in ("site", "render", "crawl", "swap", "lock")} <= names
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([venv / "bin" / "pip", "install", "-q", "--no-deps", str(wheel)], check=True,
+                   capture_output=True)
+    # Its dependencies from this test run's environment, after the wheel's own calfeed
+    # (a plain path: that environment's editable calfeed is not put in front of it).
+    purelib = Path(subprocess.run([venv / "bin" / "python", "-c",
+                                   "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                  check=True, capture_output=True, text=True).stdout.strip())
+    (purelib / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    where = subprocess.run([venv / "bin" / "python", "-c",
+                            "import calfeed.build.render as r; print(r.__file__)"],
+                           check=True, capture_output=True, text=True, cwd=tmp_path).stdout
+    assert where.startswith(str(purelib)), where
+    site = tmp_path / "site"
+    done = subprocess.run([venv / "bin" / "calfeed", "build", str(site), "--base-url", BASE_URL,
+                           "--today", TODAY], capture_output=True, text=True, cwd=tmp_path,
+                          env={**{k: v for k, v in os.environ.items() if not k.startswith("CALFEED_")},
+                               "CALFEED_SECRET_KEY": SECRET})
+    assert done.returncode == 0, done.stderr
+    assert SUMMARY.match(done.stdout)["files"] == "210"
+    assert (site / "p" / token_of("demo-annual") / "index.html").is_file()
