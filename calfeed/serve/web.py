@@ -37,7 +37,7 @@ from calfeed.core import calendars, engine, reminders, wording
 from calfeed.outputs import export, ical, views
 from calfeed.serve import lastgood, redact, secret
 from calfeed.core.calendars import BadParameter, Subject
-from calfeed.core.model import Event, Lead, Profile
+from calfeed.core.model import Calendar, Event, Lead, Profile, Rules
 from calfeed.serve.store import FeedCache, Snapshot, Store
 
 bp = Blueprint("calfeed", __name__)
@@ -380,14 +380,7 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...]
                   and e.precision != "undated"]
         if not events:
             raise NotFound()
-    if fmt == "ics":
-        # The alarms of the whole calendar at once: steps due together ring once, and
-        # nothing rings for what is past on the calendar's day.
-        body = ical.render(events, calendar, reminders.alarms(remind, events, today))
-    elif fmt == "json":
-        body = export.to_json(calendar, events).encode("utf-8")
-    else:
-        body = export.to_csv(events, today).encode("utf-8")
+    body = feed_body(fmt, events, calendar, today, remind)
     # The feed depends on the files (revised, or a roster edit that keeps it) and
     # on today (which data years are shown): Last-Modified is the latest of them.
     midnight = datetime.combine(today, time(), timezone.utc)
@@ -401,6 +394,29 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...]
     return Rendered(body, etag, modified, filename, (
         ("ETag", f'"{etag}"'), ("Last-Modified", _http_date(modified)),
         ("Cache-Control", f"{'private' if subject.private else 'public'}, max-age={FEED_MAX_AGE}")))
+
+
+def feed_body(fmt: str, events: list[Event], calendar: Calendar, today: date,
+              remind: tuple[Lead, ...] = ()) -> bytes:
+    """A feed's bytes in one format: what a route answers and the static build writes."""
+    if fmt == "ics":
+        # The alarms of the whole calendar at once: steps due together ring once, and
+        # nothing rings for what is past on the calendar's day.
+        return ical.render(events, calendar, reminders.alarms(remind, events, today))
+    if fmt == "json":
+        return export.to_json(calendar, events).encode("utf-8")
+    return export.to_csv(events, today).encode("utf-8")
+
+
+def page_html(rules: Rules, subject: Subject, events: list[Event], today: date, site: str,
+              choice: str | None = None) -> str:
+    """A calendar's page (or, with a reminder choice, the page subscribing with it), in an
+    app context: what a route answers and the static build writes."""
+    page = views.calendar_page(rules, subject,
+                               engine.calendar(rules, subject.profile, site + subject.page()),
+                               engine.tracks_for(rules, subject.profile), events, today, site,
+                               choice)
+    return render_template("subscribe.html" if choice else "calendar.html", **page)
 
 
 def _schedule(snap: Snapshot, profile: Profile, today: date) -> list[Event]:
@@ -427,12 +443,7 @@ def _page(subject: Subject, snap: Snapshot, choice: str | None = None) -> Respon
     today = _today()
     # A reminder choice's page lists no dates: nothing to schedule.
     events = [] if choice else _schedule(snap, subject.profile, today)
-    page = views.calendar_page(rules, subject,
-                               engine.calendar(rules, subject.profile, base_url() + subject.page()),
-                               engine.tracks_for(rules, subject.profile), events, today, base_url(),
-                               choice)
-    html = render_template("subscribe.html" if choice else "calendar.html", **page)
-    response = make_response(html)
+    response = make_response(page_html(rules, subject, events, today, base_url(), choice))
     response.headers["Cache-Control"] = (
         f"{'private' if subject.private else 'public'}, max-age={PAGE_MAX_AGE}")
     if subject.private:
