@@ -316,3 +316,11 @@ def test_a_calendars_today_drops_what_has_passed_and_nothing_else(start, leads, 
     found = reminders.calendar_alarms(steps, leads, today)
     assert [len(a) for a in found] == [len(kept), 0, 0]
     assert all(a.description.endswith("Step 0; Step 1; Step 2") for a in found[0])
+
+
+@pytest.mark.parametrize("text", ["P14D", "P2W", "PT12H", "PT90M", "P1DT2H30M15S", "PT45S"])
+def test_a_duration_reads_as_icalendar_reads_it(text):
+    # The loader's own reading (no icalendar in core) agrees with icalendar's parser.
+    from icalendar import vDuration
+
+    assert reminders.duration_of(text) == vDuration.from_ical(text)

@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import FR, relativedelta
 
 from calfeed.core import wording
-from calfeed.outputs import ical
 from calfeed.core.model import Alarm, Event, Lead
 
 MOST = 3
@@ -35,6 +34,8 @@ LONGEST = timedelta(days=366)
 ACCEPTED = "up to 3 ISO 8601 durations, comma-separated, like P14D,P2D or PT12H"
 EXPECTED = "expected up to 3 durations like P14D,P2D or PT12H"
 # ISO 8601 allows years and months; iCalendar durations (and TRIGGER) do not.
+# RFC 5545's dur-value: weeks alone, or days and/or a time of hours, minutes, seconds.
+DURATION = re.compile(r"([+-])?P(?:(\d+)W|(\d+D)?(?:T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?)\Z")
 CALENDAR_UNITS = re.compile(r"P(?=\d+[YM])(\d+Y)?(\d+M)?(\d+[WD])?(T.*)?\Z")
 
 # When a reminder comes on its day: the start of a working morning.
@@ -77,7 +78,7 @@ def parse(text: str) -> tuple[timedelta, ...]:
             # "P" and "PT" parse as zero in icalendar: a duration needs a number.
             if not any(c.isdigit() for c in item):
                 raise ValueError(item)
-            duration = ical.duration(item)
+            duration = duration_of(item)
         except ValueError:
             raise ValueError(
                 f"remind: {part.strip()!r} is not an ISO 8601 duration ({EXPECTED})"
@@ -92,6 +93,18 @@ def parse(text: str) -> tuple[timedelta, ...]:
     if len(found) > MOST:
         raise ValueError(f"remind: {len(found)} durations are too many ({EXPECTED})")
     return tuple(sorted(found, reverse=True))
+
+
+def duration_of(text: str) -> timedelta:
+    """An iCalendar (RFC 5545) duration like P14D, P2W or PT12H30M; ValueError if it is not one."""
+    match = DURATION.match(text)
+    if match is None or not any(match.groups()[1:]):
+        raise ValueError(text)
+    sign, weeks, *parts = match.groups()
+    days, hours, minutes, seconds = (int(part[:-1]) if part else 0 for part in parts)  # "14D"
+    found = timedelta(weeks=int(weeks or 0), days=days, hours=hours, minutes=minutes,
+                      seconds=seconds)
+    return -found if sign == "-" else found
 
 
 def leads(durations: Sequence[timedelta]) -> tuple[Lead, ...]:

@@ -293,7 +293,3 @@ class ExactDuration(vDuration):
             f"{seconds}S" if seconds or not (hours or minutes) else "")
         return f"{sign}PT{text}".encode("ascii")
 
-
-def duration(text: str) -> timedelta:
-    """An iCalendar (ISO 8601) duration like P14D or PT12H; ValueError if it is not one."""
-    return vDuration.from_ical(text)
