@@ -144,20 +144,38 @@ def test_november_2027_follows_the_12_month_table(loaded):
     ]
 
 
-def test_a_review_month_without_a_model_gets_months_not_invented_days(loaded):
+def test_a_review_month_without_a_model_gives_the_provider_the_earliest_day(loaded):
     # No March cohort is published: both tables are the pattern. Data entry
     # falls 189 or 206 days before 2027-03-31 (Wednesdays 2026-09-23 and
-    # 2026-09-02): three weeks apart, so only the month is known, the earlier
-    # one. Submission: 119 or 108 days before (Wednesdays 2026-12-02 and
-    # 2026-12-09): a week apart, so a month too.
+    # 2026-09-02), submission 119 or 108 days before (Wednesdays 2026-12-02 and
+    # 2026-12-09). The provider acts on both: the earlier Wednesday, a day to act
+    # by that is never late. ACCME's own notices disagree by weeks too (2026-10-07
+    # or 2026-09-16; 2026-10-21 or 2026-09-30): only their month is said, the
+    # earlier one, as ACCME's month-only decision.
     assert progress(engine.schedule(loaded, profile(date(2027, 3, 31)), TODAY)) == [
-        ("enter-activity-data", "2026-09-01", "month", "estimated"),
         ("activities-selected", "2026-09-01", "month", "estimated"),
         ("materials-available", "2026-09-01", "month", "estimated"),
-        ("materials-due", "2026-12-01", "month", "estimated"),
+        ("enter-activity-data", "2026-09-02", "day", "estimated"),
+        ("materials-due", "2026-12-02", "day", "estimated"),
         ("decision", "2027-03-01", "month", "estimated"),
         ("review-fee", None, "undated", "estimated"),
     ]
+
+
+def test_a_march_materials_deadline_reads_as_a_day(loaded):
+    events = {e.milestone: e for e in engine.schedule(loaded, profile(date(2027, 3, 31)), TODAY)}
+    assert wording.when(events["materials-due"]) == "Wednesday, December 2, 2026"
+    assert wording.when(events["decision"]) == "March 2027 (no exact day published)"
+
+
+def test_a_provider_step_a_cohort_gave_as_a_month_is_estimated_on_its_first_day(tmp_path):
+    # A cohort that printed only "April 2026" for the submission: its estimate a
+    # year on is April 1, the earliest day that reading allows, never "April 2027".
+    text = RULES_TEXT.replace("materials-due = 2024-04-03", 'materials-due = "2024-04"')
+    loaded = load_text(tmp_path, text)
+    events = {e.milestone: e for e in engine.schedule(loaded, profile(date(2025, 7, 31)), TODAY)}
+    assert (events["materials-due"].start, events["materials-due"].precision) == (
+        date(2025, 4, 1), "day")
 
 
 def test_estimates_are_never_later_than_the_pattern(loaded):

@@ -195,18 +195,20 @@ def _accreditor_due(accreditor: Accreditor, data_year: int,
     return (_Due(day, "day", estimated, history), wording.accreditor_suffix(name), note, None)
 
 
-def _estimated_date(cohorts: list[Cohort], step: str, ndd: date) -> Day | Month:
+def _estimated_date(cohorts: list[Cohort], step: Milestone, ndd: date) -> Day | Month:
     """Where a step falls for a Next Decision Date, placed as it was in the given cohorts.
 
     A day keeps its distance before the Next Decision Date, moved back to the
-    weekday ACCME used; with several cohorts the earliest place wins, and places
-    that disagree by more than SAME_PLACE_DAYS, or a step published as a month,
-    give a month.
+    weekday ACCME used; with several cohorts the earliest place wins. A step where
+    the provider acts is always a day, the earliest place (a month a cohort gave
+    only as a month counts from its first day): a coordinator needs a day to act by,
+    and the earliest is never late. ACCME's own notices become a month where a cohort
+    gave a month, or where the places disagree by more than SAME_PLACE_DAYS.
     """
     places: list[date] = []
     months = False
     for cohort in cohorts:
-        when = cohort.dates[step]
+        when = cohort.dates[step.id]
         if isinstance(when, Day):
             ahead = cohort.next_decision_date - when.day
             places.append(on_or_before(ndd - ahead, when.day.weekday()))
@@ -216,7 +218,7 @@ def _estimated_date(cohorts: list[Cohort], step: str, ndd: date) -> Day | Month:
             places.append(ndd.replace(day=1) - relativedelta(months=shift))
             months = True
     first = min(places)
-    if months or (max(places) - first).days > SAME_PLACE_DAYS:
+    if step.actor != "provider" and (months or (max(places) - first).days > SAME_PLACE_DAYS):
         return Month(first.year, first.month)
     return Day(first)
 
@@ -239,7 +241,7 @@ def estimated_track(progress: Progress, ndd: date) -> Track | None:
     fields = progress_fields(ndd)
     ident, cycle = cohort_identity(ndd)
     steps = tuple(
-        _step(s, _estimated_date(models, s.id, ndd) if isinstance(s.when, PerCohort) else None,
+        _step(s, _estimated_date(models, s, ndd) if isinstance(s.when, PerCohort) else None,
               fields, note)
         for s in progress.steps)
     return Track(ident, wording.estimated_schedule_name(progress.name, ndd),

@@ -20,8 +20,9 @@ WEEKDAYS: tuple[str, ...] = (
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
 )
 # `move` values: a weekday name moves forward to that day; "off-weekend" moves
-# a Saturday or Sunday forward to Monday.
-MOVES: tuple[str, ...] = WEEKDAYS + ("off-weekend",)
+# a Saturday or Sunday forward to Monday; "back-off-weekend" moves it back to the
+# Friday before (the last business day: an estimate that must never be late).
+MOVES: tuple[str, ...] = WEEKDAYS + ("off-weekend", "back-off-weekend")
 
 
 @dataclass(frozen=True)
