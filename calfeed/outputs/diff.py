@@ -84,10 +84,11 @@ def _audiences(old: Rules, new: Rules) -> dict[tuple, _Audience]:
         found[("accreditor", accreditor)] = _Audience(profile, 0)
     for provider in new.providers.values():
         key = ("roster", provider.next_decision_date, provider.enduring_materials,
-               provider.accreditor)
+               provider.accreditor, provider.reported)  # own dates: a calendar of its own
         if key not in found:
             found[key] = _Audience(Profile("diff", "", provider.next_decision_date,
-                                           provider.enduring_materials, provider.accreditor), 0)
+                                           provider.enduring_materials, provider.accreditor,
+                                           reported=provider.reported), 0)
         found[key].providers += 1
     return found
 
