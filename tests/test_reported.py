@@ -486,3 +486,35 @@ def test_the_static_build_carries_a_providers_own_dates(tmp_path):
     assert (event.dtstart.value, event.status.value) == (date(2027, 4, 14), "CONFIRMED")
     # The builder stays on the server: no form of it in the static site.
     assert "own-dates" not in (site / "index.html").read_text(encoding="utf-8")
+
+
+def test_where_accmes_table_disagrees_the_page_shows_both_and_the_report_stands(tmp_path):
+    client = make_app(tmp_path, CALFEED_TODAY="2024-03-15").test_client()
+    page = client.get("/calendar/?next_decision_date=2024-07-31&materials-due=2024-04-10"
+                      ).get_data(as_text=True)
+    assert '<time datetime="2024-04-10">Wednesday, April 10, 2024</time>' in page
+    assert ("ACCME&#39;s published milestones for this Next Decision Date give Wednesday, "
+            "April 3, 2024; the date in your decision report stands." in page)
+    assert 'datetime="2024-04-03"' not in page
+
+
+def test_the_reminder_email_of_an_own_date_is_not_estimated(tmp_path):
+    from email import policy
+    from email.parser import BytesParser
+
+    from calfeed.notify import mail
+
+    roster = (f"{HEADER},materials-due\n"
+              "alder,Alder Heart Institute,2027-07-31,no,,cme@alder.example.org,2027-04-14\n")
+    loaded = load(tmp_path, roster)
+    plan = notify.plan(loaded, date(2027, 3, 15), {}, set())
+    (message,) = plan.messages
+    (item,) = [i for i in message.items if "/progress-" in i.event.uid]
+    assert (item.start, item.lead, item.event.status) == ("2027-04-14", 30, "reported")
+    composed = mail.compose(message, loaded, "Deadlines <deadlines@example.org>",
+                            {"alder": "https://cme.example.org/p/alder/"})
+    parsed = BytesParser(policy=policy.default).parsebytes(composed.as_bytes())
+    plain = " ".join(parsed.get_body(("plain",)).get_content().split())
+    assert "Wednesday, April 14, 2027" in plain
+    assert "From your decision report: your organization entered this date" in plain
+    assert "Progress Report Materials Submission Deadline (estimated)" not in plain
