@@ -356,6 +356,8 @@ def test_a_state_accredited_providers_own_dates_are_its_accreditors_schedule(bun
                                     "report)")
     assert "your Recognized Accreditor, the California Medical Association, sets your " \
            "progress-report dates" in events[0].description
+    # The accreditor's page, never ACCME's progress-report guide, as the schedule's link.
+    assert [link.title for link in events[0].links] == ["PARS", "California Medical Association"]
 
 
 def test_the_page_of_a_state_accredited_provider_says_who_sets_its_dates(client):

@@ -310,8 +310,11 @@ def own_schedule(progress: Progress, base: Track | None, ndd: date,
     else:
         title, source = wording.with_reported(base.name), f"{wording.REPORTED_SOURCE}; {base.source}"
     partial = base is not None and accreditor is None and not everything
-    return Track(ident, title, source, "progress", tuple(steps),
-                 base.links if base else progress.links, cycle, ndd,
+    if accreditor is not None:  # its accreditor's page, not ACCME's progress-report guide
+        links = (Link(accreditor.name, accreditor.url),) if accreditor.url else ()
+    else:
+        links = base.links if base else progress.links
+    return Track(ident, title, source, "progress", tuple(steps), links, cycle, ndd,
                  estimated=partial and base.estimated,  # type: ignore[union-attr]
                  decision=base.decision if base else None,
                  follows=base.follows if partial else None)  # type: ignore[union-attr]
