@@ -332,12 +332,12 @@ def progress_schedule(rules: Rules, profile: Profile) -> Track | None:
     if ndd is None or profile.tracks is not None:
         return None
     accreditor = rules.accreditors.get(profile.accreditor or "")
-    base = accme_schedule(rules, ndd)
     if accreditor is not None:
         if not profile.reported or rules.progress is None:
             return None
-        # Its own schedule is named as ACCME's would be, never ACCME's cohort's ids.
+        # Named after the Next Decision Date, as an estimate is: never a cohort of ACCME's.
         return own_schedule(rules.progress, None, ndd, profile.reported, accreditor)
+    base = accme_schedule(rules, ndd)
     if base is None or not profile.reported or rules.progress is None:
         return base
     return own_schedule(rules.progress, base, ndd, profile.reported)
@@ -433,8 +433,9 @@ def event_sequence(estimated: bool, changes: tuple[Change, ...], reported: bool 
     SEQUENCE went down, so each event counts up from there: one for becoming published
     (an estimate replaced by ACCME's date moves the event) and one per recorded move.
     Estimated dates carry no history, so the count only ever grows. A date from the
-    provider's own decision report counts one more than the date it replaces (`changes`
-    are that date's), estimated or published, so switching to it moves the event.
+    provider's own decision report counts one more than a published date it replaces
+    (`changes` are that date's history), two more than an estimate, so switching to it
+    moves the event.
     """
     return SEQUENCE_FLOOR + (not estimated) + len(changes) + reported
 
