@@ -265,7 +265,6 @@ class DateField:
     type: str  # "date" or "month", as calfeed's date for the step is a day or a month
     value: str  # the coordinator's date, else calfeed's
     calfeed: str | None  # calfeed's own date for the step, in words, and whose it is
-    own: bool  # the value is the coordinator's
     error: str | None = None  # why the value was refused (on the 400 page)
 
 
@@ -303,8 +302,7 @@ def date_fields(rules: Rules, ndd: date, accreditor: str | None,
             value = field_date(mine) if mine else field_date(accme) if accme and not own else ""
         form = mine or when
         month = isinstance(form, Month) or bool(typed and reported.ISO_MONTH.match(value))
-        found.append(DateField(ident, label, "month" if month else "date",
-                               value, calfeed, ident in own or bool(typed and typed.get(ident)),
+        found.append(DateField(ident, label, "month" if month else "date", value, calfeed,
                                error.reason if error and error.name == ident else None))
     return found
 
