@@ -289,6 +289,84 @@ def test_choosing_reminders_works_with_javascript_off(app, site, browser):
     assert problems == []
 
 
+def test_dates_from_the_decision_report_with_javascript_off(site, browser):
+    """A coordinator with Next Decision Date July 31, 2027 enters four dates from their
+    decision report, mistypes one, and corrects it, without a script; axe (which needs
+    one) checks each page they saw in a page of its own."""
+    problems: list[str] = []
+    page = watched_page(browser, problems, java_script_enabled=False,
+                        viewport={"width": 1200, "height": 900})
+    checker = watched_page(browser, problems, viewport={"width": 1200, "height": 900})
+
+    def axe_at(url: str, status: int = 200) -> list[str]:
+        response = checker.goto(url)
+        assert response.status == status
+        if status != 200:  # Chromium logs the error status it was asked for
+            problems.remove(f"console: Failed to load resource: the server responded with a "
+                            f"status of {status} ({response.status_text})")
+        return axe_violations(checker)
+
+    page.goto(site + "/")
+    page.fill("#next_decision_date", "2027-07-31")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url == site + "/calendar/?next_decision_date=2027-07-31&accreditor="
+    own = page.locator("#own-dates")
+    own.locator("summary").click()
+    # calfeed's estimate fills the form: the 8-month table's pattern, and July as a month
+    assert own.locator("#own-enter-activity-data").input_value() == "2027-01-20"
+    assert own.locator("#own-materials-due").input_value() == "2027-03-31"
+    assert own.locator("#own-decision").get_attribute("type") == "month"
+    assert own.locator("#own-decision").input_value() == "2027-07"
+    assert own.get_by_label("Progress Report Materials Submission Deadline").count() == 1
+    assert axe_at(page.url) == []
+
+    # A date typed out of order: refused, named, the form as sent.
+    page.fill("#own-enter-activity-data", "2027-01-13")
+    page.fill("#own-activities-selected", "2027-01-27")
+    page.fill("#own-materials-available", "2027-02-10")
+    page.fill("#own-materials-due", "2027-01-06")
+    page.fill("#own-decision", "")
+    with page.expect_response(lambda r: "/calendar/?" in r.url) as sent:
+        own.get_by_role("button", name="Use these dates").click()
+    assert sent.value.status == 400
+    page.wait_for_load_state()
+    problems.remove("console: Failed to load resource: the server responded with a status "
+                    f"of 400 ({sent.value.status_text})")
+    assert page.locator("dl.parameter code").first.inner_text() == "materials-due"
+    field = page.locator("#own-materials-due")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert field.input_value() == "2027-01-06"
+    assert page.locator("#own-materials-due-error").inner_text().startswith(
+        'materials-due: 2027-01-06 is before step "materials-available" (2027-02-10)')
+    assert page.locator("#own-enter-activity-data").input_value() == "2027-01-13"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "own-dates-refused.png"), full_page=True)
+    assert axe_at(page.url, 400) == []
+
+    page.fill("#own-materials-due", "2027-04-14")
+    page.get_by_role("button", name="Use these dates").click()
+    page.wait_for_load_state()
+    # The form sends every field; the empty decision keeps calfeed's estimate.
+    assert page.url == (site + "/calendar/?next_decision_date=2027-07-31"
+                        "&enter-activity-data=2027-01-13&activities-selected=2027-01-27"
+                        "&materials-available=2027-02-10&materials-due=2027-04-14&decision=")
+    assert page.locator(".next .left").inner_text() == "in 53 days"  # January 13, 2027
+    slot = page.locator("li.slot", has=page.locator("time[datetime='2027-04-14']"))
+    assert slot.locator(".tag.reported").inner_text() == "From your decision report"
+    assert slot.locator(".tag.est").count() == 0
+    assert page.locator("time[datetime='2027-07']").inner_text() == (
+        "July 2027 (no exact day published)")  # the decision: still calfeed's estimate
+    address = page.locator(".subscribe #feed-url").input_value()
+    assert address.endswith(
+        "/calendar.ics?next_decision_date=2027-07-31&enter-activity-data=2027-01-13"
+        "&activities-selected=2027-01-27&materials-available=2027-02-10&materials-due=2027-04-14")
+    assert axe_at(page.url) == []
+    feed = page.request.get(address).text()
+    assert "DTSTART;VALUE=DATE:20270414" in feed and "STATUS:CONFIRMED" in feed
+    assert problems == []
+
+
 # --- every page type: accessibility, fit, screenshots -----------------------------
 
 
@@ -309,6 +387,10 @@ def march_2024(tmp_path_factory):
             "moved": moved_url + "/tracks/annual-reporting/",
             "not-found": url + "/no/such/page/",
             "bad-parameter": url + "/calendar/?next_decison_date=2024-07-31&enduring_materials=yes",
+            # ACCME's April 3 and the coordinator's April 10: both said, the report's stands
+            "own-dates": url + "/calendar/?next_decision_date=2024-07-31&enter-activity-data="
+                               "2024-01-24&materials-due=2024-04-10",
+            "bad-date": url + "/calendar/?next_decision_date=2024-07-31&materials-due=2024-08-07",
         }
 
 
@@ -328,7 +410,7 @@ def test_every_page_type_passes_axe_fits_the_screen_and_is_photographed(
         found = {}
         for name, address in pages.items():
             response = page.goto(address)
-            expected = {"not-found": 404, "bad-parameter": 400}.get(name, 200)
+            expected = {"not-found": 404, "bad-parameter": 400, "bad-date": 400}.get(name, 200)
             assert response.status == expected, name
             if expected != 200:  # Chromium logs the error status it was asked for
                 problems.remove(f"console: Failed to load resource: the server responded "

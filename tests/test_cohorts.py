@@ -147,20 +147,38 @@ def test_november_2027_follows_the_12_month_table(loaded):
     ]
 
 
-def test_a_review_month_without_a_model_gets_months_not_invented_days(loaded):
+def test_a_review_month_without_a_model_gives_the_provider_the_earliest_day(loaded):
     # No March cohort is published: both tables are the pattern. Data entry
     # falls 189 or 206 days before 2027-03-31 (Wednesdays 2026-09-23 and
-    # 2026-09-02): three weeks apart, so only the month is known, the earlier
-    # one. Submission: 119 or 108 days before (Wednesdays 2026-12-02 and
-    # 2026-12-09): a week apart, so a month too.
+    # 2026-09-02), submission 119 or 108 days before (Wednesdays 2026-12-02 and
+    # 2026-12-09). The provider acts on both: the earlier Wednesday, a day to act
+    # by that is never late. ACCME's own notices disagree by weeks too (2026-10-07
+    # or 2026-09-16; 2026-10-21 or 2026-09-30): only their month is said, the
+    # earlier one, as ACCME's month-only decision.
     assert progress(engine.schedule(loaded, profile(date(2027, 3, 31)), TODAY)) == [
-        ("enter-activity-data", "2026-09-01", "month", "estimated"),
         ("activities-selected", "2026-09-01", "month", "estimated"),
         ("materials-available", "2026-09-01", "month", "estimated"),
-        ("materials-due", "2026-12-01", "month", "estimated"),
+        ("enter-activity-data", "2026-09-02", "day", "estimated"),
+        ("materials-due", "2026-12-02", "day", "estimated"),
         ("decision", "2027-03-01", "month", "estimated"),
         ("review-fee", None, "undated", "estimated"),
     ]
+
+
+def test_a_march_materials_deadline_reads_as_a_day(loaded):
+    events = {e.milestone: e for e in engine.schedule(loaded, profile(date(2027, 3, 31)), TODAY)}
+    assert wording.when(events["materials-due"]) == "Wednesday, December 2, 2026"
+    assert wording.when(events["decision"]) == "March 2027 (no exact day published)"
+
+
+def test_a_provider_step_a_cohort_gave_as_a_month_is_estimated_on_its_first_day(tmp_path):
+    # A cohort that printed only "April 2026" for the submission: its estimate a
+    # year on is April 1, the earliest day that reading allows, never "April 2027".
+    text = RULES_TEXT.replace("materials-due = 2024-04-03", 'materials-due = "2024-04"')
+    loaded = load_text(tmp_path, text)
+    events = {e.milestone: e for e in engine.schedule(loaded, profile(date(2025, 7, 31)), TODAY)}
+    assert (events["materials-due"].start, events["materials-due"].precision) == (
+        date(2025, 4, 1), "day")
 
 
 def test_estimates_are_never_later_than_the_pattern(loaded):
@@ -267,22 +285,29 @@ def test_every_output_says_a_published_date_replaced_calfeeds_estimate(tmp_path)
 
 def test_the_first_tables_and_dates_published_as_estimated_replace_nothing(loaded):
     # The November 2023 tables came before any estimate (and keep their own UIDs); annual
-    # reporting's published deadlines are where ACCME's rule puts them (April 1, 2024:
-    # March 31 was a Sunday), and so are the California Medical Association's.
+    # reporting's published deadlines are where ACCME's rule puts them, and so are the
+    # California Medical Association's. April 1, 2024 (data year 2023) is not where
+    # today's rule puts it (Friday, March 29: the last business day in March), but it
+    # passed long before: a publication is news only while its date is ahead.
     for provider in loaded.providers.values():
         assert [e.uid for e in engine.schedule(loaded, provider, TODAY) if e.replaced] == []
+    on_the_eve = engine.schedule(loaded, loaded.providers["demo-annual"], date(2024, 3, 1))
+    assert {(e.cycle, wording.replaced_words(e)) for e in on_the_eve if e.replaced} == {
+        ("2023", "Published by ACCME: replaces calfeed's estimate of Friday, March 29, 2024, "
+                 "11:59 p.m. CT.")}
 
 
 def test_a_deadline_published_off_the_rule_replaces_its_estimate(tmp_path):
     # Invented publications: ACCME's 2025 deadline a day before its rule's March 31, 2026,
-    # and the CMA's a week before its rule's Friday, March 13, 2026.
+    # and the CMA's a week before its rule's Friday, March 13, 2026 (seen in January 2026,
+    # while both are ahead).
     text = RULES_TEXT.replace("2024 = 2025-03-31T23:59:00",
                               "2024 = 2025-03-31T23:59:00\n2025 = 2026-03-30T23:59:00")
     text = text.replace("2024 = 2025-03-14", "2024 = 2025-03-14\n2025 = 2026-03-06")
     published = load_text(tmp_path, text, bundled("providers.csv").read_text())
     found = {(e.uid, wording.replaced_words(e))
              for p in ("demo-annual", "demo-state")
-             for e in engine.schedule(published, published.providers[p], TODAY)
+             for e in engine.schedule(published, published.providers[p], date(2026, 1, 15))
              if e.milestone == "program-summary" and e.cycle == "2025"}
     assert found == {
         ("demo-annual/annual-reporting/2025/program-summary@calfeed",
@@ -292,6 +317,9 @@ def test_a_deadline_published_off_the_rule_replaces_its_estimate(tmp_path):
          "Published by the California Medical Association: replaces calfeed's estimate of "
          "Friday, March 13, 2026."),
     }
+    # Once passed, no longer news.
+    assert not any(e.replaced for p in ("demo-annual", "demo-state")
+                   for e in engine.schedule(published, published.providers[p], TODAY))
 
 
 def test_public_cohort_tracks_keep_their_paths(loaded):
@@ -485,7 +513,7 @@ def test_diff_of_a_new_cohort_is_a_publication_that_replaces_the_estimates(tmp_p
     args = ["diff", str(tmp_path / "old.toml"), str(tmp_path / "new.toml"), "--today", "2026-11-27"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    reach = "(1 provider; builder calendars with Next Decision Date 2027-07-31)"
+    reach = "(1 provider; builder calendars with Next Decision Date 2027-07-31, accredited by ACCME)"
     assert result.stdout.splitlines() == [
         "progress-2027-07-31 2027-07-31 (8-Month Progress Report Milestones (July 2027 review), "
         "cycle 2027-07-31)",
@@ -506,7 +534,7 @@ def test_diff_of_a_new_cohort_is_a_publication_that_replaces_the_estimates(tmp_p
         'appears public calendar progress-2027-07-31 "8-Month Progress Report Milestones (July '
         '2027 review)" (/tracks/progress-2027-07-31/)',
         "6 published; reaches 1 of 1 provider on the roster and builder calendars with Next "
-        "Decision Date 2027-07-31; revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z",
+        "Decision Date 2027-07-31, accredited by ACCME; revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z",
     ]
     data = json.loads(CliRunner().invoke(main, args + ["--json"]).stdout)
     (due,) = [d for d in data["differences"] if d["milestone"] == "materials-due"]
@@ -518,7 +546,7 @@ def test_diff_of_a_new_cohort_is_a_publication_that_replaces_the_estimates(tmp_p
                 "title": "Progress Report Materials Submission Deadline"},
         "providers": 1,
         "builder": [{"next_decision_dates": ["2027-07-31"], "enduring_materials": [False, True],
-                     "accreditors": [None, "cma"]}]}
+                     "accreditors": [None]}]}  # a state-accredited provider has no ACCME cohort
     assert data["calendars"] == [{
         "track": "progress-2027-07-31", "kind": "appears",
         "name": "8-Month Progress Report Milestones (July 2027 review)",
@@ -552,7 +580,7 @@ def test_diff_names_an_estimate_moved_by_its_model(tmp_path):
         # calfeed's estimate moved, not a date ACCME gave: it says so.
         '  moved materials-due "Progress Report Materials Submission Deadline": estimated '
         "Wednesday, March 31, 2027 → estimated Wednesday, April 7, 2027 (1 provider; builder "
-        "calendars with Next Decision Date 2027-07-31)",
+        "calendars with Next Decision Date 2027-07-31, accredited by ACCME)",
     ]
 
 

@@ -96,7 +96,7 @@ def test_a_cohort_step_moved_without_history_names_its_place(cli, tmp_path):
         "progress-8-month 2023-11 (8-Month Progress Report Milestones, cycle 2023-11)",
         '  moved materials-due "Progress Report Materials Submission Deadline": '
         "Wednesday, April 3, 2024 → Wednesday, April 10, 2024 (1 provider; builder calendars "
-        "with Next Decision Date 2024-07-31; public calendar progress-8-month)",
+        "with Next Decision Date 2024-07-31, accredited by ACCME; public calendar progress-8-month)",
     ]
 
 
@@ -150,7 +150,7 @@ def test_publishing_retitling_and_refining_a_date_are_listed_by_track_and_cycle(
         "progress-12-month 2023-11 (12-Month Progress Report Milestones, cycle 2023-11)",
         '  precision decision "ACCME notifies provider of the November 2024 Cohort progress '
         'report decision": November 2024 → Wednesday, November 20, 2024 (1 provider; builder '
-        "calendars with Next Decision Date 2024-11-30; public calendar progress-12-month)",
+        "calendars with Next Decision Date 2024-11-30, accredited by ACCME; public calendar progress-12-month)",
         "5 published, 1 changed precision, 9 retitled; reaches 4 of 4 providers on the roster "
         "and every builder calendar; revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z",
     ]
@@ -173,13 +173,13 @@ def test_appearing_and_disappearing_steps(cli, tmp_path):
         "progress-12-month 2023-11 (12-Month Progress Report Milestones, cycle 2023-11)",
         '  disappears activities-selected "ACCME notifies provider of activities selected for '
         'performance-in-practice review": Wednesday, May 22, 2024 (1 provider; builder calendars '
-        'with Next Decision Date 2024-11-30; public calendar progress-12-month)',
+        'with Next Decision Date 2024-11-30, accredited by ACCME; public calendar progress-12-month)',
         "progress-8-month 2023-11 (8-Month Progress Report Milestones, cycle 2023-11)",
         '  disappears activities-selected "ACCME notifies provider of activities selected for '
         'performance-in-practice review": Wednesday, February 7, 2024 (1 provider; builder '
-        'calendars with Next Decision Date 2024-07-31; public calendar progress-8-month)',
+        'calendars with Next Decision Date 2024-07-31, accredited by ACCME; public calendar progress-8-month)',
         "2 disappeared; reaches 2 of 4 providers on the roster and builder calendars with Next "
-        "Decision Date 2024-07-31 or 2024-11-30; revised 2026-11-21T00:00:00Z → "
+        "Decision Date 2024-07-31 or 2024-11-30, accredited by ACCME; revised 2026-11-21T00:00:00Z → "
         "2026-11-28T00:00:00Z",
     ]
     back = cli("diff", new, old, "--today", "2024-01-01")
@@ -188,7 +188,7 @@ def test_appearing_and_disappearing_steps(cli, tmp_path):
     assert back.stdout.splitlines()[1] == (
         '  appears activities-selected "ACCME notifies provider of activities selected for '
         'performance-in-practice review": Wednesday, May 22, 2024 (1 provider; builder calendars '
-        'with Next Decision Date 2024-11-30; public calendar progress-12-month)')
+        'with Next Decision Date 2024-11-30, accredited by ACCME; public calendar progress-12-month)')
     assert back.stderr.startswith(f"{old}: revised: 2026-11-21T00:00:00Z is not later than "
                                   f"2026-11-28T00:00:00Z in {new}, and dates changed")
 

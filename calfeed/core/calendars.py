@@ -19,12 +19,15 @@ from datetime import date
 from urllib.parse import quote
 
 from calfeed.core import reminders, tokens, wording
-from calfeed.core.model import Event, Profile, Rules
+from calfeed.core.model import Day, Event, Month, Profile, Rules
+from calfeed.core.rules import checks, reported
 from calfeed.core.rules import ndd as ndd_rules
+from calfeed.core.rules.report import Report
 
 FORMATS = ("ics", "json", "csv")
 # The builder's questions, and the options its feeds also take: any other parameter is
-# refused, since a misspelt answer would otherwise be dropped without a word.
+# refused, since a misspelt answer would otherwise be dropped without a word. It also
+# takes one parameter per dated progress-report step (builder_parameters).
 BUILDER_ANSWERS = ("next_decision_date", "enduring_materials", "accreditor")
 FEED_OPTIONS = ("remind", "download", "plain")
 # A reminder calendar's path segment: …/remind-2w2d.ics, …/remind-2w2d/.
@@ -130,14 +133,51 @@ def known_parameters(args: Mapping[str, str], known: tuple[str, ...]) -> None:
                                unknown=True, suggestion=near[0] if near else None)
 
 
-def builder_name(rules: Rules, ndd: date | None, enduring: bool, accreditor: str | None) -> str:
+def builder_parameters(rules: Rules) -> tuple[str, ...]:
+    """The builder's answers: its questions, then one per dated progress-report step
+    (its id: the date in the coordinator's own decision report)."""
+    return BUILDER_ANSWERS + reported.steps(rules.progress)
+
+
+def builder_name(rules: Rules, ndd: date | None, enduring: bool, accreditor: str | None,
+                 own: bool = False) -> str:
     """The builder's calendar named in plain words from its answers, as calendar apps list it."""
     name = (f"Progress report (Next Decision Date {wording.long_date(ndd)}) and annual reporting"
             if ndd else "Annual reporting")
     details = ["with enduring materials"] if enduring else []
     if accreditor:
         details.append(f"accredited by the {rules.accreditors[accreditor].name}")
+    if own:
+        details.append(f"with dates {wording.REPORTED}")
     return ", ".join([name] + details)
+
+
+def own_dates(rules: Rules, args: Mapping[str, str],
+              ndd: date | None) -> tuple[tuple[str, Day | Month], ...]:
+    """The dates a coordinator gave from their decision report, in the steps' order, checked
+    as the roster's are (checks.reported_dates); an empty answer keeps calfeed's date.
+    Anything else is BadParameter naming the step's parameter."""
+    order = reported.steps(rules.progress)
+    given = {ident: args.get(ident, "").strip() for ident in order if args.get(ident, "").strip()}
+    if not given:
+        return ()
+    if ndd is None:
+        ident = next(iter(given))
+        raise BadParameter(ident, given[ident], "a next_decision_date with it",
+                           f"{ident}: a date from a decision report needs that report's Next "
+                           f"Decision Date (expected a next_decision_date with it)")
+    dates: dict[str, Day | Month] = {}
+    for ident, text in given.items():
+        when, why = reported.parse(text)
+        if why is not None:
+            raise BadParameter(ident, text, reported.ACCEPTED,
+                               f"{ident}: {why} (expected {reported.ACCEPTED})")
+        dates[ident] = when  # type: ignore[assignment]
+    report = Report("")
+    if not checks.reported_dates(report, lambda ident: ident, dates, order, ndd):
+        ident, what, expected = report.found[0]
+        raise BadParameter(ident, given[ident], expected, f"{ident}: {what} (expected {expected})")
+    return tuple((ident, dates[ident]) for ident in order if ident in dates)
 
 
 def builder(rules: Rules, args: Mapping[str, str], today: date,
@@ -145,9 +185,10 @@ def builder(rules: Rules, args: Mapping[str, str], today: date,
     """The builder's calendar from its answers (and `options`); anything else is BadParameter.
 
     Any Next Decision Date from the first published cohort's to two years after
-    today is taken: a published cohort, or an estimated schedule.
+    today is taken: a published cohort, or an estimated schedule; with it, the dates of
+    the coordinator's own decision report, one parameter per step (own_dates).
     """
-    known_parameters(args, BUILDER_ANSWERS + options)
+    known_parameters(args, builder_parameters(rules) + options)
     raw = args.get("next_decision_date", "").strip()
     ndd = None
     if raw.lower() not in ("", "none"):
@@ -169,6 +210,7 @@ def builder(rules: Rules, args: Mapping[str, str], today: date,
         known = ", ".join(rules.accreditors)
         raise BadParameter("accreditor", raw_accreditor,
                            f"one of: {known}, or empty for ACCME" if known else "empty for ACCME")
+    own = own_dates(rules, args, ndd)
     # The id (and so every UID) names the answers, never their order or spelling.
     parts = ["calendar"]
     words = []
@@ -189,9 +231,14 @@ def builder(rules: Rules, args: Mapping[str, str], today: date,
         parts.append(accreditor)
         words.append(rules.accreditors[accreditor].name)
         query.append(f"accreditor={accreditor}")
+    if own:
+        # Not in the id: the events keep the UIDs of calfeed's dates they replace.
+        words.append(wording.count(len(own), "date") + " " + wording.REPORTED)
+        query += [f"{step}={checks.field_date(when)}" for step, when in own]
     ident = "-".join(parts)
-    profile = Profile(id=ident, name=builder_name(rules, ndd, enduring, accreditor),
-                      next_decision_date=ndd, enduring_materials=enduring, accreditor=accreditor)
+    profile = Profile(id=ident, name=builder_name(rules, ndd, enduring, accreditor, bool(own)),
+                      next_decision_date=ndd, enduring_materials=enduring, accreditor=accreditor,
+                      reported=own)
     return Subject("builder", profile, "/calendar", "?" + "&".join(query) if query else "",
                    filename=ident, answers=tuple(words))
 

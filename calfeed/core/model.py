@@ -8,7 +8,9 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 Precision = Literal["day", "month", "time", "undated"]
-Status = Literal["published", "estimated"]
+# "reported": a date the provider's coordinator entered from its own decision report
+# (the builder's answers, or the roster): neither ACCME's publication nor an estimate.
+Status = Literal["published", "estimated", "reported"]
 Actor = Literal["provider", "accme", "accreditor"]
 # "progress": a one-off cohort table (its cycle is the cohort, "2023-11");
 # "yearly": recurs every data year (its cycles are the years, "2024").
@@ -20,8 +22,9 @@ WEEKDAYS: tuple[str, ...] = (
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
 )
 # `move` values: a weekday name moves forward to that day; "off-weekend" moves
-# a Saturday or Sunday forward to Monday.
-MOVES: tuple[str, ...] = WEEKDAYS + ("off-weekend",)
+# a Saturday or Sunday forward to Monday; "back-off-weekend" moves it back to the
+# Friday before (the last business day: an estimate that must never be late).
+MOVES: tuple[str, ...] = WEEKDAYS + ("off-weekend", "back-off-weekend")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,10 @@ class Milestone:
     only_if: str | None = None
     estimated: bool = False
     changes: tuple[Change, ...] = ()  # the date's history, oldest first
+    # A progress-report step dated from the provider's own decision report: its
+    # `changes` are then those of the date it replaces (ACCME's published one), which
+    # only count in its SEQUENCE, so that it never goes down (engine.event_sequence).
+    reported: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,6 +236,9 @@ class Profile:
     # Email addresses for `calfeed notify` only. Out of repr, equality and hash, so
     # no log line, cache key or rendered output can ever carry one.
     contacts: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # Progress-report step id -> its date from the provider's own decision report, in
+    # the steps' order (the roster's step columns, the builder's answers).
+    reported: tuple[tuple[str, Day | Month], ...] = ()
 
 
 @dataclass(frozen=True)

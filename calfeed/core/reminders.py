@@ -102,8 +102,11 @@ def duration_of(text: str) -> timedelta:
         raise ValueError(text)
     sign, weeks, *parts = match.groups()
     days, hours, minutes, seconds = (int(part[:-1]) if part else 0 for part in parts)  # "14D"
-    found = timedelta(weeks=int(weeks or 0), days=days, hours=hours, minutes=minutes,
-                      seconds=seconds)
+    try:
+        found = timedelta(weeks=int(weeks or 0), days=days, hours=hours, minutes=minutes,
+                          seconds=seconds)
+    except OverflowError:  # PT999…9S: no calendar's duration, and none the checks can size
+        raise ValueError(text) from None
     return -found if sign == "-" else found
 
 

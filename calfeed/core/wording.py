@@ -35,6 +35,14 @@ ESTIMATED_FEED_NOTE = ("Estimated: ACCME has not yet published this date; "
 ESTIMATED_TAG = "Estimated date"
 ESTIMATED_PAGE_NOTE = ("ACCME has not published this date yet: it follows ACCME's usual "
                        "rule and may change.")
+# A date from the provider's own decision report (status "reported"): the page's tag,
+# the CSV's Status, where the feed's description says it comes from.
+REPORTED = "from your decision report"
+REPORTED_TAG = "From your decision report"
+REPORTED_SOURCE = "Your organization's decision report"
+REPORTED_CALENDAR_NOTE = ("Dates from your decision report are as your organization "
+                          "entered them.")
+STATUS_LABELS = {"reported": REPORTED_TAG}
 # A date that moved: the page's tags, and its heading over the moves that are news.
 MOVED_TAG = "Moved"
 CHANGED_RECENTLY_TAG = "Changed recently"
@@ -137,6 +145,8 @@ def when(event: Event) -> str:
     if start is None:
         return event.when or "No date published"
     if event.precision == "month":
+        if event.status == "reported":
+            return f"{month_year(start)} (the month your decision report gives)"
         return f"{month_year(start)} (no exact day published)"
     if isinstance(start, datetime):
         return f"{weekday_date(start.date())}, {deadline_time(start)}"
@@ -193,8 +203,8 @@ def actor_label(actor: str, you: bool = False) -> str:
 
 
 def status_label(status: str) -> str:
-    """A date's status as a table labels it: "Published", "Estimated"."""
-    return status.capitalize()
+    """A date's status as a table labels it: "Published", "Estimated", "From your decision report"."""
+    return STATUS_LABELS.get(status, status.capitalize())
 
 
 def actor_phrase(actor: str) -> str:
@@ -378,3 +388,74 @@ def estimated_schedule_page_note(ndd: date, follows: str) -> str:
             f"{long_date(ndd)}. These dates are estimated from {follows}: each step as far "
             f"before the Next Decision Date as it was there, on the same weekday, never later. "
             f"Your organization's decision report from ACCME has the exact dates.")
+
+
+# ---------------------------------------------------------------------------
+# Progress-report dates from the provider's own decision report
+
+
+def when_words(when: Day | Month) -> str:
+    """A step's date as written in rules or a report: "Wednesday, April 3, 2024", "July 2024"."""
+    if isinstance(when, Day):
+        return weekday_date(when.day)
+    return month_year(date(when.year, when.month, 1))
+
+
+def reported_step_note(accreditor: str | None, accme: Day | Month | None) -> str:
+    """The description's note on a step dated from the provider's own decision report.
+
+    `accme` is ACCME's published date for the step where it differs: both are said,
+    and the report's stands.
+    """
+    if accreditor is not None:
+        return (f"From your decision report: your Recognized Accreditor, the {accreditor}, "
+                f"sets your progress-report dates, and your organization entered this one "
+                f"from its decision report. The step is worded as ACCME words it.")
+    text = ("From your decision report: your organization entered this date from the "
+            "decision report ACCME sent it; calfeed shows it as entered, not estimated.")
+    if accme is not None:
+        text += (f" ACCME's published milestones for this Next Decision Date give "
+                 f"{when_words(accme)}; the date in your decision report stands.")
+    return text
+
+
+def reported_schedule_name(name: str, ndd: date) -> str:
+    """A progress-report schedule whose every date is from the provider's decision report."""
+    return f"{with_next_decision_date(name, ndd)} ({REPORTED})"
+
+
+def with_reported(name: str) -> str:
+    """A schedule some of whose dates are from the provider's decision report."""
+    return f"{name}, with dates {REPORTED}"
+
+
+def accreditor_schedule_suffix(name: str) -> str:
+    """What a progress-report step's title adds when its accreditor sets the provider's dates."""
+    return f" — {name} schedule"
+
+
+def accreditor_schedule_name(progress: str, ndd: date, name: str) -> str:
+    """The progress-report schedule of a provider whose Recognized Accreditor sets its dates."""
+    return f"{with_next_decision_date(progress, ndd)} (from your {name} decision report)"
+
+
+def accreditor_schedule_source(name: str) -> str:
+    """Where that schedule comes from."""
+    return f"Your organization's decision report from the {name}"
+
+
+def accreditor_progress_note(name: str, ndd: date, reported: bool) -> str:
+    """What a calendar says of the progress-report dates of a state-accredited provider."""
+    sets = (f"Your progress report (Next Decision Date {long_date(ndd)}) is decided by the "
+            f"{name}, your Recognized Accreditor, which sets its dates in your decision report: "
+            f"calfeed shows no ACCME dates for it.")
+    if reported:
+        return f"{sets} The progress-report dates here are the ones entered from that report."
+    return f"{sets} Enter the dates from that report to have them in this calendar."
+
+
+def reported_page_note(count_: int) -> str:
+    """What a page says above a calendar with dates from the provider's own decision report."""
+    return (f"{count(count_, 'date')} in this calendar {'is' if count_ == 1 else 'are'} "
+            f"{REPORTED}, as your organization entered {'it' if count_ == 1 else 'them'}: "
+            f"shown as given, never estimated, and kept when ACCME publishes its own.")

@@ -232,6 +232,8 @@ def _item(lead_days: tuple[int, ...], today: date, address: str, profile: Profil
             # An estimate coming into view (next year's deadline) is no news; a date
             # ACCME published is.
             notice = "published" if event.status == "published" else None
+        elif event.status == "reported" and before.status != "reported":
+            notice = None  # the provider's own date, from its own decision report: not news
         elif before.status == "estimated" and event.status == "published":
             # A publication replacing calfeed's estimate, at its date or another: the
             # estimate was never a date ACCME gave, so this is no move.

@@ -22,7 +22,9 @@ PRODID = "-//calfeed//calfeed//EN"
 REFRESH = timedelta(hours=12)
 # Values every VEVENT carries, encoded once: icalendar only reads them when it
 # serializes, so one object can stand in many events.
-STATUS = {"estimated": vText("TENTATIVE"), "published": vText("CONFIRMED")}
+# A date from the provider's own decision report is as firm as a published one.
+STATUS = {"estimated": vText("TENTATIVE"), "published": vText("CONFIRMED"),
+          "reported": vText("CONFIRMED")}
 PUBLIC = vText("PUBLIC")
 TRANSPARENT = vText("TRANSPARENT")
 FREE = vText("FREE")

@@ -224,7 +224,8 @@ class Kind:
     name: str  # the endpoints' prefix: track_page, builder_feed, provider_event, …
     base: str  # the route before "/" or ".ics" (calendars.Subject.base, with its arguments)
     find: Find  # (snapshot, feed options, **path arguments) -> Subject
-    answers: tuple[str, ...] = ()  # the query parameters that say whose calendar it is
+    # The query parameters that say whose calendar it is (the builder's depend on the rules).
+    answers: Callable[[Rules], tuple[str, ...]] = lambda rules: ()
 
 
 def _track(snap: Snapshot, options: tuple[str, ...], track: str) -> Subject:
@@ -245,7 +246,7 @@ def _provider(snap: Snapshot, options: tuple[str, ...], token: str) -> Subject:
 
 KINDS = (
     Kind("track", "/tracks/<track>", _track),
-    Kind("builder", "/calendar", _builder, calendars.BUILDER_ANSWERS),
+    Kind("builder", "/calendar", _builder, calendars.builder_parameters),
     # Behind a private prefix (calendars.PRIVATE_PREFIXES): redacted from every log.
     Kind("provider", f"/{calendars.PROVIDER_PREFIX}/<token>", _provider),
 )
@@ -258,7 +259,7 @@ def _page_view(kind: Kind) -> Callable[..., Response]:
     def view(choice: str | None = None, **ids: str) -> Response:
         snap = snapshot()
         if request.environ.get("QUERY_STRING"):
-            _once(kind.answers)
+            _once(kind.answers(snap.rules))  # type: ignore[arg-type]  # loaded: never None
         return _page(kind.find(snap, (), **ids), snap, choice)
     return view
 
@@ -332,7 +333,7 @@ def _feed(kind: Kind, ids: dict[str, str], fmt: str, only: Event3 | None = None,
     if request.environ.get("QUERY_STRING"):
         # One grammar on every format: each parameter once, a bad `remind` refused on
         # .json and .csv too, though only the .ics carries alarms.
-        _once(kind.answers + calendars.FEED_OPTIONS)
+        _once(kind.answers(snap.rules) + calendars.FEED_OPTIONS)  # type: ignore[arg-type]
         subject = kind.find(snap, calendars.FEED_OPTIONS, **ids)
         remind = _remind(chosen)
         if fmt != "ics":
@@ -518,6 +519,11 @@ def bad_parameter(err: BadParameter) -> Response:
         response.headers["Cache-Control"] = "no-store"
         return response
     corrected = None
+    refilled = None
+    if request.path.startswith("/calendar/"):
+        snap = state().store.current()
+        if snap.rules is not None:
+            refilled = views.builder_refilled(snap.rules, _today(), request.args, err)
     if err.suggestion:
         # The same address with the nearest known name: one click to what was meant.
         query = "&".join(f"{quote(err.suggestion if k == err.name else k, safe='')}={quote(v, safe=',')}"
@@ -526,7 +532,7 @@ def bad_parameter(err: BadParameter) -> Response:
     return _error_page(400, "That calendar cannot be made",
                        "This address has a parameter calfeed does not know." if err.unknown else
                        "One parameter in this address has a value calfeed does not accept.",
-                       parameter=err, corrected=corrected)
+                       parameter=err, corrected=corrected, builder=refilled)
 
 
 @bp.app_errorhandler(Unavailable)

@@ -11,6 +11,7 @@ The only package that reads data files. A problem reads `FILE: WHERE: what is wr
     history    `changes` of a date        checks      checks across keys and tables
     roster     providers.csv              sheets      CSV files read by a column schema
     ndd        which Next Decision Dates  files       size limit and UTF-8 diagnostics
+    reported   dates from a provider's own decision report (the roster's, the builder's)
     reference  the README's key tables, made from the schema
 """
 
@@ -68,7 +69,7 @@ def load(rules_path: str | Path, providers_path: str | Path | None = None,
         sheet_text = files.read(Path(providers_path), MAX_ROSTER_BYTES, sheet, rows=True)
         if sheet_text is not None:
             providers = parse_roster(sheet, sheet_text, parsed.first_ndd, parsed.accreditor_ids,
-                                     today or date.today())
+                                     today or date.today(), parsed.steps)
         problems += sheet.problems
         warnings += sheet.warnings
     if problems or parsed is None or parsed.revised is None:

@@ -41,6 +41,8 @@ class RulesFile:
     # also make every provider naming it an error.
     first_ndd: date | None
     accreditor_ids: frozenset[str]
+    # The dated progress-report steps, as written: the roster's step columns.
+    steps: tuple[str, ...] = ()
 
 
 def _days_before(report: Report, where: str, value: Any) -> tuple[int, ...] | None:
@@ -139,6 +141,15 @@ def _first_ndd(written: dict[str, Any]) -> date | None:
     return min(days) if days else None
 
 
+def _dated_steps(written: dict[str, Any]) -> tuple[str, ...]:
+    """The ids of the dated [[progress.steps]] (those without `when`), read as written."""
+    raw = written.get("progress")
+    steps = raw.get("steps") if isinstance(raw, dict) else None
+    return tuple(dict.fromkeys(
+        s["id"] for s in (steps if isinstance(steps, list) else [])
+        if isinstance(s, dict) and isinstance(s.get("id"), str) and "when" not in s))
+
+
 def parse_rules(report: Report, text: str) -> RulesFile | None:
     """Parse and check rules.toml text; None if it is not TOML (every problem in `report`)."""
     written = _toml(report, text)
@@ -154,4 +165,5 @@ def parse_rules(report: Report, text: str) -> RulesFile | None:
         progress=found["progress"],
         lead_days=DEFAULT_LEAD_DAYS if found["notify"] is None else found["notify"],
         first_ndd=_first_ndd(written),
-        accreditor_ids=frozenset(raw_accreditors if isinstance(raw_accreditors, dict) else ()))
+        accreditor_ids=frozenset(raw_accreditors if isinstance(raw_accreditors, dict) else ()),
+        steps=_dated_steps(written))
