@@ -328,3 +328,48 @@ def estimated_schedule_page_note(ndd: date, follows: str) -> str:
             f"{long_date(ndd)}. These dates are estimated from {follows}: each step as far "
             f"before the Next Decision Date as it was there, on the same weekday, never later. "
             f"Your organization's decision report from ACCME has the exact dates.")
+
+
+# ---------------------------------------------------------------------------
+# Groups: many providers in one calendar, page and digest
+
+# A group event's title names at most this many providers; more are counted.
+NAMED_IN_TITLE = 3
+
+
+def and_list(words: Sequence[str]) -> str:
+    """Words as a sentence lists them: "A", "A and B", "A, B and C"."""
+    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]])) if words else ""
+
+
+def providers_short(names: Sequence[str]) -> str:
+    """Whom a group event is due for, short enough for a title: "A, B and C", or "12 providers"."""
+    if len(names) > NAMED_IN_TITLE:
+        return f"{len(names):,} providers"
+    return and_list(list(names))
+
+
+def group_title(names: Sequence[str], bare_title: str) -> str:
+    """A group event's bare title: its providers first, as a shared calendar is kept by hand."""
+    return f"{providers_short(names)}: {bare_title}"
+
+
+def providers_line(names: Sequence[str]) -> str:
+    """The paragraph a group event's description ends with: every provider it is due for."""
+    if len(names) == 1:
+        return f"For {names[0]}."
+    return f"For {len(names):,} providers: " + "; ".join(names) + "."
+
+
+def group_calendar_name(name: str) -> str:
+    """A group calendar's name, as calendar apps list it."""
+    return f"{name} — ACCME deadlines"
+
+
+def group_calendar_description(name: str, members: int, schedules: Sequence[str]) -> str:
+    """A group calendar's description: whose deadlines, and how events name them."""
+    return (f"ACCME deadlines for the {count(members, 'provider')} of {name}: "
+            + "; ".join(schedules) + ". Each event names the providers it is due for; a step "
+            "due at the same moment for several providers is one event. Made by calfeed from "
+            "ACCME's published schedules; dates marked (estimated) follow ACCME's usual rule "
+            "and are not yet published.")

@@ -30,6 +30,8 @@ class Known:
     first_ndd: date | None
     accreditors: frozenset[str]
     today: date
+    groups: frozenset[str] | None = None  # the groups file's ids; None: there is no groups file
+    groups_file: str = ""  # its name, for messages
 
 
 def _name(report: Report, where: str, cell: str) -> str | None:
@@ -84,6 +86,31 @@ def _accreditor(report: Report, where: str, cell: str, known: Known) -> str | No
                "one of: " + ", ".join(ids) + ", or empty for ACCME" if ids
                else "empty for ACCME: rules.toml names no [accreditors]")
     return None
+
+
+def _groups(report: Report, where: str, cell: str, known: Known) -> tuple[str, ...] | None:
+    """Ids of the groups file's groups, separated by `;`, each once."""
+    found: list[str] = []
+    fine = True
+    ids = sorted(known.groups or ())
+    for part in cell.split(";"):
+        ident = part.strip()
+        if not ident or ident in found:
+            continue
+        # A groups file that did not read (its own problem) cannot say which ids are known.
+        if ident in ids or (known.groups is None and known.groups_file):
+            found.append(ident)
+            continue
+        fine = False
+        if known.groups is None:
+            report.add(where, f"unknown group {show(ident)}: there is no groups file",
+                       'a groups file named in rules.toml (groups = "groups.csv") or by '
+                       "--groups, or an empty cell")
+        else:
+            report.add(where, f"unknown group {show(ident)}{did_you_mean(ident, ids)}",
+                       f"ids of {known.groups_file} separated by ;: " + ", ".join(ids)
+                       if ids else f"an empty cell: {known.groups_file} has no groups")
+    return tuple(found) if fine else None
 
 
 def _rotation(report: Report, where: str, cell: str) -> int | None:
@@ -152,6 +179,9 @@ COLUMNS = Table("providers.csv", (
         "whom `calfeed notify` emails (see \"Email reminders\"); used for nothing else: never "
         "in a page, feed, JSON, CSV, the static build or a log line", default=(),
         example="`cme@example.org; director@example.org`"),
+    Key("groups", Type("ids separated by `;`", _groups, contextual=True),
+        "the groups it belongs to, from the groups file (see \"Groups\"); a group with an "
+        "`accreditor` needs no mention here", default=(), example="`acme-consulting`"),
 ), called="column")
 ROSTER_COLUMNS = COLUMNS.names
 HEADER_EXPECTED = "a header row: " + ",".join(ROSTER_COLUMNS[:5])
@@ -163,9 +193,12 @@ MAX_ROWS = 100_000
 
 
 def parse_roster(report: Report, text: str, first: date | None, accreditors: Iterable[str],
-                 today: date) -> dict[str, Profile]:
-    """The providers of a roster CSV: Next Decision Dates calfeed can schedule, known accreditors."""
-    known = Known(first, frozenset(accreditors), today)
+                 today: date, groups: Iterable[str] | None = None,
+                 groups_file: str = "") -> dict[str, Profile]:
+    """The providers of a roster CSV: Next Decision Dates calfeed can schedule, known
+    accreditors and groups (None: there is no groups file)."""
+    known = Known(first, frozenset(accreditors), today,
+                  None if groups is None else frozenset(groups), groups_file)
     providers: dict[str, Profile] = {}
     first_row: dict[str, int] = {}
     for row_no, place, found in sheets.rows(report, text, COLUMNS, HEADER_EXPECTED, known,
@@ -180,5 +213,5 @@ def parse_roster(report: Report, text: str, first: date | None, accreditors: Ite
         if found.ok:
             providers[ident] = Profile(ident, found["name"], found["next_decision_date"],
                                        found["enduring_materials"], found["accreditor"], None,
-                                       found["rotation"], found["email"])
+                                       found["rotation"], found["email"], found["groups"])
     return providers
