@@ -4,7 +4,7 @@ The site is built *from* the Flask app, so it is byte-identical to what the serv
 answers: crawl.py fetches each URL from the app and this module writes its body at the
 URL's path (`…/` → `…/index.html`), with a deterministic modification time, lists it
 in manifest.json, and has swap.py put the finished tree in place of the old one. The
-URLs are the home page, every track's and every provider's page and feeds, and every
+URLs are the home page, every track's, provider's and group's page and feeds, and every
 same-site path the written pages link to (the stylesheet, each event's own .ics).
 
 Determinism: the same inputs give the same bytes, and a file whose bytes did not change
@@ -189,8 +189,13 @@ class Tree:
 
 
 def _private(path: str) -> bool:
-    """Whether a path belongs to a provider (written by whoever renders that provider)."""
-    return path.startswith("/p/")
+    """Whether a path belongs to a provider or a group (written by whoever renders it)."""
+    return path.startswith(tuple(f"/{prefix}/" for prefix in calendars.PRIVATE_PREFIXES))
+
+
+def _under(base: str) -> Callable[[str], bool]:
+    """Whether a path is one of a calendar's own (its base, then "/" or ".")."""
+    return lambda path: path.startswith((base + "/", base + "."))
 
 
 def _public(path: str) -> bool:
@@ -299,7 +304,7 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
         job = Job(temp, parts, previous, _hashes(previous), rules.revised.timestamp(),
                   float(int(started)))
         ids = sorted(rules.providers)
-        on_total(len(rules.tracks) + len(ids))
+        on_total(len(rules.tracks) + len(rules.groups) + len(ids))
         parent = _Renderer(app, job)
         written: list[Written] = []
         others: set[str] = set()
@@ -307,6 +312,13 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
             others |= parent.crawler.crawl(calendars.track(rules, track).paths(), _public)
             progress(1)
         written.append(parent.tree.take())  # before the providers' blocks are taken
+        for group in rules.groups.values():
+            subject = calendars.group_of(parent.secret, group)
+            # Its page links to its providers' pages: theirs to write, never the site's.
+            linked = parent.crawler.crawl(subject.paths(), _under(subject.base), remember=False)
+            others |= {path for path in linked if not _private(path)}
+            parent.tree.seal(subject.base.lstrip("/"))
+            progress(1)
         if workers > 1 and len(ids) >= PARALLEL_MIN_PROVIDERS \
                 and "fork" in multiprocessing.get_all_start_methods():
             # Fork: the workers inherit the loaded app, so every process renders
@@ -347,7 +359,7 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
         if parent is not None:
             parent.tree.close()
         gc.unfreeze()
-    return Summary(outdir, files + 1, len(rules.tracks) + len(ids),
+    return Summary(outdir, files + 1, len(rules.tracks) + len(rules.groups) + len(ids),
                    sum(w.changed for w in written), removed, time.perf_counter() - clock)
 
 
