@@ -352,20 +352,23 @@ def diff(old: str, new: str, providers_path: str | None, today: date | None,
                 "each message")
 @rules_option
 @providers_option
+@groups_option
 @today_option
 @click.option("--time-limit", type=click.FloatRange(min=1),
               help="Seconds a run may send for (default 1800); what is left waits for the next run.")
 @with_appcontext
 def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: str | None,
-           providers_path: str | None, today: date | None, time_limit: float | None) -> None:
-    """Email each provider's contacts the reminders and notices due today (run it daily)."""
+           providers_path: str | None, groups_path: str | None, today: date | None,
+           time_limit: float | None) -> None:
+    """Email each provider's contacts the reminders and notices due today, and each group's
+    addresses its weekly digest (run it daily)."""
     from calfeed.core import calendars
     from calfeed.notify import dispatch, smtp
     from calfeed.serve import web
 
     day = parse_today(today)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    loaded = app_rules_or_exit(app, rules_path, providers_path, today)
+    loaded = app_rules_or_exit(app, rules_path, providers_path, today, groups_path)
     log = settings.state_path(setting("CALFEED_STATE", state), app.instance_path)
     try:
         if dry_run:
@@ -378,6 +381,8 @@ def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: s
     secret = web.state(app).secret
     pages = {profile.id: calendars.provider_urls(secret, profile, mail.site)["page"]
              for profile in loaded.providers.values() if profile.contacts}
+    group_pages = {group.id: calendars.group_urls(secret, group, mail.site)["page"]
+                   for group in loaded.groups.values() if group.contacts}
 
     def say(line: str, problem: bool) -> None:
         click.echo(f"calfeed notify: {line}", err=problem)
@@ -385,7 +390,8 @@ def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: s
     try:
         with smtp.Mailer(mail.server) as mailer:
             outcome = dispatch.run(log, loaded, day, mail.sender, pages, mailer, say,
-                                   time_limit=time_limit or dispatch.RUN_SECONDS)
+                                   time_limit=time_limit or dispatch.RUN_SECONDS,
+                                   group_pages=group_pages)
     except dispatch.sendlog.StateError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"calfeed notify: {day.isoformat()}: {len(outcome.sent)} sent, "
