@@ -7,7 +7,8 @@ every date that moved or was published since the recipient's last digest.
 
 - **Once a week, never twice**: a digest is for its week, the latest digest day on or
   before today; the send log keeps (recipient, group, week) once a digest is confirmed,
-  so a run finds it sent. A run that missed the digest day (the machine was off) sends
+  so a run finds it sent (or a later one: a digest day moved to earlier in the week waits
+  for its next turn). A run that missed the digest day (the machine was off) sends
   that week's on its next run: never lost.
 - **News since the last digest**, from what the recipient was told of each provider's
   copy of each step (the send log's `told`, under a key of the group's own, so that a
@@ -90,11 +91,14 @@ def plan(rules: Rules, today: date, told: ToldMap,
     week = week_of(today, rules.digest_day)
     until = today + timedelta(weeks=rules.digest_weeks) - timedelta(days=1)
     known_pairs = {(recipient, provider) for recipient, provider, _ in told}
-    done = set(digested)
+    latest: dict[tuple[str, str], str] = {}
+    for recipient, group_id, sent_week in digested:
+        latest[recipient, group_id] = max(sent_week, latest.get((recipient, group_id), ""))
     schedules: dict[str, groups.Schedule] = {}
     digests, quiet = [], []
     for address, group, place in recipients(rules):
-        if (address, group.id, week.isoformat()) in done:
+        # Already sent for this week's digest day, or a later one (the day was moved back).
+        if latest.get((address, group.id), "") >= week.isoformat():
             continue
         if group.id not in schedules:
             schedules[group.id] = groups.schedule(rules, group, today)
