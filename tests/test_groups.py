@@ -12,9 +12,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 import vobject
 from click.testing import CliRunner
+from hypothesis import given, strategies as st
 from ical.calendar_stream import IcsCalendarStream
 
 from calfeed.cli import main
@@ -23,8 +23,10 @@ from calfeed.outputs import ical
 from calfeed.serve import web
 
 from conftest import SECRET, make_app
-from grouping import DEMO, set_groups, set_members
+from grouping import DEMO, GROUPS_CSV, set_groups, set_members
 from readback import by_ical, by_icaljs, by_vobject
+# The rules fuzzer's cells, damage and problem-line shape, for the groups file too.
+from test_fuzz_rules import CELLS, FUZZ, PROBLEM, mangled_bytes
 
 CHICAGO = ZoneInfo("America/Chicago")
 MARCH_2025 = date(2025, 3, 1)
@@ -377,3 +379,42 @@ def test_a_group_event_of_a_published_date_that_moved_keeps_its_history(tmp_path
         "Moved: was Tuesday, March 31, 2020; announced March 2020. Extended because of the "
         "COVID-19 public health emergency.")
     assert event.sequence.value == str(engine.SEQUENCE_FLOOR + 2)
+
+
+# --- never a traceback ---------------------------------------------------------------------
+
+
+@st.composite
+def groups_files(draw) -> tuple[bytes, dict[str, str]]:
+    """A damaged groups file, and roster cells naming groups, known or not."""
+    text = GROUPS_CSV
+    rows = [line.split(",") for line in text.splitlines()]
+    for _ in range(draw(st.integers(0, 3))):
+        row = draw(st.integers(0, len(rows) - 1))
+        rows[row][draw(st.integers(0, len(rows[row]) - 1))] = draw(CELLS)
+    data = "\n".join(",".join(r) for r in rows).encode("utf-8", "surrogatepass")
+    if draw(st.booleans()):
+        data = draw(mangled_bytes(data))
+    names = st.sampled_from(["acme", "cma", "Acme", "acme;cma", "; ;", "nobody", "a b", ""])
+    cells = {p: draw(st.one_of(names, CELLS)) for p in DEMO}
+    return data, cells
+
+
+@FUZZ
+@given(files=groups_files())
+def test_any_groups_file_loads_and_expands_or_says_where(tmp_path_factory, files):
+    data = tmp_path_factory.mktemp("fuzz-groups")
+    shutil.copy(Path(__file__).parent.parent / "rules.toml", data / "rules.toml")
+    shutil.copy(Path(__file__).parent.parent / "providers.csv", data / "providers.csv")
+    set_groups(data, files[1])
+    (data / "groups.csv").write_bytes(files[0])
+    try:
+        loaded = rules.load(data / "rules.toml", today=MARCH_2025)
+    except rules.RulesError as err:
+        assert err.problems
+        for problem in err.problems:
+            assert PROBLEM.fullmatch(problem), problem
+        return
+    for group in loaded.groups.values():
+        schedule = groups.schedule(loaded, group, MARCH_2025)
+        ical.render(schedule.feed(), groups.calendar(loaded, schedule))
