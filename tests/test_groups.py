@@ -154,8 +154,9 @@ def test_annual_reporting_is_one_event_per_step_naming_every_provider(data):
         "report) and Demo Institute (annual reporting only): Accept the terms of the ACCME "
         "annual agreement")
     assert accme.event.description.endswith(
-        "\n\nFor 3 providers: Demo Health System (8-month progress report); Demo Medical Society "
-        "(12-month progress report); Demo Institute (annual reporting only).")
+        "\n\nFor the 3 providers accredited by ACCME: Demo Health System (8-month progress "
+        "report); Demo Medical Society (12-month progress report); Demo Institute (annual "
+        "reporting only).")
     assert accme.event.status == "published"
     # The CMA's own, earlier deadline is its own event, for its provider alone.
     state = found["group/acme/annual-reporting/2024/annual-agreement/cma@calfeed"]
@@ -167,6 +168,9 @@ def test_annual_reporting_is_one_event_per_step_naming_every_provider(data):
     # Enduring materials: only the two providers that offer them.
     learners = found["group/acme/annual-reporting/2024/enduring-learner-counts@calfeed"]
     assert [p.id for p in learners.providers] == ["demo-12-month", "demo-annual"]
+    assert learners.event.description.endswith(
+        "\n\nFor the 2 providers that offer enduring materials: Demo "
+        "Medical Society (12-month progress report); Demo Institute (annual reporting only).")
     # Five steps at 11:59 p.m. on March 31, 2025, for three providers: 5 events, not 14.
     at_deadline = [s for s in schedule.events
                    if s.event.start == datetime(2025, 3, 31, 23, 59, tzinfo=CHICAGO)]
@@ -328,7 +332,7 @@ def test_every_group_feed_reads_back_the_same_in_three_parsers(data, tmp_path):
         "report) and Demo Institute (annual reporting only): Accept the terms of the ACCME "
         "annual agreement — due 11:59 p.m. CT")
     assert agreement.status.value == "CONFIRMED"
-    assert "For 3 providers: Demo Health System" in agreement.description.value
+    assert "For the 3 providers accredited by ACCME: Demo Health System" in agreement.description.value
     estimate = IcsCalendarStream.calendar_from_ics(acme.decode())
     tentative = {e.uid for e in estimate.events if str(e.status).endswith("TENTATIVE")}
     assert "group/acme/annual-reporting/2025/annual-agreement/cma@calfeed" in tentative

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from itertools import combinations
+from typing import Any
 
 from calfeed.core import engine, wording
 from calfeed.core.model import Calendar, Event, Group, Profile, Rules, Track
@@ -147,11 +149,20 @@ def schedule(rules: Rules, group: Group, today: date) -> Schedule:
                 entry[2].append(profile)
         members.append(_member(profile, events, today))
     shared = []
+    everyone = [rules.providers[i] for i in group.members]
+    accreditors = {a.id: a.name for a in rules.accreditors.values()}
+    lines: dict[tuple[str, ...], str] = {}  # many steps share their providers: worded once
     for name, (event, variant, providers) in collected.items():
         names = [p.name for p in providers]
+        ids = tuple(p.id for p in providers)
+        if ids not in lines:
+            facts = traits(providers, everyone) if len(providers) > 1 else None
+            lines[ids] = wording.providers_line(
+                names, wording.providers_with(facts, len(providers), accreditors)
+                if facts else None)
         shared.append(Shared(
             replace(event, uid=name, bare_title=wording.group_title(names, event.bare_title),
-                    description=event.description + "\n\n" + wording.providers_line(names)),
+                    description=event.description + "\n\n" + lines[ids]),
             event, tuple(providers), key(event, variant)))
     tracks: dict[str, Track] = {}
     for seen in audiences.events:
@@ -164,6 +175,36 @@ def schedule(rules: Rules, group: Group, today: date) -> Schedule:
     shared.sort(key=lambda s: (s.event.sort_key,
                                place.get((s.event.track, s.event.milestone), (0, 0))))
     return Schedule(group, tuple(shared), tuple(members), tuple(tracks.values()))
+
+
+# What a set of providers may share that sets it apart in a group: the facts that decide
+# which steps a provider has (its accreditor's deadlines, the enduring-materials step,
+# its progress-report cohort).
+TRAITS = ("accreditor", "enduring_materials", "next_decision_date")
+
+
+def traits(providers: Sequence[Profile], members: Sequence[Profile]
+           ) -> tuple[tuple[str, Any], ...] | None:
+    """The fewest shared facts that hold for exactly these providers among the members
+    (("accreditor", None) is ACCME's), or None when no such facts tell them apart.
+
+    So a page or a digest can say "every provider accredited by the California Medical
+    Association" instead of listing 150 names.
+    """
+    ids = {p.id for p in providers}
+    shared = []
+    for name in TRAITS:
+        values = {getattr(p, name) for p in providers}
+        if len(values) == 1:
+            value = values.pop()
+            # An absent flag or date is no fact to tell a provider by (ACCME is, as None).
+            if name == "accreditor" or value:
+                shared.append((name, value))
+    for size in range(1, len(shared) + 1):
+        for chosen in combinations(shared, size):
+            if {m.id for m in members if all(getattr(m, n) == v for n, v in chosen)} == ids:
+                return chosen
+    return None
 
 
 def next_step(events: Sequence[Event], today: date) -> Event | None:

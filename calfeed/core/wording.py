@@ -354,11 +354,12 @@ def group_title(names: Sequence[str], bare_title: str) -> str:
     return f"{providers_short(names)}: {bare_title}"
 
 
-def providers_line(names: Sequence[str]) -> str:
-    """The paragraph a group event's description ends with: every provider it is due for."""
+def providers_line(names: Sequence[str], which: str | None = None) -> str:
+    """The paragraph a group event's description ends with: every provider it is due for
+    (`which`: what they share, "the 150 providers accredited by …")."""
     if len(names) == 1:
         return f"For {names[0]}."
-    return f"For {len(names):,} providers: " + "; ".join(names) + "."
+    return f"For {which or f'{len(names):,} providers'}: " + "; ".join(names) + "."
 
 
 def group_calendar_name(name: str) -> str:
@@ -373,3 +374,21 @@ def group_calendar_description(name: str, members: int, schedules: Sequence[str]
             "due at the same moment for several providers is one event. Made by calfeed from "
             "ACCME's published schedules; dates marked (estimated) follow ACCME's usual rule "
             "and are not yet published.")
+
+
+def providers_with(facts: Sequence[tuple[str, object]], count_: int,
+                   accreditors: dict[str, str]) -> str:
+    """A set of a group's providers by what they share: "the 150 providers accredited by the
+    California Medical Association that offer enduring materials"."""
+    words = [f"the {count_:,} providers" if count_ > 1 else "the provider"]
+    for name, value in facts:
+        if name == "accreditor":
+            words.append("accredited by " + (f"the {accreditors.get(str(value), value)}"
+                                             if value else "ACCME"))
+    verb = "offer" if count_ > 1 else "offers"
+    for name, value in facts:
+        if name == "enduring_materials":
+            words.append(f"that {verb} enduring materials")
+        elif name == "next_decision_date" and isinstance(value, date):
+            words.append(f"with the Next Decision Date {long_date(value)}")
+    return " ".join(words)

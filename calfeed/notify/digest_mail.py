@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 from calfeed.core import wording
-from calfeed.core.groups import Shared
+from calfeed.core.groups import Shared, traits
 from calfeed.core.model import Profile, Rules
 from calfeed.notify.digest import Digest, News
 from calfeed.notify.mail import COMPOSING, NOT_ACCME, SENDING, _templates, unsubscribe
@@ -64,13 +64,26 @@ class Change:
     why: str | None  # for a move, its history's last entry: when and why
 
 
-def providers(names: Sequence[Profile], everyone: int) -> str:
-    """Whom a step is for, in a sentence: "For all 4 providers", "For A and B", or a count."""
+@dataclass(frozen=True)
+class Audience:
+    """A group's providers, and its accreditors' names: to say whom a step is for."""
+
+    members: tuple[Profile, ...]
+    accreditors: dict[str, str]
+
+
+def providers(names: Sequence[Profile], audience: Audience) -> str:
+    """Whom a step is for, in a sentence: "For all 4 providers", "For A and B", by what they
+    share ("For the 150 providers accredited by the …"), or a count."""
+    everyone = len(audience.members)
     if len(names) == everyone and everyone > 1:
         return f"For all {everyone:,} providers"
     words = [p.name for p in names]
     if len(words) <= NAMED:
         return "For " + wording.and_list(words)
+    facts = traits(names, audience.members)
+    if facts:
+        return "For " + wording.providers_with(facts, len(names), audience.accreditors)
     return (f"For {len(words):,} providers: " + ", ".join(words[:NAMED_BEYOND])
             + f" and {len(words) - NAMED_BEYOND:,} more (the group's page lists them)")
 
@@ -85,7 +98,7 @@ def _left(shared: Shared, today_days: int) -> str:
     return wording.days_left(today_days, event.precision, due_day(event))
 
 
-def moments(digest: Digest, shown: set[str]) -> tuple[Moment, ...]:
+def moments(digest: Digest, shown: set[str], audience: Audience) -> tuple[Moment, ...]:
     """The steps due, a moment at a time, by the providers they are for; ACCME's words once."""
     runs: list[list[Shared]] = []
     for item in digest.due:
@@ -95,7 +108,6 @@ def moments(digest: Digest, shown: set[str]) -> tuple[Moment, ...]:
             runs[-1].append(item)
         else:
             runs.append([item])
-    everyone = len(digest.group.members)
     found = []
     for run in runs:
         first = run[0]
@@ -105,7 +117,7 @@ def moments(digest: Digest, shown: set[str]) -> tuple[Moment, ...]:
         for item in run:
             blocks.setdefault(tuple(p.id for p in item.providers), []).append(item)
         found.append(Moment(headline, tuple(
-            Block(providers(items[0].providers, everyone),
+            Block(providers(items[0].providers, audience),
                   tuple(_step(i, shown) for i in items)) for items in blocks.values())))
     return tuple(found)
 
@@ -122,7 +134,7 @@ def _step(item: Shared, shown: set[str]) -> Step:
                 else wording.actor_label(step.actor), text, step.status == "estimated")
 
 
-def change(news: News, everyone: int) -> Change:
+def change(news: News, audience: Audience) -> Change:
     """One moved or published date, as the digest says it."""
     step = news.shared.step
     now = wording.when(step)
@@ -135,7 +147,13 @@ def change(news: News, everyone: int) -> Change:
     why = None
     if news.notice == "moved" and step.changes:
         why = wording.change_words(step.changes[-1], step.start, step.precision)
-    return Change(headline, wording.title(step), providers(news.providers, everyone), why)
+    return Change(headline, wording.title(step), providers(news.providers, audience), why)
+
+
+def audience_of(digest: Digest, rules: Rules) -> Audience:
+    """The digest's group's providers and the accreditors' names."""
+    return Audience(tuple(rules.providers[i] for i in digest.group.members),
+                    {a.id: a.name for a in rules.accreditors.values()})
 
 
 def _lower_first(text: str) -> str:
@@ -158,8 +176,9 @@ def compose(digest: Digest, rules: Rules, sender: str, page: str) -> EmailMessag
     name, operator = parseaddr(sender)
     shown: set[str] = set()
     everyone = len(digest.group.members)
+    audience = audience_of(digest, rules)
     following = digest.following
-    found = moments(digest, shown)
+    found = moments(digest, shown, audience)
     context = {
         "subject": subject(digest),
         "group": digest.group.name,
@@ -167,12 +186,12 @@ def compose(digest: Digest, rules: Rules, sender: str, page: str) -> EmailMessag
         "weeks": wording.count(rules.digest_weeks, "week"),
         "until": wording.long_date(digest.until),
         "weekday": rules.digest_day.capitalize(),
-        "changes": tuple(change(n, everyone) for n in digest.news),
+        "changes": tuple(change(n, audience) for n in digest.news),
         "moments": found,
         "estimated": any(step.estimated for m in found for b in m.blocks for step in b.steps),
         "following": None if following is None else (
             f"{wording.when(following.step)}: {wording.title(following.step)}, "
-            f"{_lower_first(providers(following.providers, everyone))}"),
+            f"{_lower_first(providers(following.providers, audience))}"),
         "page": page,
         "operator": operator,
         "operator_name": name or operator,

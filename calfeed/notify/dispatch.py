@@ -176,10 +176,11 @@ def preview(state: str | Path, rules: Rules, today: date) -> list[str]:
                          f"({mail.headline(item)})")
     digests, _ = digest.plan(rules, today, contents.told, contents.digested)
     for letter in digests:
+        audience = digest_mail.audience_of(letter, rules)
         lines.append(f"would send to {letter.label}: {digest_mail.subject(letter)}")
         for news in letter.news:
             lines.append(f"  {news.notice} notice: {wording.title(news.shared.step)} "
-                         f"({digest_mail.change(news, len(letter.group.members)).headline})")
+                         f"({digest_mail.change(news, audience).headline})")
     lines.append(f"{today.isoformat()}: "
                  f"{wording.count(len(plan.messages) + len(digests), 'message')} would be sent")
     return lines

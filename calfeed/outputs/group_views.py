@@ -16,7 +16,7 @@ from typing import Any
 
 from calfeed.core import wording
 from calfeed.core.calendars import Subject
-from calfeed.core.groups import Member, Schedule, Shared
+from calfeed.core.groups import Member, Schedule, Shared, traits
 from calfeed.core.model import Calendar, Rules
 from calfeed.outputs.views import EventView, event_view, recent, subscribe_box
 
@@ -50,6 +50,8 @@ class Block:
     providers: tuple[tuple[str, str], ...]  # (name, page path), roster order
     everyone: bool  # every provider of the group: said in words, not listed
     steps: tuple[EventView, ...]
+    # Too many to list, said by what they share: "the 150 providers accredited by …".
+    which: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,23 @@ def _view(shared: Shared, today: date, subject: Subject) -> EventView:
     return replace(view, ics=ics, actor=wording.actor_label(shared.step.actor))
 
 
-def _moments(shared: list[Shared], views: Mapping[str, EventView], everyone: int,
-             pages: Mapping[str, str]) -> list[Moment]:
+def _block(items: list[Shared], views: Mapping[str, EventView], schedule: Schedule,
+           pages: Mapping[str, str], accreditors: Mapping[str, str]) -> Block:
+    """Steps at one moment for the same providers: named, or too many, said by what they share."""
+    providers = items[0].providers
+    everyone = len(schedule.members)
+    which = None
+    if NAMES_SHOWN < len(providers) < everyone:
+        facts = traits(providers, [m.profile for m in schedule.members])
+        if facts:
+            which = wording.providers_with(facts, len(providers), dict(accreditors))
+    return Block(tuple((p.name, pages[p.id]) for p in providers),
+                 len(providers) == everyone and everyone > 1,
+                 tuple(views[i.event.uid] for i in items), which)
+
+
+def _moments(shared: list[Shared], views: Mapping[str, EventView], schedule: Schedule,
+             pages: Mapping[str, str], accreditors: Mapping[str, str]) -> list[Moment]:
     """Consecutive steps at one moment as one Moment, its steps by the providers they are for."""
     found: list[list[Shared]] = []
     for item in shared:
@@ -145,19 +162,16 @@ def _moments(shared: list[Shared], views: Mapping[str, EventView], everyone: int
             blocks.setdefault(tuple(p.id for p in item.providers), []).append(item)
         first = views[items[0].event.uid]
         moments.append(Moment(first.when, first.iso, first.day,
-                              all(views[i.event.uid].past for i in items), tuple(
-            Block(tuple((p.name, pages[p.id]) for p in group[0].providers),
-                  len(ids) == everyone and everyone > 1,
-                  tuple(views[i.event.uid] for i in group))
-            for ids, group in blocks.items())))
+                              all(views[i.event.uid].past for i in items),
+                              tuple(_block(group, views, schedule, pages, accreditors)
+                                    for group in blocks.values())))
     return moments
 
 
-def timeline(schedule: Schedule, today: date, subject: Subject,
-             pages: Mapping[str, str]) -> tuple[Timeline, list[EventView]]:
+def timeline(schedule: Schedule, today: date, subject: Subject, pages: Mapping[str, str],
+             accreditors: Mapping[str, str]) -> tuple[Timeline, list[EventView]]:
     """The group's steps ahead by month, undated, and passed by cycle; and every step's view."""
     views = {s.event.uid: _view(s, today, subject) for s in schedule.events}
-    everyone = len(schedule.members)
 
     def cycle(item: Shared) -> tuple[str, str]:
         return (item.event.track, item.event.cycle)
@@ -167,7 +181,7 @@ def timeline(schedule: Schedule, today: date, subject: Subject,
     finished = {cycle(s) for s in dated} - running
     ahead = [s for s in dated if not views[s.event.uid].past]
     months: list[Section] = []
-    for moment in _moments(ahead, views, everyone, pages):
+    for moment in _moments(ahead, views, schedule, pages, accreditors):
         assert moment.day is not None
         label = wording.month_year(moment.day)
         if months and months[-1].label == label:
@@ -183,10 +197,11 @@ def timeline(schedule: Schedule, today: date, subject: Subject,
                                             if views[s.event.uid].day), default=date.min),
                    reverse=True)
     past = tuple(Section(wording.schedule(gone[k][0].step),
-                         tuple(_moments(gone[k], views, everyone, pages))) for k in order)
+                         tuple(_moments(gone[k], views, schedule, pages, accreditors)))
+                 for k in order)
     undated = [s for s in schedule.events if s.event.start is None and cycle(s) not in finished]
-    return Timeline(tuple(months), tuple(_moments(undated, views, everyone, pages)), past,
-                    sum(len(g) for g in gone.values())), list(views.values())
+    return Timeline(tuple(months), tuple(_moments(undated, views, schedule, pages, accreditors)),
+                    past, sum(len(g) for g in gone.values())), list(views.values())
 
 
 def group_page(rules: Rules, subject: Subject, calendar: Calendar, schedule: Schedule,
@@ -198,7 +213,7 @@ def group_page(rules: Rules, subject: Subject, calendar: Calendar, schedule: Sch
     """
     accreditors = {a.id: a.name for a in rules.accreditors.values()}
     group = schedule.group
-    plan, views = timeline(schedule, today, subject, pages)
+    plan, views = timeline(schedule, today, subject, pages, accreditors)
     accreditor = rules.accreditors.get(group.accreditor or "")
     return {
         "subject": subject, "private": True, "calendar": calendar, "today": today,
