@@ -394,3 +394,17 @@ def test_the_build_writes_every_groups_files_byte_for_byte_as_the_server_answers
             body = path.read_bytes()
             assert not [a for a in GROUP_ADDRESSES if a.encode() in body], path
     assert not [p for p in paths if "acme" in p or "/cma/" in p]
+
+
+def test_a_worker_started_while_the_groups_file_is_broken_serves_the_kept_groups(tmp_path, data):
+    set_groups(data)
+    first = make_app(tmp_path, data, CALFEED_TODAY=TODAY).test_client()
+    good = first.get(f"/g/{group_token('acme')}.ics").data
+    (data / "groups.csv").write_text("id,name\nacme,Acme\nacme,Again\n", encoding="utf-8")
+    # A worker gunicorn starts now reads the broken file, and answers from the copy the
+    # first one kept of the rules, the roster and the groups file together.
+    second = make_app(tmp_path, data, CALFEED_TODAY=TODAY).test_client()
+    assert second.get("/healthz").get_json()["status"] == "degraded"
+    assert second.get(f"/g/{group_token('acme')}.ics").data == good
+    kept = list((tmp_path / "instance" / "last-good").glob("*/groups-*.csv"))
+    assert len(kept) == 1 and "acme,Acme CME Consulting" in kept[0].read_text(encoding="utf-8")
