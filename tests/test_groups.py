@@ -422,3 +422,22 @@ def test_any_groups_file_loads_and_expands_or_says_where(tmp_path_factory, files
     for group in loaded.groups.values():
         schedule = groups.schedule(loaded, group, MARCH_2025)
         ical.render(schedule.feed(), groups.calendar(loaded, schedule))
+
+
+def test_a_step_only_its_provider_has_is_named_after_it(data, monkeypatch):
+    # Today every difference between providers' steps is their accreditor's; a fact of a
+    # provider's own (here: enduring materials, taken out of what providers share) makes
+    # the step its own event, named after the provider, never under one UID with another.
+    set_groups(data)
+    loaded = load(data)
+    monkeypatch.setattr(groups, "_plain", lambda p: groups.Profile(
+        "", "", p.next_decision_date, False, None, p.tracks))
+    schedule = groups.schedule(loaded, loaded.groups["acme"], MARCH_2025)
+    found = by_uid(schedule)
+    own = "group/acme/annual-reporting/2024/enduring-learner-counts/provider/demo-12-month@calfeed"
+    assert [p.id for p in found[own].providers] == ["demo-12-month"]
+    assert found[own].key == "enduring-learner-counts~demo-12-month"
+    assert "group/acme/annual-reporting/2024/enduring-learner-counts@calfeed" not in found
+    # The steps every ACCME provider shares are still one event.
+    shared = found["group/acme/annual-reporting/2024/annual-agreement@calfeed"]
+    assert [p.id for p in shared.providers] == ["demo-8-month", "demo-12-month", "demo-annual"]

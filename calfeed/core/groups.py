@@ -14,8 +14,9 @@ UIDs (docs/design.md §3): `group/<group>/<track>/<cycle>/<milestone>@calfeed`, 
 segments where every other calendar's have four, so no group event can take a
 provider's, a track's or the builder's UID. A step whose content is its providers'
 accreditor's (the annual deadline a Recognized Accreditor sets) adds the accreditor's id,
-`…/<milestone>/cma@calfeed`. Both are names only: an event keeps its UID when providers
-join or leave the group, and when ACCME moves its date. Pure: no I/O, no clock.
+`…/<milestone>/cma@calfeed`; a step whose content is one provider's own (nothing else
+tells it apart) adds `provider/<id>`. All are names only: an event keeps its UID when
+providers join or leave the group, and when ACCME moves its date. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from typing import Any
 from calfeed.core import engine, wording
 from calfeed.core.model import Calendar, Event, Group, Profile, Rules, Track
 
-# The last segment of a group event's own .ics path: the milestone, then its variant.
+# The last segment of a group event's own .ics path: the milestone, then its variant
+# (an accreditor's id after ".", a provider's after "~": ids have neither).
 VARIANT_SEPARATOR = "."
+OWN_SEPARATOR = "~"
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,15 @@ def _content(event: Event) -> Event:
 
 
 def uid(group: Group, event: Event, variant: str) -> str:
-    """A group event's UID: names only, five or six segments (docs/design.md §3)."""
+    """A group event's UID: names only, five segments or more (docs/design.md §3)."""
     tail = f"/{variant}" if variant else ""
     return f"group/{group.id}/{event.track}/{event.cycle}/{event.milestone}{tail}@calfeed"
 
 
 def key(event: Event, variant: str) -> str:
     """The last segment of a group event's own .ics path."""
+    if variant.startswith("provider/"):
+        return event.milestone + OWN_SEPARATOR + variant.removeprefix("provider/")
     return event.milestone + (VARIANT_SEPARATOR + variant if variant else "")
 
 
@@ -102,7 +107,7 @@ class _Audiences:
         self.rules = rules
         self.today = today
         self.events: dict[Profile, list[Event]] = {}
-        self.variants: dict[Profile, list[str]] = {}
+        self.variants: dict[Profile, list[str | None]] = {}
 
     def schedule(self, audience: Profile) -> list[Event]:
         """An audience's events (engine.schedule, once per audience)."""
@@ -111,20 +116,30 @@ class _Audiences:
             found = self.events[audience] = engine.schedule(self.rules, audience, self.today)
         return found
 
-    def variant(self, audience: Profile) -> list[str]:
-        """Per event of an audience: "" where every audience with its dates shares it, else
-        the accreditor whose deadline (or note) makes it its own."""
+    def _contents(self, audience: Profile) -> dict[tuple[str, str, str], Event]:
+        """An audience's events without UIDs, by track, cycle and milestone."""
+        return {(e.track, e.cycle, e.milestone): _content(e) for e in self.schedule(audience)}
+
+    def variant(self, audience: Profile) -> list[str | None]:
+        """Per event of an audience: "" where every audience with its dates shares it; the
+        accreditor's id where its deadline (or note) makes the step its own; None where
+        nothing but the provider tells it apart (schedule() names it after the provider)."""
         found = self.variants.get(audience)
         if found is not None:
             return found
         events = self.schedule(audience)
         plain = _plain(audience)
-        if audience.accreditor is None and plain == audience:
+        if plain == audience:
             found = [""] * len(events)
         else:
-            base = {(e.track, e.cycle, e.milestone): _content(e) for e in self.schedule(plain)}
-            found = ["" if base.get((e.track, e.cycle, e.milestone)) == _content(e)
-                     else audience.accreditor or "own" for e in events]
+            base = self._contents(plain)
+            accredited = replace(plain, accreditor=audience.accreditor)
+            theirs = self._contents(accredited) if audience.accreditor else {}
+            found = []
+            for event in events:
+                place, content = (event.track, event.cycle, event.milestone), _content(event)
+                found.append("" if base.get(place) == content else audience.accreditor
+                             if theirs.get(place) == content else None)
         self.variants[audience] = found
         return found
 
@@ -138,7 +153,8 @@ def schedule(rules: Rules, group: Group, today: date) -> Schedule:
         profile = rules.providers[ident]
         seen = audience(profile)
         events = audiences.schedule(seen)
-        for event, variant in zip(events, audiences.variant(seen)):
+        for event, named in zip(events, audiences.variant(seen)):
+            variant = f"provider/{profile.id}" if named is None else named
             name = uid(group, event, variant)
             entry = collected.get(name)
             if entry is None:
