@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import vobject
 from click.testing import CliRunner
 
 from calfeed.cli import main
@@ -408,3 +409,26 @@ def test_a_worker_started_while_the_groups_file_is_broken_serves_the_kept_groups
     assert second.get(f"/g/{group_token('acme')}.ics").data == good
     kept = list((tmp_path / "instance" / "last-good").glob("*/groups-*.csv"))
     assert len(kept) == 1 and "acme,Acme CME Consulting" in kept[0].read_text(encoding="utf-8")
+
+
+def test_hostile_names_are_text_on_the_page_and_in_every_twin(tmp_path, data):
+    set_groups(data, groups_csv=('id,name\nacme,"<script>alert(1)</script>; Acme, \\\\Co"\n'
+                                 'cma,CMA providers\n'))
+    (data / "providers.csv").write_text(
+        (data / "providers.csv").read_text(encoding="utf-8").replace(
+            "Demo Health System (8-month progress report)", '=HYPERLINK("x") <b>Health</b>'),
+        encoding="utf-8")
+    client = make_app(tmp_path, data, CALFEED_TODAY=TODAY).test_client()
+    base = f"/g/{group_token('acme')}"
+    page = client.get(f"{base}/").data.decode()
+    assert "<script>" not in page and "<b>Health" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;; Acme, \\\\Co" in page
+    assert "=HYPERLINK(&#34;x&#34;) &lt;b&gt;Health&lt;/b&gt;" in page
+    calendar = vobject.readOne(client.get(f"{base}.ics").data.decode())
+    assert calendar.x_wr_calname.value == "<script>alert(1)</script>; Acme, \\\\Co — ACCME deadlines"
+    assert any(e.summary.value.startswith('=HYPERLINK("x") <b>Health</b>')
+               for e in calendar.vevent_list)
+    assert json.loads(client.get(f"{base}.json").data)["calendar"]["name"].startswith(
+        "<script>alert(1)</script>; Acme")
+    rows = list(csv.DictReader(io.StringIO(client.get(f"{base}.csv").data.decode("utf-8-sig"))))
+    assert "'=HYPERLINK(\"x\") <b>Health</b>" in {r["Provider"] for r in rows}

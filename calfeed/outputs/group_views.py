@@ -224,5 +224,4 @@ def group_page(rules: Rules, subject: Subject, calendar: Calendar, schedule: Sch
         "orders": {"deadline": subject.page(), "name": subject.ordered("name")},
         "timeline": plan, "recent": recent(views),
         "estimated": sum(m.estimated for m in schedule.members),
-        "nothing_ahead": sum(m.next is None for m in schedule.members),
     }
