@@ -45,7 +45,7 @@ class Plan:
     expansion_sizes: list[int] = field(default_factory=lambda: [1_000, 10_000, 100_000])
     expansion_runs: int = 2
     build_sizes: list[int] = field(default_factory=lambda: [2_000, 10_000])
-    build_runs: dict[int, int] = field(default_factory=lambda: {2_000: 1, 10_000: 1})
+    build_runs: dict[int, int] = field(default_factory=lambda: {2_000: 2, 10_000: 2})
     build_timeout: float = 900.0
     memory_providers: int = 10_000
     group_providers: int = 1_500

@@ -17,6 +17,7 @@ from flask import Flask, current_app, has_app_context
 from flask.cli import FlaskGroup, with_appcontext
 
 from calfeed import bundled, create_app, settings
+from calfeed.build import lock  # the standard library only: the web layer loads for `build` alone
 from calfeed.core import engine, rules, wording
 from calfeed.outputs import export
 from calfeed.outputs import diff as changes
@@ -225,12 +226,16 @@ def links(provider: str | None, base_url: str | None, rules_path: str | None,
 @setting_option("CALFEED_BASE_URL", "base_url", default="http://localhost, with a warning")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Processes for large rosters (default: all cores).")
+@click.option("--wait", type=click.FloatRange(min=0), default=lock.WAIT, show_default=True,
+              metavar="SECONDS",
+              help="How long to wait for another build of OUTDIR to finish (0: refuse at once).")
 @rules_option
 @providers_option
 @groups_option
 @today_option
-def build(outdir: str, base_url: str | None, workers: int | None, rules_path: str | None,
-          providers_path: str | None, groups_path: str | None, today: date | None) -> None:
+def build(outdir: str, base_url: str | None, workers: int | None, wait: float,
+          rules_path: str | None, providers_path: str | None, groups_path: str | None,
+          today: date | None) -> None:
     """Write every page and feed to OUTDIR for a static host, swapped in atomically."""
     day = parse_today(today)
     groups_path = setting("CALFEED_GROUPS", groups_path)
@@ -243,16 +248,21 @@ def build(outdir: str, base_url: str | None, workers: int | None, rules_path: st
     path, roster = rules_paths(rules_path, providers_path)
     config = {"CALFEED_RULES": path, "CALFEED_PROVIDERS": roster, "CALFEED_GROUPS": groups_path,
               "CALFEED_BASE_URL": base_url, "CALFEED_TODAY": day.isoformat()}
-    _build_or_exit(Path(outdir), config, workers or os.cpu_count() or 1)
+    _build_or_exit(Path(outdir), config, workers or os.cpu_count() or 1, wait)
 
 
-def _build_or_exit(target: Path, config: dict[str, Any], workers: int) -> None:
+def _build_or_exit(target: Path, config: dict[str, Any], workers: int, wait: float) -> None:
     """Run the build; print one summary line, or one line saying why not and exit 1 (130 if stopped)."""
     from calfeed.build import site as site  # the web layer loads only for this command
 
+    def waiting(holder: int | None, seconds: float) -> None:
+        who = f"another calfeed build (pid {holder})" if holder else "another calfeed build"
+        click.echo(f"calfeed build: {target} is being built by {who}; waiting up to "
+                   f"{seconds:g} s for it to finish (--wait SECONDS)", err=True)
+
     try:
         with _terminate_as_interrupt(), _progress() as (update, total):
-            summary = site.build(target, config, workers, update, total)
+            summary = site.build(target, config, workers, update, total, wait, waiting)
     except KeyboardInterrupt:
         click.echo(f"calfeed build: interrupted; {target} is unchanged", err=True)
         sys.exit(130)

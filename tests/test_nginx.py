@@ -226,11 +226,11 @@ def test_download_links_work_through_nginx(nginx):
 
 def test_a_reminder_calendar_downloads_through_nginx_as_from_the_app(nginx):
     port, root, app = nginx
-    path = "/tracks/progress-8-month/remind-2w2d.ics"
+    path = "/tracks/annual-reporting/remind-2w2d.ics"
     assert (root / path.lstrip("/")).is_file()
     status, headers, body = fetch(port, path + "?download=1")
     assert (status, body) == (200, app.get(path).data)
     assert b"BEGIN:VALARM" in body
     assert headers["Content-Disposition"] == app.get(path + "?download=1").headers["Content-Disposition"]
-    assert headers["Content-Disposition"] == 'attachment; filename="progress-8-month-remind-2w2d.ics"'
+    assert headers["Content-Disposition"] == 'attachment; filename="annual-reporting-remind-2w2d.ics"'
     assert headers["Cache-Control"] == "public, max-age=3600"

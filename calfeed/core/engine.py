@@ -35,6 +35,7 @@ from calfeed.core.model import (
     Profile,
     Progress,
     Relative,
+    Replaced,
     Rules,
     Timed,
     Track,
@@ -195,6 +196,47 @@ def _accreditor_due(accreditor: Accreditor, data_year: int,
     return (_Due(day, "day", estimated, history), wording.accreditor_suffix(name), note, None)
 
 
+def _accreditor_estimate(accreditor: Accreditor, accme_day: date) -> _Due | None:
+    """What the accreditor's rule gives for a data year, whether or not it published a date."""
+    rule = accreditor.rule
+    if rule is None:
+        return None
+    day = on_or_before(accme_day - timedelta(days=rule.days_before), WEEKDAYS.index(rule.weekday))
+    return _Due(day, "day", True)
+
+
+def _cohort_estimates(progress: Progress | None, track: Track) -> dict[str, _Due]:
+    """calfeed's estimate of each step of a published cohort, as it stood before the publication.
+
+    The estimated schedule its Next Decision Date had from the cohorts above it in
+    rules.toml (published before it), under the same UIDs. None for a cohort named
+    otherwise (the two November 2023 tables, whose events no estimate ever held) or
+    with no cohort before it.
+    """
+    ndd = track.next_decision_date
+    if progress is None or ndd is None or track.estimated:
+        return {}
+    if (track.id, track.cycle) != cohort_identity(ndd):
+        return {}
+    place = next((n for n, c in enumerate(progress.cohorts) if c.id == track.id), 0)
+    estimate = estimated_track(replace(progress, cohorts=progress.cohorts[:place]), ndd) \
+        if place else None
+    return _resolve_all(estimate, None) if estimate else {}
+
+
+def _replaced(due: _Due, estimate: _Due | None) -> Replaced | None:
+    """The estimate a published date replaced, if calfeed had one and it was not that date.
+
+    Compared with the date as first published: a later move is history (`changes`).
+    """
+    if estimate is None or estimate.start is None or due.estimated or due.start is None:
+        return None
+    first = due.changes[0].was if due.changes else due.start
+    if (estimate.start, estimate.precision) == (first, due.precision):
+        return None
+    return Replaced(estimate.start, estimate.precision)  # type: ignore[arg-type]
+
+
 def _estimated_date(cohorts: list[Cohort], step: str, ndd: date) -> Day | Month:
     """Where a step falls for a Next Decision Date, placed as it was in the given cohorts.
 
@@ -273,6 +315,7 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
     """The events of one cycle of one track for one profile."""
     resolved = _resolve_all(track, deadline)
     accreditor = rules.accreditors.get(profile.accreditor or "")
+    estimates = _cohort_estimates(rules.progress, track) if track.kind == "progress" else {}
     data_year = int(cycle) if track.kind == "yearly" else None
     events = []
     for milestone in track.milestones:
@@ -287,8 +330,16 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
             caveats.append(wording.FLAG_CAVEATS[flag])
         links = milestone.links + tuple(l for l in track.links if l not in milestone.links)
         explained = track.follows is not None
+        estimate = estimates.get(milestone.id)
+        if isinstance(milestone.when, Deadline) and track.yearly is not None:
+            estimate = _Due(rule_deadline(track.yearly, int(cycle)), "time", True)
+        authority = "ACCME"
         if accreditor and isinstance(milestone.when, Deadline):
+            accme = due
             due, suffix, note, caveat = _accreditor_due(accreditor, int(cycle), due)
+            if suffix:  # the accreditor's own date, published or estimated
+                authority = accreditor.name
+                estimate = _accreditor_estimate(accreditor, accme.start.date())  # type: ignore[union-attr]
             explained = bool(suffix) and due.estimated  # the accreditor's rule, said in the note
             title += suffix
             description += "\n\n" + note
@@ -320,6 +371,8 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
             data_year=data_year,
             sequence=event_sequence(due.estimated, due.changes),
             modified=modified(due.changes),
+            authority=authority,
+            replaced=_replaced(due, estimate),
         ))
     return events
 

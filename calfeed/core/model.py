@@ -107,6 +107,18 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Replaced:
+    """calfeed's estimate of a date that was then published: what the publication replaced.
+
+    Never a move: `changes` record moves of published dates. `was` has the form of the
+    event's start (a date, a month's first day, an aware date-time).
+    """
+
+    was: date | datetime
+    precision: Precision
+
+
+@dataclass(frozen=True)
 class Milestone:
     """One row of an ACCME table: ACCME's words, who acts, and exactly one date form."""
 
@@ -297,6 +309,11 @@ class Event:
     # equals 22:59 in Mexico City), so without it two events written in different zones
     # would be equal, and a cache of serialized events would hand one the other's bytes.
     zone: str | None = field(default=None, init=False)
+    # Who sets the date: "ACCME", or the Recognized Accreditor's name for its own deadline.
+    authority: str = "ACCME"
+    # calfeed's estimate this published date replaced, when it differed from what was
+    # published (the first published date, before any move); None otherwise.
+    replaced: Replaced | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "zone", getattr(getattr(self.start, "tzinfo", None), "key", None))
@@ -336,6 +353,18 @@ class Lead:
     months: int = 0
     days: int = 0
     exact: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One reminder on an event: how long before its start it fires, and what it says.
+
+    Steps due at the same moment ring once, on the first of them: its alarm's text
+    names them all (reminders.py).
+    """
+
+    before: timedelta
+    description: str
 
 
 @dataclass(frozen=True)

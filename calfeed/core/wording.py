@@ -51,6 +51,27 @@ def title(event: Event, estimated: bool = True) -> str:
     return f"{event.bare_title} ({'; '.join(caveats)})" if caveats else event.bare_title
 
 
+def summary(event: Event) -> str:
+    """An event's title as a calendar shows it: "… (estimated) — due 11:59 p.m. CT"."""
+    return title(event) + due(event)
+
+
+def alarm_text(events: Sequence[Event]) -> str:
+    """What one reminder says: its step's title, or every step due at that moment.
+
+    "Annual Reporting in PARS, data year 2025: 5 steps due Tuesday, March 31, 2026,
+    11:59 p.m. CT: Accept the terms …; Enter all activities …; …".
+    """
+    first = events[0]
+    if len(events) == 1:
+        return summary(first)
+    assert first.start is not None
+    tracks = {schedule(e) for e in events}
+    prefix = f"{schedule(first)}: " if len(tracks) == 1 else ""
+    return (f"{prefix}{len(events)} steps due {moment_words(first.start, first.precision)}: "
+            + "; ".join(title(e) for e in events))
+
+
 def yes_no(text: str) -> bool | None:
     """A yes/no answer as True or False; None if the text is neither."""
     lowered = text.strip().lower()
@@ -213,6 +234,35 @@ def change_words(change: Change, start: date | datetime | None, precision: str) 
         note = change.note.strip()
         text += " " + (note if note.endswith((".", "!", "?")) else note + ".")
     return text
+
+
+def authority(name: str) -> str:
+    """Who sets a date, in a sentence: "ACCME", "the California Medical Association"."""
+    return name if name == "ACCME" else f"the {name}"
+
+
+# Who gave a date that is no longer calfeed's estimate, by its new status: a status
+# that comes later (a date the provider reports) gets its own words here.
+CONFIRMED_BY = {"published": "Published by {authority}"}
+
+
+def confirmed_by(event: Event) -> str:
+    """Who gave an event's date, now that it is no longer an estimate: "Published by ACCME"."""
+    words = CONFIRMED_BY.get(event.status, event.status.capitalize() + " by {authority}")
+    return words.format(authority=authority(event.authority))
+
+
+def replaced_words(event: Event) -> str | None:
+    """What a published date replaced, as a sentence; None if it replaced no other estimate.
+
+    "Published by ACCME: replaces calfeed's estimate of Wednesday, January 20, 2027."
+    Never "moved": calfeed's estimate was never a date ACCME gave.
+    """
+    replaced = event.replaced
+    if replaced is None:
+        return None
+    return (f"{confirmed_by(event)}: replaces calfeed's estimate of "
+            f"{moment_words(replaced.was, replaced.precision)}.")
 
 
 def utc_stamp(moment: datetime) -> str:

@@ -39,7 +39,8 @@ class EventView:
     paragraphs: tuple[str, ...]
     links: tuple[Link, ...]
     ics: str | None
-    moves: tuple[str, ...] = ()  # "Moved: was …; announced …", newest first
+    # "Moved: was …; announced …", newest first, then "Published by ACCME: replaces …"
+    moves: tuple[str, ...] = ()
     recent: bool = False  # a move announced in the last 30 days
 
 
@@ -136,6 +137,9 @@ def event_view(event: Event, today: date, subject: Subject) -> EventView:
         iso = start.isoformat()[:7] if event.precision == "month" else start.isoformat()
     paragraphs = tuple(p.strip() for p in event.description.split("\n\n") if p.strip())
     moves = tuple(wording.change_words(c, start, event.precision) for c in reversed(event.changes))
+    # The estimate its publication replaced: older than any move, so said last.
+    replaced = wording.replaced_words(event)
+    moves += (replaced,) if replaced else ()
     return EventView(event, wording.title(event), wording.when(event), iso, day,
                      event.passed(today),
                      wording.actor_label(event.actor, you=subject.kind != "track"),
@@ -286,6 +290,9 @@ class SubscribeBox:
     chosen: str  # the chosen reminders in words ("no reminders")
     reminded: bool  # whether the calendar has alarms
     outlook_keeps: str  # the one reminder Outlook keeps ("2 weeks")
+    # Whether a later one takes its place once its day has passed (the feed leaves out
+    # reminders before its "today", so the first it carries is the next still to come).
+    outlook_next: bool
     links: dict[str, str]  # webcal, google, outlook, office
     ics_url: str  # the address to copy
     download: str  # the .ics as a one-off download (root-relative)
@@ -300,7 +307,7 @@ def subscribe_box(subject: Subject, site: str, name: str, choice: str | None) ->
     leads = reminders.BY_ID[choice].leads if choice else ()
     ics_url = site + subject.feed(remind=choice)
     return SubscribeBox(tuple(options), wording.leads(leads), bool(leads),
-                        wording.lead(leads[0]) if leads else "",
+                        wording.lead(leads[0]) if leads else "", len(leads) > 1,
                         subscribe_links(ics_url, name), ics_url,
                         subject.feed(remind=choice, download="1"))
 

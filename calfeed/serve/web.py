@@ -38,7 +38,7 @@ from calfeed.core import calendars, engine, groups, reminders, wording
 from calfeed.outputs import export, group_export, group_views, ical, views
 from calfeed.serve import lastgood, redact, secret
 from calfeed.core.calendars import BadParameter, Subject
-from calfeed.core.model import Event, Group, Lead, Profile, Rules
+from calfeed.core.model import Calendar, Event, Group, Lead, Profile, Rules
 from calfeed.serve.store import FeedCache, Snapshot, Store
 
 bp = Blueprint("calfeed", __name__)
@@ -389,34 +389,17 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...]
     """Schedule and render a feed: the only place a request does the work."""
     rules = snap.rules
     assert rules is not None
-    shared = None
     if subject.group is not None:
-        shared = _group_schedule(snap, subject.group, today)
-        calendar = groups.calendar(rules, shared, site + subject.page())
-        events = shared.feed()
-        if only is not None:
-            # A group event's path names its variant after the milestone (groups.key).
-            events = [s.event for s in shared.events if (s.event.track, s.event.cycle, s.key)
-                      == only and s.event.precision != "undated"]
+        body = _group_body(snap, subject, subject.group, fmt, remind, today, site, only)
     else:
         events = _schedule(snap, subject.profile, today)
         calendar = engine.calendar(rules, subject.profile, site + subject.page())
         if only is not None:
             events = [e for e in events if (e.track, e.cycle, e.milestone) == only
                       and e.precision != "undated"]
-    if only is not None and not events:
-        raise NotFound()
-    if fmt == "ics":
-        body = ical.render(events, calendar, reminders.alarms(remind))
-    elif shared is not None and fmt == "json":
-        body = group_export.to_json(calendar, shared, _provider_pages(shared, site),
-                                    _accreditor_names(rules)).encode("utf-8")
-    elif shared is not None:
-        body = group_export.to_csv(shared, today, _accreditor_names(rules)).encode("utf-8")
-    elif fmt == "json":
-        body = export.to_json(calendar, events).encode("utf-8")
-    else:
-        body = export.to_csv(events, today).encode("utf-8")
+            if not events:
+                raise NotFound()
+        body = feed_body(fmt, events, calendar, today, remind)
     # The feed depends on the files (revised, or a roster edit that keeps it) and
     # on today (which data years are shown): Last-Modified is the latest of them.
     midnight = datetime.combine(today, time(), timezone.utc)
@@ -430,6 +413,66 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...]
     return Rendered(body, etag, modified, filename, (
         ("ETag", f'"{etag}"'), ("Last-Modified", _http_date(modified)),
         ("Cache-Control", f"{'private' if subject.private else 'public'}, max-age={FEED_MAX_AGE}")))
+
+
+def feed_body(fmt: str, events: list[Event], calendar: Calendar, today: date,
+              remind: tuple[Lead, ...] = ()) -> bytes:
+    """A feed's bytes in one format: what a route answers and the static build writes."""
+    if fmt == "ics":
+        # The alarms of the whole calendar at once: steps due together ring once, and
+        # nothing rings for what is past on the calendar's day.
+        return ical.render(events, calendar, reminders.alarms(remind, events, today))
+    if fmt == "json":
+        return export.to_json(calendar, events).encode("utf-8")
+    return export.to_csv(events, today).encode("utf-8")
+
+
+def page_html(rules: Rules, subject: Subject, events: list[Event], today: date, site: str,
+              choice: str | None = None) -> str:
+    """A calendar's page (or, with a reminder choice, the page subscribing with it), in an
+    app context: what a route answers and the static build writes."""
+    page = views.calendar_page(rules, subject,
+                               engine.calendar(rules, subject.profile, site + subject.page()),
+                               engine.tracks_for(rules, subject.profile), events, today, site,
+                               choice)
+    return render_template("subscribe.html" if choice else "calendar.html", **page)
+
+
+def _group_body(snap: Snapshot, subject: Subject, group: Group, fmt: str,
+                remind: tuple[Lead, ...], today: date, site: str, only: Event3 | None) -> bytes:
+    """A group's feed in one format, or one event of it (the path names its variant after
+    the milestone: groups.key)."""
+    rules = snap.rules
+    assert rules is not None
+    shared = _group_schedule(snap, group, today)
+    calendar = groups.calendar(rules, shared, site + subject.page())
+    if only is not None:
+        events = [s.event for s in shared.events if (s.event.track, s.event.cycle, s.key) == only
+                  and s.event.precision != "undated"]
+        if not events:
+            raise NotFound()
+        return feed_body("ics", events, calendar, today, remind)
+    if fmt == "json":
+        return group_export.to_json(calendar, shared, provider_pages(shared, site),
+                                    _accreditor_names(rules)).encode("utf-8")
+    if fmt == "csv":
+        return group_export.to_csv(shared, today, _accreditor_names(rules)).encode("utf-8")
+    return feed_body("ics", shared.feed(), calendar, today, remind)
+
+
+def group_html(rules: Rules, subject: Subject, shared: groups.Schedule,
+               today: date, site: str, choice: str | None = None,
+               order: str = "deadline") -> str:
+    """A group's page (the overview in `order`), or with a reminder choice the page
+    subscribing with it, in an app context: what a route answers."""
+    calendar = groups.calendar(rules, shared, site + subject.page())
+    if choice:
+        page = views.calendar_page(rules, subject, calendar, list(shared.tracks), [], today,
+                                   site, choice)
+        return render_template("subscribe.html", **page)
+    page = group_views.group_page(rules, subject, calendar, shared, provider_pages(shared, ""),
+                                  today, site, order)
+    return render_template("group.html", **page)
 
 
 def _schedule(snap: Snapshot, profile: Profile, today: date) -> list[Event]:
@@ -456,7 +499,7 @@ def _group_schedule(snap: Snapshot, group: Group, today: date) -> groups.Schedul
     return found
 
 
-def _provider_pages(shared: groups.Schedule, prefix: str) -> dict[str, str]:
+def provider_pages(shared: groups.Schedule, prefix: str) -> dict[str, str]:
     """Each member's private page, after a prefix (the site, or the site's root path)."""
     key = state().secret
     return {m.profile.id: prefix + calendars.provider_of(key, m.profile).page()
@@ -482,27 +525,13 @@ def _page(subject: Subject, snap: Snapshot, choice: str | None = None,
     rules = snap.rules
     assert rules is not None
     today = _today()
-    if subject.group is not None and not choice:
-        shared = _group_schedule(snap, subject.group, today)
-        page = group_views.group_page(
-            rules, subject, groups.calendar(rules, shared, base_url() + subject.page()), shared,
-            _provider_pages(shared, ""), today, base_url(), order)
-        html = render_template("group.html", **page)
-    elif subject.group is not None:
-        shared = _group_schedule(snap, subject.group, today)
-        page = views.calendar_page(rules, subject,
-                                   groups.calendar(rules, shared, base_url() + subject.page()),
-                                   list(shared.tracks), [], today, base_url(), choice)
-        html = render_template("subscribe.html", **page)
+    if subject.group is not None:
+        html = group_html(rules, subject, _group_schedule(snap, subject.group, today), today,
+                          base_url(), choice, order)
     else:
         # A reminder choice's page lists no dates: nothing to schedule.
         events = [] if choice else _schedule(snap, subject.profile, today)
-        page = views.calendar_page(rules, subject,
-                                   engine.calendar(rules, subject.profile,
-                                                   base_url() + subject.page()),
-                                   engine.tracks_for(rules, subject.profile), events, today,
-                                   base_url(), choice)
-        html = render_template("subscribe.html" if choice else "calendar.html", **page)
+        html = page_html(rules, subject, events, today, base_url(), choice)
     response = make_response(html)
     response.headers["Cache-Control"] = (
         f"{'private' if subject.private else 'public'}, max-age={PAGE_MAX_AGE}")
