@@ -14,7 +14,6 @@ import json
 import logging
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 import vobject

@@ -22,7 +22,7 @@ from calfeed.core import calendars, engine, groups, rules, wording
 from calfeed.outputs import ical
 from calfeed.serve import web
 
-from conftest import SECRET, make_app
+from conftest import make_app
 from grouping import DEMO, GROUPS_CSV, set_groups, set_members
 from readback import by_ical, by_icaljs, by_vobject
 # The rules fuzzer's cells, damage and problem-line shape, for the groups file too.

@@ -20,8 +20,6 @@ from calfeed.core.groups import Member, Schedule, Shared, traits
 from calfeed.core.model import Calendar, Rules
 from calfeed.outputs.views import EventView, event_view, recent, subscribe_box
 
-# The overview's orders: the page's own (…/), and the others' paths (…/by-name/).
-ORDERS = ("deadline", "name")
 # A step's providers are listed; more than this many are folded behind their count.
 NAMES_SHOWN = 8
 
