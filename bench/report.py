@@ -17,6 +17,11 @@ TARGETS: tuple[tuple[str, str, float | None, str], ...] = (
     ("build.ratio_per_provider_to_render", "<=", 1.5,
      "build time per provider ≤ 1.5 × rendering its feed"),
     ("memory.worker_rss_mb_after_10k", "<=", 150.0, "worker RSS ≤ 150 MB after 10,000 providers"),
+    ("group.ratio_feed_time_to_providers", "<", 1.0,
+     "a 1,500-provider group's feed < the 1,500 feeds it replaces (CPU time)"),
+    ("group.ratio_feed_bytes_to_providers", "<", 1.0,
+     "a 1,500-provider group's feed < the 1,500 feeds it replaces (bytes)"),
+    ("group.page_ms_median", "", None, "the group's page, rendered cold (ms; no target)"),
 )
 
 # Why a target is missed and what would reach it: shown in RESULTS.md only when missed.
@@ -185,6 +190,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _expansion(results.get("expansion", {}))
     lines += _build(results.get("build", {}))
     lines += _memory(results.get("memory", {}))
+    lines += _group(results.get("group", {}))
     missed = [(p, e) for p, e in results.get("targets", {}).items() if e.get("met") is False]
     if missed:
         lines += ["## Where a target is missed", ""]
@@ -328,3 +334,22 @@ def _memory(m: dict[str, Any]) -> list[str]:
             f"Worker VmRSS: {m['worker_rss_mb_before']:.1f} MB after start, "
             f"{m['worker_rss_mb_after']:.1f} MB after serving them all (peak "
             f"{m['worker_peak_rss_mb']:.1f} MB).", ""]
+
+
+def _group(g: dict[str, Any]) -> list[str]:
+    """The group figures."""
+    failed = _error(g, "A group of providers")
+    if failed:
+        return failed
+    return ["## A group of providers", "",
+            f"One group of all {g['providers']:,} providers of a bench/roster.py roster, cold "
+            f"each pass (CPU time).", "",
+            "| | events | provider copies | bytes | ms |", "|---|---|---|---|---|",
+            f"| the group's feed | {g['feed_events']:,} | {g['feed_event_providers']:,} | "
+            f"{g['feed_bytes']:,} | {_span(g['feed_ms'], 0)} |",
+            f"| its members' {g['providers']:,} feeds | {g['providers_feed_events']:,} | "
+            f"{g['providers_feed_events']:,} | {g['providers_feed_bytes']:,} | "
+            f"{_span(g['providers_feed_ms'], 0)} |",
+            f"| the group's page | | | {g['page_bytes']:,} | {_span(g['page_ms'], 0)} |", "",
+            f"The group's feed / its members' feeds: time {_span(g['ratio_feed_time_to_providers_rounds'], 3)}, "
+            f"bytes {_f(g['ratio_feed_bytes_to_providers'], 3)}.", ""]

@@ -20,6 +20,8 @@ from calfeed import create_app
 from calfeed.serve import web
 
 from conftest import make_app
+from grouping import set_groups
+from serving import copy_data
 
 pytestmark = pytest.mark.browser
 
@@ -70,6 +72,13 @@ def private_page(app, provider: str, site: str) -> str:
     with app.app_context():
         profile = web.snapshot(app).rules.providers[provider]
         return calendars.provider_urls(web.state(app).secret, profile, site)["page"]
+
+
+def group_page(app, group: str, site: str) -> str:
+    """A group's private page URL on a site."""
+    with app.app_context():
+        found = web.snapshot(app).rules.groups[group]
+        return calendars.group_urls(web.state(app).secret, found, site)["page"]
 
 
 @pytest.fixture
@@ -374,7 +383,12 @@ def test_dates_from_the_decision_report_with_javascript_off(site, browser):
 def march_2024(tmp_path_factory):
     """A page of each type, by name: the site as of March 15, 2024 at its public address,
     and a page with a moved deadline (data year 2019's, as of March 30, 2020)."""
-    app = app_on(tmp_path_factory.mktemp("march"), SCREENSHOT_TODAY, CALFEED_BASE_URL=SITE)
+    # The demo data with two groups (tests/grouping.py): a consultant's four clients, the CMA's.
+    data = tmp_path_factory.mktemp("grouped") / "data"
+    copy_data(data)
+    set_groups(data)
+    app = app_on(tmp_path_factory.mktemp("march"), SCREENSHOT_TODAY, CALFEED_BASE_URL=SITE,
+                 CALFEED_RULES=str(data / "rules.toml"))
     moved = app_on(tmp_path_factory.mktemp("moved"), "2020-03-30", CALFEED_BASE_URL=SITE,
                    CALFEED_RULES=str(Path(__file__).parent / "fixtures" / "extension-2019.toml"))
     with serving(app) as url, serving(moved) as moved_url:
@@ -384,6 +398,7 @@ def march_2024(tmp_path_factory):
             "builder": url + "/calendar/?next_decision_date=2024-07-31&enduring_materials=yes&accreditor=cma",
             "provider": url + private_page(app, "demo-12-month", SITE)[len(SITE):],
             "reminders": url + private_page(app, "demo-12-month", SITE)[len(SITE):] + "remind-2w2d/",
+            "group": url + group_page(app, "acme", SITE)[len(SITE):],
             "moved": moved_url + "/tracks/annual-reporting/",
             "not-found": url + "/no/such/page/",
             "bad-parameter": url + "/calendar/?next_decison_date=2024-07-31&enduring_materials=yes",
@@ -493,3 +508,53 @@ def test_a_page_years_later_is_no_longer(tmp_path, chromium, provider):
         heights[today, "passed"] = passed
     assert heights["2036-06-01"] <= heights["2026-06-01"], heights
     assert heights["2026-06-01", "passed"] != heights["2036-06-01", "passed"]
+
+
+# --- a group's page ------------------------------------------------------------------------
+
+
+def test_a_group_page_sorts_by_name_without_javascript(march_2024, chromium):
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(march_2024["group"])
+        names = page.locator("table.providers tbody th")
+        # As of March 15, 2024: the CMA's estimated March 15 first, then ACCME's April 1.
+        assert names.first.inner_text() == (
+            "Demo Hospital (accredited by the California Medical Association)")
+        assert page.locator("th[aria-sort=ascending]").inner_text() == "Next deadline"
+        page.get_by_role("link", name="name", exact=True).click()
+        page.wait_for_load_state()
+        assert page.url.endswith("/by-name/")
+        assert names.first.inner_text() == "Demo Health System (8-month progress report)"
+        assert page.locator("th[aria-sort=ascending]").inner_text() == "Provider"
+        # Each name leads to the provider's own private page.
+        names.first.get_by_role("link").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "Demo Health System (8-month progress report)"
+    finally:
+        context.close()
+
+
+def test_a_group_of_1500_providers_fits_a_phone(tmp_path, chromium):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_roster", Path(__file__).resolve().parent.parent / "bench" / "roster.py")
+    roster = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(roster)
+    data = tmp_path / "data"
+    copy_data(data)
+    (data / "providers.csv").write_text(roster.roster(1500), newline="")
+    set_groups(data, {}, groups_csv="id,name\neveryone,All 1,500 providers\n".replace(
+        "All 1,500", '"All 1,500"'))
+    from grouping import set_members
+    set_members(data, {f"p{n:06d}": "everyone" for n in range(1, 1501)})
+    app = make_app(tmp_path, data, CALFEED_TODAY="2026-03-02", CALFEED_BASE_URL=SITE)
+    with serving(app) as url:
+        page = chromium.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        response = page.goto(url + group_page(app, "everyone", SITE)[len(SITE):])
+        assert response.status == 200
+        assert page.locator("table.providers tbody tr").count() == 1500
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.close()

@@ -574,7 +574,7 @@ date = 2024-02-21
                  'progress.steps[3].actor: unknown actor "\\x1b[31m" '
                  "(expected one of: provider, accme, accreditor)", id="terminal-escape"),
     pytest.param('"" = false\n' + RULES_TEXT,
-                 '"": unknown key "" (expected one of: revised, roster, tracks, progress, accreditors, notify)',
+                 '"": unknown key "" (expected one of: revised, roster, groups, tracks, progress, accreditors, notify)',
                  id="empty-key-empty-place"),
     pytest.param(edited("next_decision_date = 2024-07-31", "next_decision_date = []"),
                  'progress.cohorts[1].next_decision_date: an array "[]" (expected a date '

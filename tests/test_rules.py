@@ -332,7 +332,7 @@ def test_a_byte_that_is_not_utf8_after_a_broken_first_row_is_placed_by_row(tmp_p
 def test_a_column_in_another_case_suggests_its_name(tmp_path):
     assert roster_problems(tmp_path, "id,name,Email\na,A,a@example.org\n") == [
         'row 1: unknown column "Email", did you mean "email"? (expected columns among: id, name, '
-        "next_decision_date, enduring_materials, accreditor, rotation, email, enter-activity-data, "
+        "next_decision_date, enduring_materials, accreditor, rotation, email, groups, enter-activity-data, "
         "activities-selected, materials-available, materials-due, decision)"]
 
 

@@ -1,8 +1,9 @@
 """The static build: every page and feed of the site as plain files, swapped in atomically.
 
 Every file is the server's answer at its URL. The site's own pages (home, tracks, the
-stylesheet, the 404 page) are fetched from the Flask app by crawl.py, one WSGI call
-each, following their links; a provider's files, which are nearly all of a site, are
+stylesheet, the 404 page) and each group's files (a few calendars, however large the
+roster) are fetched from the Flask app by crawl.py, one WSGI call each, following their
+links; a provider's files, which are nearly all of a site, are
 rendered by render.py straight from the outputs layer with the functions the routes
 call (one schedule per provider, not one request per file), and
 `tests/test_build_render.py` proves them byte-identical to the app's answers. Each
@@ -190,8 +191,13 @@ class Tree:
 
 
 def _public(path: str) -> bool:
-    """Whether a path is the site's own (a provider's all start with /p/)."""
-    return not path.startswith("/p/")
+    """Whether a path is the site's own (a provider's all start with /p/, a group's /g/)."""
+    return not path.startswith(tuple(f"/{prefix}/" for prefix in calendars.PRIVATE_PREFIXES))
+
+
+def _under(base: str) -> Callable[[str], bool]:
+    """Whether a path is one of a calendar's own (its base, then "/" or ".")."""
+    return lambda path: path.startswith((base + "/", base + "."))
 
 
 class _Builder:
@@ -307,11 +313,17 @@ def _build(outdir: Path, config: dict[str, Any], workers: int,
         job = Job(temp, parts, rules.revised.timestamp(), float(int(started)))
         # Grouped by calendar shape: each process works a shape out once (render.py).
         ids = render.in_shape_order(rules.providers)
-        on_total(len(rules.tracks) + len(ids))
+        on_total(len(rules.tracks) + len(rules.groups) + len(ids))
         parent = _Builder(app, job)
         written: list[Written] = []
         for track in rules.tracks:
             parent.crawler.crawl(calendars.track(rules, track).paths(), _public)
+            progress(1)
+        for group in rules.groups.values():
+            subject = calendars.group_of(parent.render.secret, group)
+            # Its page links to its providers' pages: theirs to write, not the group's.
+            parent.crawler.crawl(subject.paths(), _under(subject.base))
+            parent.tree.seal(subject.base.lstrip("/"))
             progress(1)
         written.append(parent.tree.take())  # before the providers' blocks are taken
         if workers > 1 and len(ids) >= PARALLEL_MIN_PROVIDERS \
@@ -353,7 +365,8 @@ def _build(outdir: Path, config: dict[str, Any], workers: int,
         if parent is not None:
             parent.tree.close()
         gc.unfreeze()
-    return Summary(outdir, files + 1, len(rules.tracks) + len(ids), changed, removed,
+    return Summary(outdir, files + 1, len(rules.tracks) + len(rules.groups) + len(ids),
+                   changed, removed,
                    time.perf_counter() - clock)
 
 

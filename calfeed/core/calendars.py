@@ -1,8 +1,9 @@
 """Whom a calendar is for, and where its URLs are: the site's URL scheme.
 
-Three kinds of calendar share every URL shape: a public track (`/tracks/<id>`), the
-builder (`/calendar`, answers in the query string, nothing stored) and a provider
-behind its private token (`/p/<token>`). Each has a page ending in `/`, feeds ending in
+Four kinds of calendar share every URL shape: a public track (`/tracks/<id>`), the
+builder (`/calendar`, answers in the query string, nothing stored), a provider
+behind its private token (`/p/<token>`) and a group of providers behind its own
+(`/g/<token>`). Each has a page ending in `/`, feeds ending in
 `.ics` `.json` `.csv`, one `.ics` per event under
 `…/events/<track>/<cycle>/<milestone>.ics`, and per reminder choice a calendar with
 alarms at `…/remind-<choice>.ics` and the page that subscribes to it at
@@ -19,7 +20,7 @@ from datetime import date
 from urllib.parse import quote
 
 from calfeed.core import reminders, tokens, wording
-from calfeed.core.model import Day, Event, Month, Profile, Rules
+from calfeed.core.model import Day, Event, Group, Month, Profile, Rules
 from calfeed.core.rules import checks, reported
 from calfeed.core.rules import ndd as ndd_rules
 from calfeed.core.rules.report import Report
@@ -34,9 +35,14 @@ FEED_OPTIONS = ("remind", "download", "plain")
 REMIND_PREFIX = "remind-"
 # A provider's calendars: /p/<token>/…
 PROVIDER_PREFIX = "p"
+# A group's calendars: /g/<token>/…
+GROUP_PREFIX = "g"
 # The first path segments whose next segment is a secret token: whatever the spelling
 # of a path, a token after one of them never reaches a log whole (serve/redact.py).
-PRIVATE_PREFIXES = (PROVIDER_PREFIX,)
+PRIVATE_PREFIXES = (PROVIDER_PREFIX, GROUP_PREFIX)
+# A group page's orders: its overview by next deadline at …/, by name at …/by-name/.
+GROUP_ORDERS = ("name",)
+ORDER_PREFIX = "by-"
 
 
 class Unknown(LookupError):
@@ -62,17 +68,18 @@ class BadParameter(Exception):
 class Subject:
     """What a page or feed is about: whose calendar, and where its URLs live."""
 
-    kind: str  # "track" | "builder" | "provider"
-    profile: Profile
+    kind: str  # "track" | "builder" | "provider" | "group"
+    profile: Profile  # a group's: its id and name only
     base: str  # the path before "/" or ".ics": "/tracks/annual-reporting", "/calendar", "/p/<token>"
     query: str = ""  # the builder's answers, normalized: "" or "?next_decision_date=…"
     filename: str = "calendar"
     answers: tuple[str, ...] = ()  # the builder's answers in words
+    group: Group | None = None  # a group's calendar: the group
 
     @property
     def private(self) -> bool:
-        """Whether the URL carries a secret (a provider's token)."""
-        return self.kind == "provider"
+        """Whether the URL carries a secret (a provider's or a group's token)."""
+        return self.kind in ("provider", "group")
 
     def page(self, remind: str | None = None) -> str:
         """The page's path; with a reminder choice, the page that subscribes with it."""
@@ -90,11 +97,17 @@ class Subject:
         """The path of the .ics of one event."""
         return f"{self.base}/events/{event.track}/{event.cycle}/{event.milestone}.ics{self.query}"
 
+    def ordered(self, order: str) -> str:
+        """A group page in another order: …/by-name/."""
+        return f"{self.base}/{ORDER_PREFIX}{order}/"
+
     def paths(self) -> list[str]:
-        """The page, the three feeds and the reminder variants: what a static site holds."""
+        """The page, the three feeds and the reminder variants: what a static site holds
+        (and a group page's other orders)."""
         return ([self.page()] + [self.feed(fmt) for fmt in FORMATS]
                 + [path for choice in reminders.CHOICES
-                   for path in (self.page(choice.id), self.feed(remind=choice.id))])
+                   for path in (self.page(choice.id), self.feed(remind=choice.id))]
+                + [self.ordered(order) for order in GROUP_ORDERS if self.group is not None])
 
 
 def with_query(path: str, extra: Mapping[str, str]) -> str:
@@ -257,7 +270,30 @@ def provider_of(secret: bytes, profile: Profile) -> Subject:
 
 def provider_urls(secret: bytes, profile: Profile, site: str) -> dict[str, str]:
     """A provider's private page and feed URLs on a site (for `calfeed links`)."""
-    subject = provider_of(secret, profile)
+    return _urls(provider_of(secret, profile), site)
+
+
+def group(found: Group | None, token: str) -> Subject:
+    """A group's calendar behind its token (the group it finds, if any); else Unknown."""
+    if found is None:
+        raise Unknown(tokens.prefix(token))
+    # Only the id and name: a group's events come from its providers' (core/groups.py).
+    profile = Profile(id=found.id, name=found.name, tracks=())
+    return Subject("group", profile, f"/{GROUP_PREFIX}/{token}", filename=found.id, group=found)
+
+
+def group_of(secret: bytes, found: Group) -> Subject:
+    """A group's calendar, its token made with the secret key."""
+    return group(found, tokens.token(secret, found.id, found.rotation, "group"))
+
+
+def group_urls(secret: bytes, found: Group, site: str) -> dict[str, str]:
+    """A group's private page and feed URLs on a site (for `calfeed links`)."""
+    return _urls(group_of(secret, found), site)
+
+
+def _urls(subject: Subject, site: str) -> dict[str, str]:
+    """A private calendar's page and feed URLs, in the order `calfeed links` prints them."""
     ics = site + subject.feed()
     return {"page": site + subject.page(), "webcal": webcal(ics), "ics": ics,
             "json": site + subject.feed("json"), "csv": site + subject.feed("csv")}

@@ -239,6 +239,24 @@ class Profile:
     # Progress-report step id -> its date from the provider's own decision report, in
     # the steps' order (the roster's step columns, the builder's answers).
     reported: tuple[tuple[str, Day | Month], ...] = ()
+    # The groups the roster's `groups` cell names. Out of equality: membership changes
+    # no event of the provider's own calendar, so its cached schedules stay good.
+    groups: tuple[str, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Many providers in one view: a consultant's clients, or every provider of an accreditor."""
+
+    id: str
+    name: str
+    # Provider ids in roster order: those whose `groups` cell names the group, and with
+    # `accreditor`, every provider it accredits.
+    members: tuple[str, ...]
+    accreditor: str | None = None
+    rotation: int = 0  # bump to give the group a new private URL
+    # The weekly digest's addresses: as a Profile's contacts, out of repr, equality and hash.
+    contacts: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -255,6 +273,10 @@ class Rules:
     progress: Progress | None = None  # its cohorts are also in `tracks`, one track each
     # `calfeed check`'s warning lines: unusual but possible (a milestone not on a Wednesday)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    groups: dict[str, Group] = field(default_factory=dict)  # the groups file, if any
+    groups_path: str | None = None
+    digest_day: str = "monday"  # the weekday of the groups' weekly digest ([notify])
+    digest_weeks: int = 5  # how far ahead a digest looks
 
 
 @dataclass(frozen=True)

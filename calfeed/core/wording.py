@@ -459,3 +459,67 @@ def reported_page_note(count_: int) -> str:
     return (f"{count(count_, 'date')} in this calendar {'is' if count_ == 1 else 'are'} "
             f"{REPORTED}, as your organization entered {'it' if count_ == 1 else 'them'}: "
             f"shown as given, never estimated, and kept when ACCME publishes its own.")
+
+
+# ---------------------------------------------------------------------------
+# Groups: many providers in one calendar, page and digest
+
+# A group event's title names at most this many providers; more are counted.
+NAMED_IN_TITLE = 3
+
+
+def and_list(words: Sequence[str]) -> str:
+    """Words as a sentence lists them: "A", "A and B", "A, B and C"."""
+    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]])) if words else ""
+
+
+def providers_short(names: Sequence[str]) -> str:
+    """Whom a group event is due for, short enough for a title: "A, B and C", or "12 providers"."""
+    if len(names) > NAMED_IN_TITLE:
+        return f"{len(names):,} providers"
+    return and_list(list(names))
+
+
+def group_title(names: Sequence[str], bare_title: str) -> str:
+    """A group event's bare title: its providers first, as a shared calendar is kept by hand."""
+    return f"{providers_short(names)}: {bare_title}"
+
+
+def providers_line(names: Sequence[str], which: str | None = None) -> str:
+    """The paragraph a group event's description ends with: every provider it is due for
+    (`which`: what they share, "the 150 providers accredited by …")."""
+    if len(names) == 1:
+        return f"For {names[0]}."
+    return f"For {which or f'{len(names):,} providers'}: " + "; ".join(names) + "."
+
+
+def group_calendar_name(name: str) -> str:
+    """A group calendar's name, as calendar apps list it."""
+    return f"{name} — ACCME deadlines"
+
+
+def group_calendar_description(name: str, members: int, schedules: Sequence[str]) -> str:
+    """A group calendar's description: whose deadlines, and how events name them."""
+    return (f"ACCME deadlines for the {count(members, 'provider')} of {name}: "
+            + "; ".join(schedules) + ". Each event names the providers it is due for; a step "
+            "due at the same moment for several providers is one event. Made by calfeed from "
+            "ACCME's published schedules; dates marked (estimated) follow ACCME's usual rule "
+            "and are not yet published.")
+
+
+def providers_with(facts: Sequence[tuple[str, object]], count_: int,
+                   accreditors: dict[str, str]) -> str:
+    """A set of a group's providers by what they share: "the 150 providers accredited by the
+    California Medical Association that offer enduring materials"."""
+    words = [f"the {count_:,} providers" if count_ > 1 else "the provider"]
+    for name, value in facts:
+        if name == "accreditor":
+            words.append("accredited by " + (f"the {accreditors.get(str(value), value)}"
+                                             if value else "ACCME"))
+    verb = "offer" if count_ > 1 else "offers"
+    for name, value in facts:
+        if name == "enduring_materials":
+            words.append(f"that {verb} enduring materials")
+        elif name == "next_decision_date" and isinstance(value, date):
+            words.append(f"with the Next Decision Date {long_date(value)}")
+    return " ".join(words)

@@ -1,4 +1,4 @@
-"""The last good rules and roster, kept on disk so that every worker can answer from them.
+"""The last good rules, roster and groups file, kept on disk so that every worker can answer from them.
 
 Each gunicorn worker loads the files itself, so "the last good data" of one worker
 was lost to a worker started or restarted while the files were broken: it answered
@@ -37,7 +37,8 @@ STALE_SECONDS = 600
 # Whose copy it is: rules file (and roster, if given) by absolute path.
 _KEY_CHARS = 16
 
-Ident = tuple[str, str | None]  # sha256 of the rules' bytes and of the roster's (None: none)
+# sha256 of the rules' bytes, of the roster's and of the groups file's (None: none)
+Ident = tuple[str, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -49,18 +50,23 @@ class Kept:
     ident: Ident
     saved: datetime  # when a worker loaded these bytes from the live files and kept them
     modified: datetime  # the served data's Last-Modified when it was kept
+    groups: Path | None = None
 
 
-def folder(instance: str | Path, rules_path: str, providers_path: str | None) -> Path:
+def folder(instance: str | Path, rules_path: str, providers_path: str | None,
+           groups_path: str | None = None) -> Path:
     """The folder holding the copy of these live files, inside the instance folder."""
     whose = f"{os.path.abspath(rules_path)}\n{os.path.abspath(providers_path) if providers_path else ''}"
+    if groups_path:  # only when given, so that a server's folder stays where it was
+        whose += f"\n{os.path.abspath(groups_path)}"
     return Path(instance) / FOLDER / hashlib.sha256(whose.encode()).hexdigest()[:_KEY_CHARS]
 
 
-def ident(rules: bytes, roster: bytes | None) -> Ident:
-    """What identifies a pair of files' content."""
+def ident(rules: bytes, roster: bytes | None, groups: bytes | None = None) -> Ident:
+    """What identifies the files' content."""
     return (hashlib.sha256(rules).hexdigest(),
-            hashlib.sha256(roster).hexdigest() if roster is not None else None)
+            hashlib.sha256(roster).hexdigest() if roster is not None else None,
+            hashlib.sha256(groups).hexdigest() if groups is not None else None)
 
 
 def find(where: Path) -> Kept | None:
@@ -68,10 +74,13 @@ def find(where: Path) -> Kept | None:
     try:
         pointer = json.loads((where / POINTER).read_text(encoding="utf-8"))
         roster = pointer["roster"]
+        groups = pointer.get("groups")  # a copy kept before groups existed has none
         return Kept(where / pointer["rules"], where / roster if roster else None,
-                    (pointer["rules_sha256"], pointer["roster_sha256"]),
+                    (pointer["rules_sha256"], pointer["roster_sha256"],
+                     pointer.get("groups_sha256")),
                     datetime.fromisoformat(pointer["saved"]),
-                    datetime.fromisoformat(pointer["modified"]))
+                    datetime.fromisoformat(pointer["modified"]),
+                    where / groups if groups else None)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -86,23 +95,30 @@ def signature(where: Path) -> tuple[int, int, int] | None:
 
 
 def save(where: Path, rules: bytes, roster: bytes | None, saved: datetime,
-         modified: datetime, sources: tuple[str, str | None]) -> Kept:
+         modified: datetime, sources: tuple[str, str | None],
+         groups: bytes | None = None, groups_source: str | None = None) -> Kept:
     """Keep these bytes as the last good copy, atomically; OSError if the folder is not writable."""
     where.mkdir(mode=0o700, parents=True, exist_ok=True)
-    found = ident(rules, roster)
+    found = ident(rules, roster, groups)
     rules_name = f"rules-{found[0][:_KEY_CHARS]}.toml"
     roster_name = f"providers-{found[1][:_KEY_CHARS]}.csv" if found[1] else None
+    groups_name = f"groups-{found[2][:_KEY_CHARS]}.csv" if found[2] else None
     _write(where / rules_name, rules)
     if roster_name is not None:
         _write(where / roster_name, roster)  # type: ignore[arg-type]
+    if groups_name is not None:
+        _write(where / groups_name, groups)  # type: ignore[arg-type]
     pointer = {"rules": rules_name, "roster": roster_name, "rules_sha256": found[0],
                "roster_sha256": found[1], "saved": saved.isoformat(),
                "modified": modified.isoformat(),
                "from": {"rules": sources[0], "roster": sources[1]}}
+    if groups_name is not None:
+        pointer.update(groups=groups_name, groups_sha256=found[2])
+        pointer["from"]["groups"] = groups_source  # type: ignore[index]
     _write(where / POINTER, (json.dumps(pointer, indent=1) + "\n").encode(), replace=True)
-    _prune(where, {POINTER, rules_name, roster_name})
+    _prune(where, {POINTER, rules_name, roster_name, groups_name})
     return Kept(where / rules_name, where / roster_name if roster_name else None, found,
-                saved, modified)
+                saved, modified, where / groups_name if groups_name else None)
 
 
 def _write(path: Path, data: bytes, replace: bool = False) -> None:

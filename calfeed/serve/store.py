@@ -27,13 +27,15 @@ from pathlib import Path
 from calfeed.outputs import diff
 from calfeed.core import rules as rules_module
 from calfeed.core import tokens
-from calfeed.core.model import Profile, Rules
+from calfeed.core.model import Group, Profile, Rules
 from calfeed.serve import lastgood
 
 log = logging.getLogger("calfeed")
 
 # (path, (mtime_ns, size, inode) or None when missing)
 Signature = tuple[tuple[str, tuple[int, int, int] | None], ...]
+# The bytes of the rules, the roster and the groups file that loaded, to keep.
+Copy = tuple[bytes, bytes | None, bytes | None]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Snapshot:
 
     rules: Rules | None  # None: no load has ever succeeded
     tokens: tokens.TokenIndex = field(default_factory=dict)
+    group_tokens: tokens.TokenIndex = field(default_factory=dict)
     generation: int = 0  # grows with every successful load; part of every cache key
     loaded_at: datetime | None = None  # when the server first loaded this data, to the second
     modified: datetime | None = None  # the latest of `revised` and the files' mtimes
@@ -62,6 +65,13 @@ class Snapshot:
         ident = tokens.find(self.tokens, token)
         return self.rules.providers.get(ident) if ident else None
 
+    def group(self, token: str) -> Group | None:
+        """The group a private URL token belongs to, or None."""
+        if self.rules is None:
+            return None
+        ident = tokens.find(self.group_tokens, token)
+        return self.rules.groups.get(ident) if ident else None
+
 
 class Store:
     """Holds the current Snapshot and replaces it when the watched files change.
@@ -76,9 +86,11 @@ class Store:
 
     def __init__(self, rules_path: str | Path, providers_path: str | Path | None,
                  secret: bytes, interval: float | None = 1.0,
-                 today: Callable[[], date] = date.today, keep: Path | None = None) -> None:
+                 today: Callable[[], date] = date.today, keep: Path | None = None,
+                 groups_path: str | Path | None = None) -> None:
         self.rules_path = str(rules_path)
         self.providers_path = str(providers_path) if providers_path else None
+        self.groups_path = str(groups_path) if groups_path else None
         self.secret = secret
         self.interval = interval
         self.keep = keep
@@ -86,7 +98,8 @@ class Store:
         # Decision Date a roster may name.
         self.today = today
         self._lock = threading.Lock()  # one look at the files at a time
-        self._watched: tuple[str, ...] = tuple(p for p in (self.rules_path, self.providers_path) if p)
+        self._watched: tuple[str, ...] = tuple(
+            p for p in (self.rules_path, self.providers_path, self.groups_path) if p)
         self._signature: Signature = ()
         self._kept_signature: tuple[int, int, int] | None = None  # the pointer, when last read
         self._poller: int | None = None  # the process whose thread looks at the files
@@ -143,7 +156,8 @@ class Store:
         now = datetime.now(timezone.utc)
         refused = False
         try:
-            loaded = rules_module.load(self.rules_path, self.providers_path, today=self.today())
+            loaded = rules_module.load(self.rules_path, self.providers_path, today=self.today(),
+                                       groups_path=self.groups_path)
         except rules_module.RulesError as err:
             problems = tuple(err.problems) or (f"{self.rules_path}: does not load",)
         except Exception as err:  # a bug in the loader must not take the server down
@@ -151,8 +165,9 @@ class Store:
             problems = (f"{self.rules_path}: unexpected error while loading: {err!r}",)
         else:
             watched = tuple(dict.fromkeys(
-                p for p in (self.rules_path, self.providers_path, loaded.providers_path) if p))
-            after, copy = self._read_back(watched, signature, started)
+                p for p in (self.rules_path, self.providers_path, loaded.providers_path,
+                            self.groups_path, loaded.groups_path) if p))
+            after, copy = self._read_back(watched, signature, started, loaded)
             problems = self._review(old, loaded, copy)
             if not problems:
                 self._take(old, loaded, watched, after, copy, now)
@@ -160,8 +175,8 @@ class Store:
             refused = True
         self._refuse(old, problems, signature, now, refused)
 
-    def _read_back(self, watched: tuple[str, ...], before: Signature,
-                   started: int) -> tuple[Signature | None, tuple[bytes, bytes | None] | None]:
+    def _read_back(self, watched: tuple[str, ...], before: Signature, started: int,
+                   loaded: Rules) -> tuple[Signature | None, Copy | None]:
         """The files' signature after a load and, to keep, their bytes, if both are what loaded.
 
         (None, None) when a file changed during the load: it is loaded again at the next
@@ -176,15 +191,16 @@ class Store:
         if self.keep is None:
             return after, None
         try:
-            data = [Path(path).read_bytes() for path, _ in after]
+            data = {path: Path(path).read_bytes() for path, _ in after}
         except OSError:
             return None, None
         if _stat(watched) != after:
             return None, None
-        return after, (data[0], data[1] if len(data) > 1 else None)
+        roster, groups = loaded.providers_path, loaded.groups_path
+        return after, (data[self.rules_path], data[roster] if roster else None,
+                       data[groups] if groups else None)
 
-    def _review(self, old: Snapshot, loaded: Rules,
-                copy: tuple[bytes, bytes | None] | None) -> tuple[str, ...]:
+    def _review(self, old: Snapshot, loaded: Rules, copy: Copy | None) -> tuple[str, ...]:
         """What `calfeed diff` would refuse in the new rules against the data being served.
 
         A worker that serves nothing yet compares with the server's last good copy,
@@ -204,8 +220,7 @@ class Store:
             return ()
 
     def _take(self, old: Snapshot, loaded: Rules, watched: tuple[str, ...],
-              after: Signature | None, copy: tuple[bytes, bytes | None] | None,
-              now: datetime) -> None:
+              after: Signature | None, copy: Copy | None, now: datetime) -> None:
         """Swap new data in (one assignment), keep its bytes, and log what it changed."""
         self._watched = watched
         # Unsure what loaded (a file changed meanwhile): look again at the next check.
@@ -215,6 +230,7 @@ class Store:
         self._snapshot = Snapshot(
             rules=loaded,
             tokens=tokens.index(self.secret, loaded.providers.values()),
+            group_tokens=tokens.index(self.secret, loaded.groups.values(), "group"),
             generation=old.generation + 1,
             loaded_at=now.replace(microsecond=0),
             modified=modified,
@@ -255,7 +271,7 @@ class Store:
 
     # -- the kept copy -------------------------------------------------------
 
-    def _keep(self, copy: tuple[bytes, bytes | None], now: datetime, modified: datetime,
+    def _keep(self, copy: Copy, now: datetime, modified: datetime,
               loaded: Rules) -> lastgood.Ident:
         """Keep the bytes that loaded as the server's last good copy, unless they are already."""
         ident = lastgood.ident(*copy)
@@ -263,8 +279,9 @@ class Store:
         kept = lastgood.find(self.keep)
         if kept is None or kept.ident != ident:
             try:
-                lastgood.save(self.keep, *copy, saved=now, modified=modified,
-                              sources=(loaded.path, loaded.providers_path))
+                lastgood.save(self.keep, copy[0], copy[1], saved=now, modified=modified,
+                              sources=(loaded.path, loaded.providers_path), groups=copy[2],
+                              groups_source=loaded.groups_path)
             except OSError as err:
                 log.warning("cannot keep a copy of the data in %s: %s (a worker started while "
                             "the files are broken will have nothing to serve)", self.keep,
@@ -312,7 +329,8 @@ class Store:
         try:
             return rules_module.load(kept.rules, kept.roster if roster else None,
                                      roster=roster and kept.roster is not None,
-                                     today=self.today())
+                                     today=self.today(),
+                                     groups_path=kept.groups if roster else None)
         except Exception as err:
             lines = err.problems if isinstance(err, rules_module.RulesError) else [repr(err)]
             for line in lines:
@@ -332,6 +350,7 @@ class Store:
         return Snapshot(
             rules=loaded,
             tokens=tokens.index(self.secret, loaded.providers.values()),
+            group_tokens=tokens.index(self.secret, loaded.groups.values(), "group"),
             generation=old.generation + 1,
             loaded_at=kept.saved.replace(microsecond=0),
             modified=kept.modified,

@@ -6,7 +6,8 @@ subject, renders (or finds in the cache) the feed, answers conditional requests,
 turns problems into 400, 404 and 503 answers.
 
 Its routes come from one table: every kind of calendar (KINDS) has the same five URL
-shapes (SHAPES), so a new kind is one row. Public answers (/healthz, the 503) say the
+shapes (SHAPES), so a new kind is one row (a group's page has one more: its overview
+by name). Public answers (/healthz, the 503) say the
 state of the data and when it loaded, never why a load failed: the problem lines name
 roster providers and server paths, so they go to the log and to `calfeed check`.
 """
@@ -33,11 +34,11 @@ from flask import (
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.http import is_resource_modified
 
-from calfeed.core import calendars, engine, reminders, wording
-from calfeed.outputs import export, ical, views
+from calfeed.core import calendars, engine, groups, reminders, wording
+from calfeed.outputs import export, group_export, group_views, ical, views
 from calfeed.serve import lastgood, redact, secret
 from calfeed.core.calendars import BadParameter, Subject
-from calfeed.core.model import Calendar, Event, Lead, Profile, Rules
+from calfeed.core.model import Calendar, Event, Group, Lead, Profile, Rules
 from calfeed.serve.store import FeedCache, Snapshot, Store
 
 bp = Blueprint("calfeed", __name__)
@@ -110,11 +111,12 @@ def init_app(app: Flask, serving: bool = True) -> None:
     key = secret.key(config.get("CALFEED_SECRET_KEY"), app.instance_path)
     serving = serving and not config.get("CALFEED_STATIC")
     rules_path, providers_path = config["CALFEED_RULES"], config.get("CALFEED_PROVIDERS")
+    groups_path = config.get("CALFEED_GROUPS")
     store = Store(rules_path, providers_path, key,
                   interval=config["CALFEED_RELOAD_INTERVAL"] if serving else None,
                   today=(lambda: today) if today else date.today,
-                  keep=lastgood.folder(app.instance_path, rules_path, providers_path)
-                  if serving else None)
+                  keep=lastgood.folder(app.instance_path, rules_path, providers_path, groups_path)
+                  if serving else None, groups_path=groups_path)
     site = config.get("CALFEED_BASE_URL") or None
     # A static build fetches every URL once: a rendered feed is never asked for again.
     # (CALFEED_STATIC is the build's own config key, not a setting anyone gives.)
@@ -244,11 +246,17 @@ def _provider(snap: Snapshot, options: tuple[str, ...], token: str) -> Subject:
     return calendars.provider(snap.provider(token), token)
 
 
+def _group(snap: Snapshot, options: tuple[str, ...], token: str) -> Subject:
+    """A group's calendar behind its private token."""
+    return calendars.group(snap.group(token), token)
+
+
 KINDS = (
     Kind("track", "/tracks/<track>", _track),
     Kind("builder", "/calendar", _builder, calendars.builder_parameters),
-    # Behind a private prefix (calendars.PRIVATE_PREFIXES): redacted from every log.
+    # Behind private prefixes (calendars.PRIVATE_PREFIXES): redacted from every log.
     Kind("provider", f"/{calendars.PROVIDER_PREFIX}/<token>", _provider),
+    Kind("group", f"/{calendars.GROUP_PREFIX}/<token>", _group),
 )
 
 Event3 = tuple[str, str, str]  # (track, cycle, milestone): one event's .ics
@@ -307,6 +315,14 @@ for _kind in KINDS:
     for _shape in SHAPES:
         bp.add_url_rule(_shape.rule.format(base=_kind.base, choice=CHOICE),
                         f"{_kind.name}_{_shape.name}", _shape.view(_kind), methods=["GET"])
+
+
+@bp.get(f"/{calendars.GROUP_PREFIX}/<token>/{calendars.ORDER_PREFIX}"
+        f"<any({', '.join(calendars.GROUP_ORDERS)}):order>/")
+def group_ordered_page(token: str, order: str) -> Response:
+    """A group's page with its overview in another order (a path, so static hosts have it)."""
+    snap = snapshot()
+    return _page(_group(snap, (), token), snap, order=order)
 
 
 # ---------------------------------------------------------------------------
@@ -374,14 +390,17 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...]
     """Schedule and render a feed: the only place a request does the work."""
     rules = snap.rules
     assert rules is not None
-    events = _schedule(snap, subject.profile, today)
-    calendar = engine.calendar(rules, subject.profile, site + subject.page())
-    if only is not None:
-        events = [e for e in events if (e.track, e.cycle, e.milestone) == only
-                  and e.precision != "undated"]
-        if not events:
-            raise NotFound()
-    body = feed_body(fmt, events, calendar, today, remind)
+    if subject.group is not None:
+        body = _group_body(snap, subject, subject.group, fmt, remind, today, site, only)
+    else:
+        events = _schedule(snap, subject.profile, today)
+        calendar = engine.calendar(rules, subject.profile, site + subject.page())
+        if only is not None:
+            events = [e for e in events if (e.track, e.cycle, e.milestone) == only
+                      and e.precision != "undated"]
+            if not events:
+                raise NotFound()
+        body = feed_body(fmt, events, calendar, today, remind)
     # The feed depends on the files (revised, or a roster edit that keeps it) and
     # on today (which data years are shown): Last-Modified is the latest of them.
     midnight = datetime.combine(today, time(), timezone.utc)
@@ -420,6 +439,43 @@ def page_html(rules: Rules, subject: Subject, events: list[Event], today: date, 
     return render_template("subscribe.html" if choice else "calendar.html", **page)
 
 
+def _group_body(snap: Snapshot, subject: Subject, group: Group, fmt: str,
+                remind: tuple[Lead, ...], today: date, site: str, only: Event3 | None) -> bytes:
+    """A group's feed in one format, or one event of it (the path names its variant after
+    the milestone: groups.key)."""
+    rules = snap.rules
+    assert rules is not None
+    shared = _group_schedule(snap, group, today)
+    calendar = groups.calendar(rules, shared, site + subject.page())
+    if only is not None:
+        events = [s.event for s in shared.events if (s.event.track, s.event.cycle, s.key) == only
+                  and s.event.precision != "undated"]
+        if not events:
+            raise NotFound()
+        return feed_body("ics", events, calendar, today, remind)
+    if fmt == "json":
+        return group_export.to_json(calendar, shared, provider_pages(shared, site),
+                                    _accreditor_names(rules)).encode("utf-8")
+    if fmt == "csv":
+        return group_export.to_csv(shared, today, _accreditor_names(rules)).encode("utf-8")
+    return feed_body("ics", shared.feed(), calendar, today, remind)
+
+
+def group_html(rules: Rules, subject: Subject, shared: groups.Schedule,
+               today: date, site: str, choice: str | None = None,
+               order: str = "deadline") -> str:
+    """A group's page (the overview in `order`), or with a reminder choice the page
+    subscribing with it, in an app context: what a route answers."""
+    calendar = groups.calendar(rules, shared, site + subject.page())
+    if choice:
+        page = views.calendar_page(rules, subject, calendar, list(shared.tracks), [], today,
+                                   site, choice)
+        return render_template("subscribe.html", **page)
+    page = group_views.group_page(rules, subject, calendar, shared, provider_pages(shared, ""),
+                                  today, site, order)
+    return render_template("group.html", **page)
+
+
 def _schedule(snap: Snapshot, profile: Profile, today: date) -> list[Event]:
     """engine.schedule, remembered for the last few profiles of this data load (never mutated)."""
     key = (profile, today)
@@ -432,19 +488,52 @@ def _schedule(snap: Snapshot, profile: Profile, today: date) -> list[Event]:
     return events
 
 
+def _group_schedule(snap: Snapshot, group: Group, today: date) -> groups.Schedule:
+    """groups.schedule, remembered beside the providers' schedules of this data load."""
+    key = (group, today)
+    found = snap.schedules.get(key)
+    if found is None:
+        found = groups.schedule(snap.rules, group, today)  # type: ignore[arg-type]
+        if len(snap.schedules) >= SCHEDULES_KEPT:
+            snap.schedules.clear()
+        snap.schedules[key] = found
+    return found
+
+
+def provider_pages(shared: groups.Schedule, prefix: str) -> dict[str, str]:
+    """Each member's private page, after a prefix (the site, or the site's root path)."""
+    key = state().secret
+    return {m.profile.id: prefix + calendars.provider_of(key, m.profile).page()
+            for m in shared.members}
+
+
+def _accreditor_names(rules: Rules) -> dict[str, str]:
+    """Accreditor id → name."""
+    return {a.id: a.name for a in rules.accreditors.values()}
+
+
 def _http_date(moment: datetime) -> str:
     """An HTTP date: Sun, 22 Nov 2026 00:00:00 GMT."""
     return moment.astimezone(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 
-def _page(subject: Subject, snap: Snapshot, choice: str | None = None) -> Response:
-    """The calendar page of any subject; with a reminder choice, the page subscribing with it."""
+def _page(subject: Subject, snap: Snapshot, choice: str | None = None,
+          order: str = "deadline") -> Response:
+    """The calendar page of any subject; with a reminder choice, the page subscribing with it.
+
+    A group's page orders its overview by next deadline, or by `order`.
+    """
     rules = snap.rules
     assert rules is not None
     today = _today()
-    # A reminder choice's page lists no dates: nothing to schedule.
-    events = [] if choice else _schedule(snap, subject.profile, today)
-    response = make_response(page_html(rules, subject, events, today, base_url(), choice))
+    if subject.group is not None:
+        html = group_html(rules, subject, _group_schedule(snap, subject.group, today), today,
+                          base_url(), choice, order)
+    else:
+        # A reminder choice's page lists no dates: nothing to schedule.
+        events = [] if choice else _schedule(snap, subject.profile, today)
+        html = page_html(rules, subject, events, today, base_url(), choice)
+    response = make_response(html)
     response.headers["Cache-Control"] = (
         f"{'private' if subject.private else 'public'}, max-age={PAGE_MAX_AGE}")
     if subject.private:

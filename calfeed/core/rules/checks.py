@@ -7,14 +7,27 @@ value never hides another problem of the file.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from dateutil.relativedelta import relativedelta
 
 from calfeed.core.dates import YEARS, YEARS_AHEAD, rule_deadline
-from calfeed.core.model import WEEKDAYS, Change, Day, Milestone, Month, PerCohort, Relative, Track, Undated
+from calfeed.core.model import (
+    WEEKDAYS,
+    Change,
+    Day,
+    Group,
+    Milestone,
+    Month,
+    PerCohort,
+    Profile,
+    Relative,
+    Track,
+    Undated,
+)
+from calfeed.core.rules.groups import Row as GroupRow
 from calfeed.core.rules.report import Report, did_you_mean, key_place, show
 from calfeed.core.rules.values import clock_change, once
 
@@ -270,3 +283,24 @@ def reported_dates(report: Report, place: Callable[[str], str], dates: dict[str,
                        f"{ndd.isoformat()}")
             fine = False
     return fine
+
+
+# --- groups --------------------------------------------------------------------------------------
+
+def members(report: Report, rows: Mapping[str, GroupRow], providers: Mapping[str, Profile]
+            ) -> dict[str, Group]:
+    """Each group with its providers in roster order: those whose `groups` cell names it and,
+    for a group with an accreditor, every provider it accredits. A group nobody belongs to
+    is a warning: possible (a consultant's first client not yet on the roster), but more
+    likely a misspelt id."""
+    found: dict[str, Group] = {}
+    for ident, row in rows.items():
+        ids = tuple(p.id for p in providers.values()
+                    if ident in p.groups or (row.accreditor and p.accreditor == row.accreditor))
+        if not ids:
+            report.warn(f"row {row.row} (id {show(ident)})", "no provider belongs to the group",
+                        "a roster whose groups cell names it"
+                        + (f", or a provider accredited by {row.accreditor}" if row.accreditor
+                           else ", or an accreditor"))
+        found[ident] = Group(ident, row.name, ids, row.accreditor, row.rotation, row.contacts)
+    return found

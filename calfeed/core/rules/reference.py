@@ -12,6 +12,7 @@ from pathlib import Path
 
 from calfeed.core.rules.accreditors import ACCREDITOR, RULE
 from calfeed.core.rules.document import NOTIFY, TOP
+from calfeed.core.rules.groups import COLUMNS as GROUP_COLUMNS
 from calfeed.core.rules.history import CHANGE
 from calfeed.core.rules.progress import COHORT, PROGRESS, STEP
 from calfeed.core.rules.roster import COLUMNS, STEP_COLUMNS
@@ -21,7 +22,7 @@ from calfeed.core.rules.tracks import MILESTONE, TRACK, YEARLY
 # Every schema the README documents, by the name its marker gives.
 TABLES: dict[str, Table] = {t.name: t for t in (TOP, NOTIFY, TRACK, YEARLY, MILESTONE, PROGRESS,
                                                   STEP, COHORT, ACCREDITOR, RULE, CHANGE, COLUMNS,
-                                                  STEP_COLUMNS)}
+                                                  STEP_COLUMNS, GROUP_COLUMNS)}
 MARKER = re.compile(r"<!-- keys: (.+?) -->\n((?:\|.*\n)*)")
 
 

@@ -31,6 +31,8 @@ class Known:
     accreditors: frozenset[str]
     today: date
     steps: tuple[str, ...] = ()  # the dated progress-report steps: the roster's step columns
+    groups: frozenset[str] | None = None  # the groups file's ids; None: there is no groups file
+    groups_file: str = ""  # its name, for messages
 
 
 def _name(report: Report, where: str, cell: str) -> str | None:
@@ -85,6 +87,31 @@ def _accreditor(report: Report, where: str, cell: str, known: Known) -> str | No
                "one of: " + ", ".join(ids) + ", or empty for ACCME" if ids
                else "empty for ACCME: rules.toml names no [accreditors]")
     return None
+
+
+def _groups(report: Report, where: str, cell: str, known: Known) -> tuple[str, ...] | None:
+    """Ids of the groups file's groups, separated by `;`, each once."""
+    found: list[str] = []
+    fine = True
+    ids = sorted(known.groups or ())
+    for part in cell.split(";"):
+        ident = part.strip()
+        if not ident or ident in found:
+            continue
+        # A groups file that did not read (its own problem) cannot say which ids are known.
+        if ident in ids or (known.groups is None and known.groups_file):
+            found.append(ident)
+            continue
+        fine = False
+        if known.groups is None:
+            report.add(where, f"unknown group {show(ident)}: there is no groups file",
+                       'a groups file named in rules.toml (groups = "groups.csv") or by '
+                       "--groups, or an empty cell")
+        else:
+            report.add(where, f"unknown group {show(ident)}{did_you_mean(ident, ids)}",
+                       f"ids of {known.groups_file} separated by ;: " + ", ".join(ids)
+                       if ids else f"an empty cell: {known.groups_file} has no groups")
+    return tuple(found) if fine else None
 
 
 def _rotation(report: Report, where: str, cell: str) -> int | None:
@@ -161,6 +188,9 @@ COLUMNS = Table("providers.csv", (
         "whom `calfeed notify` emails (see \"Email reminders\"); used for nothing else: never "
         "in a page, feed, JSON, CSV, the static build or a log line", default=(),
         example="`cme@example.org; director@example.org`"),
+    Key("groups", Type("ids separated by `;`", _groups, contextual=True),
+        "the groups it belongs to, from the groups file (see \"Groups\"); a group with an "
+        "`accreditor` needs no mention here", default=(), example="`acme-consulting`"),
 ), called="column")
 ROSTER_COLUMNS = COLUMNS.names
 HEADER_EXPECTED = "a header row: " + ",".join(ROSTER_COLUMNS[:5])
@@ -212,10 +242,13 @@ MAX_ROWS = 100_000
 
 
 def parse_roster(report: Report, text: str, first: date | None, accreditors: Iterable[str],
-                 today: date, steps: tuple[str, ...] = ()) -> dict[str, Profile]:
+                 today: date, steps: tuple[str, ...] = (), groups: Iterable[str] | None = None,
+                 groups_file: str = "") -> dict[str, Profile]:
     """The providers of a roster CSV: Next Decision Dates calfeed can schedule, known
-    accreditors, and the dates of their own decision reports (one column per step id)."""
-    known = Known(first, frozenset(accreditors), today, steps)
+    accreditors and groups (None: there is no groups file), and the dates of their own
+    decision reports (one column per step id)."""
+    known = Known(first, frozenset(accreditors), today, steps,
+                  None if groups is None else frozenset(groups), groups_file)
     providers: dict[str, Profile] = {}
     first_row: dict[str, int] = {}
     for row_no, place, found in sheets.rows(report, text, columns(steps), HEADER_EXPECTED, known,
@@ -231,6 +264,8 @@ def parse_roster(report: Report, text: str, first: date | None, accreditors: Ite
         if found.ok and own:
             providers[ident] = Profile(ident, found["name"], found["next_decision_date"],
                                        found["enduring_materials"], found["accreditor"], None,
-                                       found["rotation"], found["email"], tuple(
-                                           (s, found[s]) for s in steps if found[s] is not None))
+                                       found["rotation"], found["email"],
+                                       reported=tuple((s, found[s]) for s in steps
+                                                      if found[s] is not None),
+                                       groups=found["groups"])
     return providers
