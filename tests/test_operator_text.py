@@ -37,7 +37,7 @@ from calfeed.core import rules as rules_file, tokens
 from calfeed.cli import main
 
 from conftest import SECRET, TODAY, make_app
-from test_fuzz_rules import BASE, toml_document
+from test_rules_fuzz import BASE, toml_document
 
 DEEPER = int(os.environ.get("CALFEED_FUZZ_EXAMPLES", "0"))
 TEXTS = settings(max_examples=DEEPER or 120, deadline=None, derandomize=not DEEPER,

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from calfeed import bundled
 from calfeed.cli import main
+from files import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 AFTER = str(FIXTURES / "extension-2019.toml")
 BEFORE = str(FIXTURES / "extension-2019-before.toml")
 

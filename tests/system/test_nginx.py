@@ -23,9 +23,9 @@ from calfeed.core import tokens
 from conftest import SECRET, TODAY
 from grouping import set_groups
 from serving import copy_data
+from files import ROOT
 
 NGINX = Path("/usr/sbin/nginx")
-ROOT = Path(__file__).resolve().parents[1]
 SERVER_BLOCK = ROOT / "deploy" / "nginx.conf"
 SAME_HEADERS = ("Content-Type", "Cache-Control", "Referrer-Policy", "X-Content-Type-Options",
                 "Content-Security-Policy", "X-Robots-Tag")

@@ -22,12 +22,12 @@ from calfeed.serve import web
 from conftest import make_app
 from grouping import set_groups
 from serving import copy_data
+from files import FIXTURES, ROOT, TESTS
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = TESTS / "artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -207,7 +207,7 @@ def test_a_moved_deadline_is_flagged_at_the_top_and_in_the_next_deadline_box(bro
     # published-dates.md: data year 2019 "extended ad hoc from March 31 to April 30, 2020".
     app = create_app({
         "TESTING": True, "CALFEED_TODAY": "2020-03-30", "CALFEED_SECRET_KEY": "s" * 32,
-        "CALFEED_RULES": str(Path(__file__).parent / "fixtures" / "extension-2019.toml"),
+        "CALFEED_RULES": str(FIXTURES / "extension-2019.toml"),
         "INSTANCE_PATH": str(tmp_path / "instance"),
     })
     moved = ("Moved: was Tuesday, March 31, 2020; announced March 2020. "
@@ -390,7 +390,7 @@ def march_2024(tmp_path_factory):
     app = app_on(tmp_path_factory.mktemp("march"), SCREENSHOT_TODAY, CALFEED_BASE_URL=SITE,
                  CALFEED_RULES=str(data / "rules.toml"))
     moved = app_on(tmp_path_factory.mktemp("moved"), "2020-03-30", CALFEED_BASE_URL=SITE,
-                   CALFEED_RULES=str(Path(__file__).parent / "fixtures" / "extension-2019.toml"))
+                   CALFEED_RULES=str(FIXTURES / "extension-2019.toml"))
     with serving(app) as url, serving(moved) as moved_url:
         yield {
             "home": url + "/",
@@ -540,7 +540,7 @@ def test_a_group_of_1500_providers_fits_a_phone(tmp_path, chromium):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "bench_roster", Path(__file__).resolve().parent.parent / "bench" / "roster.py")
+        "bench_roster", ROOT / "bench" / "roster.py")
     roster = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(roster)
     data = tmp_path / "data"

@@ -31,8 +31,8 @@ from calfeed.core.rules.document import RulesFile, parse_rules
 from calfeed.core.rules.report import Report
 from calfeed.core.rules.schema import markdown
 from calfeed.notify.mail import COMPOSING
+from files import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 RULES_TEXT = bundled("rules.toml").read_text(encoding="utf-8")
 ROSTER_TEXT = bundled("providers.csv").read_text(encoding="utf-8")
 TODAY = date(2026, 11, 21)

@@ -29,8 +29,8 @@ from calfeed.outputs import export, views
 from calfeed.outputs import ical as feed
 from calfeed.core.model import Day, Month
 from calfeed.serve.store import Store
+from files import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 AFTER = FIXTURES / "extension-2019.toml"
 BEFORE = FIXTURES / "extension-2019-before.toml"
 CHICAGO = ZoneInfo("America/Chicago")

@@ -17,7 +17,8 @@ import pytest
 
 from calfeed.core import rules
 
-from test_fuzz_rules import ONE_OFF, edited, write
+from test_rules_fuzz import ONE_OFF, edited, write
+from files import FIXTURES
 
 PUBLISHED_2023 = "2023 = 2024-04-01T23:59:00"
 RULE = 'month = 3\nday = 31\ntime = "23:59"\ntz = "America/Chicago"\nyear_offset = 1\nmove = "back-off-weekend"'
@@ -133,7 +134,7 @@ def test_a_moved_deadlines_old_time_in_the_gap_is_refused_where_it_is_written(tm
 
 
 def test_a_published_years_old_time_that_happened_twice_is_refused(tmp_path):
-    fixture = Path(__file__).parent / "fixtures" / "extension-2019.toml"
+    fixture = FIXTURES / "extension-2019.toml"
     text = fixture.read_text(encoding="utf-8")
     assert text.count("was = 2020-03-31T23:59:00") == 1
     text = text.replace("was = 2020-03-31T23:59:00", "was = 2019-11-03T01:30:00")

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from files import ROOT
 
 pytestmark = pytest.mark.bench
 
-ROOT = Path(__file__).resolve().parent.parent
 KEYS = (
     "serving.ratio_warm_to_ceiling",
     "serving.ratio_304_to_warm",

@@ -35,10 +35,10 @@ from calfeed import bundled
 from calfeed.core import engine, reminders, rules
 from calfeed.outputs import ical as feed
 from calfeed.core.model import Profile
+from files import GOLDEN
 
 TODAY = date(2026, 11, 21)
 DEMOS = ("demo-8-month", "demo-12-month", "demo-annual", "demo-state")
-GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("CALFEED_REGENERATE") == "1"
 UTC = timezone.utc
 CHICAGO = ZoneInfo("America/Chicago")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import vobject
@@ -26,7 +25,8 @@ from conftest import make_app
 from grouping import DEMO, GROUPS_CSV, set_groups, set_members
 from readback import by_ical, by_icaljs, by_vobject
 # The rules fuzzer's cells, damage and problem-line shape, for the groups file too.
-from test_fuzz_rules import CELLS, FUZZ, PROBLEM, mangled_bytes
+from test_rules_fuzz import CELLS, FUZZ, PROBLEM, mangled_bytes
+from files import FIXTURES, ROOT
 
 CHICAGO = ZoneInfo("America/Chicago")
 MARCH_2025 = date(2025, 3, 1)
@@ -365,7 +365,7 @@ def test_a_group_event_of_a_published_date_that_moved_keeps_its_history(tmp_path
     # 2020 (published-dates.md).
     data = tmp_path / "data"
     data.mkdir()
-    shutil.copy(Path(__file__).parent / "fixtures" / "extension-2019.toml", data / "rules.toml")
+    shutil.copy(FIXTURES / "extension-2019.toml", data / "rules.toml")
     roster = data / "providers.csv"
     roster.write_text("id,name,groups\nnorth,North Clinic,pair\nsouth,South Clinic,pair\n",
                       encoding="utf-8")
@@ -408,8 +408,8 @@ def groups_files(draw) -> tuple[bytes, dict[str, str]]:
 @given(files=groups_files())
 def test_any_groups_file_loads_and_expands_or_says_where(tmp_path_factory, files):
     data = tmp_path_factory.mktemp("fuzz-groups")
-    shutil.copy(Path(__file__).parent.parent / "rules.toml", data / "rules.toml")
-    shutil.copy(Path(__file__).parent.parent / "providers.csv", data / "providers.csv")
+    shutil.copy(ROOT / "rules.toml", data / "rules.toml")
+    shutil.copy(ROOT / "providers.csv", data / "providers.csv")
     set_groups(data, files[1])
     (data / "groups.csv").write_bytes(files[0])
     try:
