@@ -25,7 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     import os
 
     from calfeed import cli, settings
-    from calfeed.serve import web
+    from calfeed.serve import signup, web
 
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=(test_config or {}).get("INSTANCE_PATH"),
@@ -34,8 +34,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
         app.config.from_mapping(settings.resolve(test_config))
+        settings.together(app.config)
     app.config["CALFEED_RULES"] = app.config["CALFEED_RULES"] or str(bundled("rules.toml"))
 
     cli.register(app)
     web.init_app(app)
+    signup.init_app(app, settings.state_path(app.config["CALFEED_STATE"], app.instance_path))
     return app

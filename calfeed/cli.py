@@ -337,7 +337,8 @@ def diff(old: str, new: str, providers_path: str | None, today: date | None,
 @with_appcontext
 def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: str | None,
            providers_path: str | None, today: date | None, time_limit: float | None) -> None:
-    """Email each provider's contacts the reminders and notices due today (run it daily)."""
+    """Email each provider's contacts, and everyone who signed up, the reminders and notices
+    due today (run it daily)."""
     from calfeed.core import calendars
     from calfeed.notify import dispatch, smtp
     from calfeed.serve import web
@@ -346,15 +347,18 @@ def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: s
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     loaded = app_rules_or_exit(app, rules_path, providers_path, today)
     log = settings.state_path(setting("CALFEED_STATE", state), app.instance_path)
+    secret = web.state(app).secret
+    site = setting("CALFEED_BASE_URL", base_url)
+    # With sign-up on, sign-ups are planned and every message links to its manage page.
+    signup = dispatch.Signup(secret, site) if configured()["CALFEED_SIGNUP"] and site else None
     try:
         if dry_run:
-            for line in dispatch.preview(log, loaded, day):
+            for line in dispatch.preview(log, loaded, day, signup):
                 click.echo(f"calfeed notify: {line}")
             return
-        mail = settings.mail(configured(), setting("CALFEED_BASE_URL", base_url))
+        mail = settings.mail(configured(), site)
     except (ValueError, dispatch.sendlog.StateError) as err:
         raise click.ClickException(str(err)) from None
-    secret = web.state(app).secret
     pages = {profile.id: calendars.provider_urls(secret, profile, mail.site)["page"]
              for profile in loaded.providers.values() if profile.contacts}
 
@@ -364,7 +368,8 @@ def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: s
     try:
         with smtp.Mailer(mail.server) as mailer:
             outcome = dispatch.run(log, loaded, day, mail.sender, pages, mailer, say,
-                                   time_limit=time_limit or dispatch.RUN_SECONDS)
+                                   time_limit=time_limit or dispatch.RUN_SECONDS,
+                                   signup=signup)
     except dispatch.sendlog.StateError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"calfeed notify: {day.isoformat()}: {len(outcome.sent)} sent, "

@@ -31,9 +31,14 @@ FEED_OPTIONS = ("remind", "download", "plain")
 REMIND_PREFIX = "remind-"
 # A provider's calendars: /p/<token>/…
 PROVIDER_PREFIX = "p"
+# Email sign-up (CALFEED_SIGNUP): every calendar's form posts to …/email/; the links in
+# messages are /confirm/<token> and /manage/<token>/ (…/unsubscribe: RFC 8058's).
+SIGNUP_SEGMENT = "email"
+CONFIRM_PREFIX = "confirm"
+MANAGE_PREFIX = "manage"
 # The first path segments whose next segment is a secret token: whatever the spelling
 # of a path, a token after one of them never reaches a log whole (serve/redact.py).
-PRIVATE_PREFIXES = (PROVIDER_PREFIX,)
+PRIVATE_PREFIXES = (PROVIDER_PREFIX, CONFIRM_PREFIX, MANAGE_PREFIX)
 
 
 class Unknown(LookupError):
@@ -82,6 +87,10 @@ class Subject:
             assert fmt == "ics"
             return with_query(f"{self.base}/{REMIND_PREFIX}{remind}.ics{self.query}", extra)
         return with_query(f"{self.base}.{fmt}{self.query}", extra)
+
+    def signup(self) -> str:
+        """The path its email sign-up form posts to (and the page showing that form alone)."""
+        return f"{self.base}/{SIGNUP_SEGMENT}/{self.query}"
 
     def event(self, event: Event) -> str:
         """The path of the .ics of one event."""

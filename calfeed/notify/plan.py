@@ -10,14 +10,16 @@ due now, and dispatch.py sends it.
 - A date that moved, or a date that is newly published (a new event, or an estimate
   ACCME confirmed), is one notice. Reminders are keyed by the event's date, so after a
   move they count again towards the new date.
-- A recipient gets one message per run, whatever the number of providers they are on.
+- A recipient gets one message per run, whatever the number of providers they are on
+  and calendars they signed up to (a `Source` each: a roster place, or a sign-up with
+  its own lead times, keyed in the send log by its calendar, "track:…").
 - The first run that meets a recipient on a provider tells them nothing new: what
   they are shown is recorded quietly as what they know.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -44,6 +46,18 @@ Reminded = Collection[tuple[str, str, str, str, int]]
 
 
 @dataclass(frozen=True)
+class Source:
+    """One calendar a recipient is told about: a roster place, or a calendar they signed up to."""
+
+    key: str  # the send log's provider column: the roster id, or a sign-up's "track:…"
+    profile: Profile  # whose calendar (its events and UIDs)
+    label: str  # how logs name it: "demo-annual#2", "subscriber k3j9xq"
+    lead_days: tuple[int, ...]
+    notices: bool = True  # whether moves and publications are news to them
+    signup: bool = False
+
+
+@dataclass(frozen=True)
 class Item:
     """One event in one message: a reminder, a notice, or a notice that is also the reminder."""
 
@@ -54,15 +68,20 @@ class Item:
     lead: int | None  # the reminder this is (days before), or None for a notice only
     notice: Notice | None
     was: str | None = None  # the date key before a move
+    source: Source | None = None  # the sign-up it is for; None: the roster's provider
+
+    @property
+    def key(self) -> str:
+        """The send log's provider column: the provider's id, or the sign-up's calendar."""
+        return self.source.key if self.source else self.provider.id
 
     def sent_rows(self, recipient: str) -> list[tuple[str, str, str, str, int, str]]:
         """The send log's rows for this item: (recipient, provider, uid, kind, lead, date key)."""
         rows = []
         if self.lead is not None:
-            rows.append((recipient, self.provider.id, self.event.uid, "reminder", self.lead,
-                         self.start))
+            rows.append((recipient, self.key, self.event.uid, "reminder", self.lead, self.start))
         if self.notice is not None:
-            rows.append((recipient, self.provider.id, self.event.uid, self.notice, 0, self.start))
+            rows.append((recipient, self.key, self.event.uid, self.notice, 0, self.start))
         return rows
 
 
@@ -175,34 +194,61 @@ def label(places: list[tuple[Profile, int]]) -> str:
     return ", ".join(f"{profile.id}#{n}" for profile, n in places)
 
 
-def plan(rules: Rules, today: date, told: ToldMap, reminded: Reminded) -> Plan:
+def sources(rules: Rules, signups: Iterable[tuple[str, Source]] = (),
+            stopped: Collection[str] = ()) -> dict[str, list[Source]]:
+    """Each address with what it is told about: its roster places, then its sign-ups.
+
+    A sign-up from an address on the roster joins that address's message (compared
+    without case, under the roster's spelling), unless it is for a provider the roster
+    already sends it; `stopped` (lower case) are addresses whose owners stopped the
+    roster's emails to them.
+    """
+    found: dict[str, list[Source]] = {}
+    spelt: dict[str, str] = {}
+    for address, places in recipients(rules).items():
+        spelt.setdefault(address.lower(), address)
+        if address.lower() not in stopped:
+            found[address] = [Source(profile.id, profile, f"{profile.id}#{n}", rules.lead_days)
+                              for profile, n in places]
+    for address, source in signups:
+        mine = found.setdefault(spelt.get(address.lower(), address), [])
+        if not any(s.profile == source.profile and not s.signup for s in mine):
+            mine.append(source)
+    return {address: mine for address, mine in found.items() if mine}
+
+
+def plan(rules: Rules, today: date, told: ToldMap, reminded: Reminded,
+         signups: Iterable[tuple[str, Source]] = (), stopped: Collection[str] = ()) -> Plan:
     """The messages due today, and what recipients now know without a message."""
-    schedules = {p.id: engine.schedule(rules, p, today)
-                 for p in rules.providers.values() if p.contacts}
+    schedules: dict[Profile, list[Event]] = {}
     known_pairs = {(recipient, provider) for recipient, provider, _ in told}
     sent = _reminded_by_event(reminded)
     messages, quiet = [], []
-    for address, places in sorted(recipients(rules).items()):
+    for address, found in sorted(sources(rules, signups, stopped).items()):
         items = []
-        for profile, _ in places:
-            first = (address, profile.id) not in known_pairs
-            for event in schedules[profile.id]:
+        for source in found:
+            key = source.key
+            first = (address, key) not in known_pairs
+            events = schedules.get(source.profile)
+            if events is None:
+                events = schedules[source.profile] = engine.schedule(rules, source.profile, today)
+            for event in events:
                 if event.start is None:
                     continue
-                item = _item(rules.lead_days, today, address, profile, event, first, told, sent)
+                item = _item(source, today, address, event, first, told, sent)
                 if item is not None:
                     items.append(item)
                 # A first meeting records every date at once, those in the message too:
                 # if the message fails, the next run must still see what it tells as
                 # reminders, never as news. Otherwise a date is only recorded as known
                 # once the message telling it is confirmed.
-                if (first or item is None) and told.get((address, profile.id, event.uid)) != Told(
+                if (first or item is None) and told.get((address, key, event.uid)) != Told(
                         date_key(event), event.status):
-                    quiet.append(Record(address, profile.id, event.uid, date_key(event),
-                                        event.status))
+                    quiet.append(Record(address, key, event.uid, date_key(event), event.status))
         if items:
-            items.sort(key=lambda i: (due_day(i.event), i.event.sort_key, i.provider.id))
-            messages.append(Message(address, label(places), tuple(items)))
+            items.sort(key=lambda i: (due_day(i.event), i.event.sort_key, i.key))
+            labels = ", ".join(dict.fromkeys(source.label for source in found))
+            messages.append(Message(address, labels, tuple(items)))
     messages.sort(key=lambda m: m.label)  # the order an operator reads the roster in
     return Plan(tuple(messages), tuple(quiet))
 
@@ -216,15 +262,14 @@ def _reminded_by_event(reminded: Reminded) -> dict[tuple[str, str, str, str], in
     return nearest
 
 
-def _item(lead_days: tuple[int, ...], today: date, address: str, profile: Profile,
-          event: Event, first: bool, told: ToldMap,
-          sent: Mapping[tuple[str, str, str, str], int]) -> Item | None:
+def _item(source: Source, today: date, address: str, event: Event, first: bool,
+          told: ToldMap, sent: Mapping[tuple[str, str, str, str], int]) -> Item | None:
     """What one recipient is due about one event today, if anything."""
     key = date_key(event)
     ahead = last_day(event) >= today
-    before = told.get((address, profile.id, event.uid))
+    before = told.get((address, source.key, event.uid))
     notice: Notice | None = None
-    if not first and ahead:
+    if not first and ahead and source.notices:
         if before is None:
             # An estimate coming into view (next year's deadline) is no news; a date
             # ACCME published is.
@@ -236,12 +281,13 @@ def _item(lead_days: tuple[int, ...], today: date, address: str, profile: Profil
     days_left = (due_day(event) - today).days
     lead = None
     if remindable(event):
-        due = due_lead(lead_days, days_left)
-        already = sent.get((address, profile.id, event.uid, key))
+        due = due_lead(source.lead_days, days_left)
+        already = sent.get((address, source.key, event.uid, key))
         # Never a farther reminder after a nearer one for the same date.
         if due is not None and (already is None or already > due):
             lead = due
     if notice is None and lead is None:
         return None
     was = before.start if notice == "moved" and before is not None else None
-    return Item(profile, event, key, days_left, lead, notice, was)
+    return Item(source.profile, event, key, days_left, lead, notice, was,
+                source if source.signup else None)
