@@ -40,6 +40,15 @@ def on_starting(server):  # type: ignore[no-untyped-def]
         sys.exit(f"calfeed: {err}")
 
 
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Start the worker's sender of sign-up confirmations (CALFEED_SIGNUP) as it boots, so a
+    queued confirmation goes out without waiting for a request to this worker."""
+    from calfeed.serve import signup
+
+    if hasattr(worker.wsgi, "extensions"):
+        signup.start(worker.wsgi)
+
+
 def _redact(value: object) -> object:
     """A log value with any private token shortened to its prefix."""
     return redact(value) if isinstance(value, str) else value

@@ -386,7 +386,7 @@ def _manage_page(person: Person, status: str | None = None, error: str | None = 
                              signups.describe(sub.choice), form))
     return _page("signup_manage.html", 400 if error else 200, entries=entries, token=token,
                  roster=_roster_names(rules, person.address), stopped=person.stopped_at,
-                 status=status, error=error, private=True,
+                 done=status, error=error, private=True,
                  unsubscribe=_manage_base() + "unsubscribe")
 
 
