@@ -721,3 +721,89 @@ def test_the_operator_counts_exports_and_deletes_one_address(inbox, tmp_path):
     on_roster = runner.invoke(args=["subscribers", "delete", HEALTH])
     assert "the roster still lists that address (demo-8-month#1)" in on_roster.output
 
+
+
+# --- two gunicorn workers and `calfeed notify` sharing one file ------------------------
+
+
+@pytest.mark.gunicorn
+def test_two_gunicorn_workers_share_the_queue_the_limits_and_the_file(inbox, tmp_path):
+    import threading
+    import urllib.parse
+
+    from serving import SECRET as SERVER_SECRET, fetch, gunicorn
+    from smtpserver import calfeed, env
+
+    handler, url = inbox
+    state = tmp_path / "state" / "calfeed.sqlite3"
+    settings = {"CALFEED_SIGNUP": "yes", "CALFEED_SMTP_URL": url, "CALFEED_MAIL_FROM": SENDER,
+                "CALFEED_STATE": str(state), "CALFEED_TODAY": "2025-02-20",
+                "CALFEED_TRUSTED_PROXIES": "1"}
+    with gunicorn(tmp_path / "server", env=settings) as server:
+        page = fetch(server.base + TRACK)[2].decode()
+        token = field(page, "form")
+        answers: list[tuple[int, float]] = []
+
+        def post(address: str, client: str, path: str = "/tracks/annual-reporting/email/",
+                 form: str = token) -> None:
+            body = urllib.parse.urlencode({"form": form, "email": address, "remind": "1m1w1d",
+                                           "notices": "yes"}).encode()
+            started = time.monotonic()
+            status = fetch(server.base + path, {"X-Forwarded-For": client,
+                                                "Content-Type": "application/x-www-form-urlencoded"},
+                           method="POST", body=body)[0]
+            answers.append((status, time.monotonic() - started))
+
+        # 30 people, each from their own network, and one address sent 8 times over 4
+        # calendars from 8 networks: all at once, across both workers.
+        calendars_ = ["/calendar/email/", "/calendar/email/?accreditor=cma",
+                      "/calendar/email/?enduring_materials=yes", "/tracks/annual-reporting/email/"]
+        forms = {path: field(fetch(server.base + path.replace("email/", ""))[2].decode(), "form")
+                 for path in calendars_}
+        jobs = [threading.Thread(target=post, args=(f"person{n}@example.org", f"203.0.113.{n}"))
+                for n in range(30)]
+        jobs += [threading.Thread(target=post, args=("busy@example.org", f"198.51.100.{n}",
+                                                     calendars_[n % 4], forms[calendars_[n % 4]]))
+                 for n in range(8)]
+        for job in jobs:
+            job.start()
+        for job in jobs:
+            job.join()
+        assert [status for status, _ in answers] == [200] * 38
+        assert max(seconds for _, seconds in answers) < 5
+        # Both workers answered, and both workers' senders drain the one queue.
+        assert len({line.split()[0] for line in server.access_lines()
+                    if '"POST ' in line}) == 2
+        deadline = time.monotonic() + 60
+        while len(handler.messages) < 33 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # anything sent twice would have arrived by now
+        received = [tos[0] for tos, _ in handler.take()]
+        assert sorted(received) == sorted([f"person{n}@example.org" for n in range(30)]
+                                          + ["busy@example.org"] * 3)
+        # Confirm one through whichever worker answers, then the daily run sends to it.
+        sign_up_page = fetch(server.base + TRACK)[2].decode()
+        assert "person7@example.org" not in sign_up_page
+        assert not any("person" in line or "~" in line for line in server.access_lines())
+        assert "example.org" not in server.log.read_text()
+    # the server is gone; its file is the notify run's
+    environ = env(tmp_path, url, "2025-03-01", CALFEED_SIGNUP="yes", CALFEED_STATE=str(state),
+                  CALFEED_SECRET_KEY=SERVER_SECRET)
+    db = sqlite3.connect(state)
+    ident = db.execute("SELECT id FROM requests WHERE address = 'person7@example.org'").fetchone()[0]
+    db.close()
+    with gunicorn(tmp_path / "again", env=settings) as server:
+        path = signups.confirm_path(SERVER_SECRET.encode(), ident)
+        form = field(fetch(server.base + path)[2].decode(), "form")
+        assert fetch(server.base + path, {"Content-Type": "application/x-www-form-urlencoded"},
+                     method="POST", body=f"form={form}".encode())[0] == 200
+        result = calfeed("notify", environ=environ)
+        assert result.returncode == 0, result.stderr
+        (message,) = to(handler, "person7@example.org")
+        assert message["Subject"].startswith("Due in 30 days: Annual Reporting in PARS (5 steps)")
+        one_click = re.search(r"<https://deadlines\.example\.org(/manage/[^>]+)>",
+                              message["List-Unsubscribe"]).group(1)
+        assert fetch(server.base + one_click, {"Content-Type": "application/x-www-form-urlencoded"},
+                     method="POST", body=b"List-Unsubscribe=One-Click")[0] == 200
+        assert calfeed("notify", environ={**environ, "CALFEED_TODAY": "2025-03-24"}).returncode == 0
+        assert to(handler, "person7@example.org") == []
