@@ -34,9 +34,9 @@ ME = "pat.doe@example.org"
 
 def signup_app(tmp_path: Path, url: str, today: str = "2025-02-20", **extra):
     """An app offering sign-up, mail to `url`; its sender drained by hand unless asked."""
-    return make_app(tmp_path, CALFEED_TODAY=today, CALFEED_SIGNUP="yes", CALFEED_SMTP_URL=url,
-                    CALFEED_MAIL_FROM=SENDER, CALFEED_BASE_URL=SITE,
-                    **{"SIGNUP_SENDER": False, **extra})
+    config = {"CALFEED_TODAY": today, "CALFEED_SIGNUP": "yes", "CALFEED_SMTP_URL": url,
+              "CALFEED_MAIL_FROM": SENDER, "CALFEED_BASE_URL": SITE, "SIGNUP_SENDER": False}
+    return make_app(tmp_path, **{**config, **extra})
 
 
 def field(html: str, name: str) -> str:
@@ -46,7 +46,7 @@ def field(html: str, name: str) -> str:
 
 def form_action(html: str) -> str:
     """The action of the page's sign-up form."""
-    return re.search(r'class="signup-form" method="post" action="([^"]*)"', html).group(1) \
+    return re.search(r'class="signup-form" method="post" action="([^"]*)" novalidate', html).group(1) \
         .replace("&amp;", "&")
 
 
