@@ -807,3 +807,46 @@ def test_two_gunicorn_workers_share_the_queue_the_limits_and_the_file(inbox, tmp
                      method="POST", body=b"List-Unsubscribe=One-Click")[0] == 200
         assert calfeed("notify", environ={**environ, "CALFEED_TODAY": "2025-03-24"}).returncode == 0
         assert to(handler, "person7@example.org") == []
+
+
+# --- a static host --------------------------------------------------------------------
+
+
+def test_a_built_page_posts_to_the_server_at_the_builds_base_url(inbox, tmp_path, data):
+    from click.testing import CliRunner
+
+    from calfeed.cli import main
+    from conftest import SECRET
+    from smtpserver import DEMO_ADDRESSES
+
+    handler, url = inbox
+    env = {"CALFEED_SECRET_KEY": SECRET, "CALFEED_RULES": None, "CALFEED_PROVIDERS": None,
+           "CALFEED_BASE_URL": SITE, "CALFEED_TODAY": None, "CI": "1", "CALFEED_SIGNUP": "yes",
+           "CALFEED_SMTP_URL": url, "CALFEED_MAIL_FROM": SENDER}
+    site = tmp_path / "site"
+    built = CliRunner().invoke(main, ["build", str(site), "--rules", str(data / "rules.toml"),
+                                      "--today", "2025-02-20"], env=env)
+    assert built.exit_code == 0, built.output
+    page = (site / "tracks" / "annual-reporting" / "index.html").read_text()
+    assert form_action(page) == "/tracks/annual-reporting/email/"
+    # no sign-up page is a file: only the server answers them
+    assert not list(site.rglob("email")) and not (site / "confirm").exists()
+    for path in site.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes()
+            assert not any(a.encode() in text for a in DEMO_ADDRESSES), path
+    # The server (the same key) takes the built page's form as its own.
+    app = signup_app(tmp_path / "server", url, CALFEED_RULES=str(data / "rules.toml"),
+                     CALFEED_PROVIDERS=None)
+    answer = app.test_client().post(form_action(page), data={
+        "form": field(page, "form"), "email": ME, "remind": "1w", "notices": "yes"},
+        headers={"Origin": SITE})
+    assert answer.status_code == 200 and SIGNED_UP in answer.get_data(as_text=True)
+    assert drain(app) == 1
+
+
+def test_every_route_with_a_token_is_under_a_private_prefix(inbox, tmp_path):
+    _, url = inbox
+    app = signup_app(tmp_path, url)
+    private = [rule.rule for rule in app.url_map.iter_rules() if "token" in rule.arguments]
+    assert {rule.split("/")[1] for rule in private} == set(calendars.PRIVATE_PREFIXES)
