@@ -204,9 +204,9 @@ def _cross_site() -> bool:
     return origin != extension().origin
 
 
-def _choice(form: dict[str, str] | None = None) -> Choice | str:
-    """The reminder choice a form sent, or what is wrong with it (in words)."""
-    form = form if form is not None else request.form  # type: ignore[assignment]
+def _choice() -> Choice | str:
+    """The reminder choice this request's form sent, or what is wrong with it (in words)."""
+    form = request.form
     remind = form.get("remind", "")
     if remind not in signups.CHOICES:
         return "Choose when to be reminded."
