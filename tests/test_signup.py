@@ -9,6 +9,7 @@ Medical Association's own deadline for it is Friday, March 14, 2025.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -850,3 +851,37 @@ def test_every_route_with_a_token_is_under_a_private_prefix(inbox, tmp_path):
     app = signup_app(tmp_path, url)
     private = [rule.rule for rule in app.url_map.iter_rules() if "token" in rule.arguments]
     assert {rule.split("/")[1] for rule in private} == set(calendars.PRIVATE_PREFIXES)
+
+
+def test_bad_input_to_the_sign_up_pages_is_never_a_500(inbox, tmp_path):
+    _, url = inbox
+    app = signup_app(tmp_path, url)
+    client = app.test_client()
+    token = field(client.get(TRACK).get_data(as_text=True), "form")
+    email = "/tracks/annual-reporting/email/"
+    answers = {
+        "no fields": client.post(email),
+        "a list of choices": client.post(email, data={"form": token, "email": ME,
+                                                      "remind": ["1w", "2w2d", "x" * 5000]}),
+        "an unknown choice": client.post(email, data={"form": token, "email": ME,
+                                                      "remind": "3d"}),
+        "bytes": client.post(email, data=b"\xff\xfe\x00form=\xff",
+                             content_type="application/x-www-form-urlencoded"),
+        "multipart": client.post(email, data={"form": token, "email": ME, "remind": "1w",
+                                              "file": (io.BytesIO(b"x"), "x.txt")},
+                                 content_type="multipart/form-data"),
+        "a long address": client.post(email, data={"form": token, "remind": "1w",
+                                                   "email": "a" * 20000 + "@example.org"}),
+        "an unknown builder answer": client.post("/calendar/email/?next_decison_date=2024-07-31"),
+        "a wrong provider token": client.post("/p/notatoken/email/", data={"form": token}),
+        "a confirm token with a NUL": client.get("/confirm/%00~x~y"),
+        "a manage token in unicode": client.post("/manage/é~ü/", data={"action": "save"}),
+        "an unknown manage action": client.put("/manage/x/"),
+        "a one-click GET of a bad token": client.get("/manage/" + "A" * 5000 + "/unsubscribe"),
+    }
+    assert {name: a.status_code for name, a in answers.items()} == {
+        "no fields": 403, "a list of choices": 200, "an unknown choice": 400, "bytes": 403,
+        "multipart": 200, "a long address": 400, "an unknown builder answer": 400,
+        "a wrong provider token": 404, "a confirm token with a NUL": 404,
+        "a manage token in unicode": 404, "an unknown manage action": 405,
+        "a one-click GET of a bad token": 404}
