@@ -636,7 +636,7 @@ def test_a_send_log_from_before_sign_up_is_migrated_and_kept(tmp_path):
     with sendlog.SendLog(path, "old run") as log:
         log.db.execute("INSERT INTO told VALUES ('a@example.org', 'demo-annual', 'u', "
                        "'2025-03-31', 'published')")
-    db = subscriptions.connect(path)
+    db = subscriptions.connect(path, create=True)
     try:
         assert db.execute("PRAGMA user_version").fetchone() == (subscriptions.VERSION,)
         assert db.execute("SELECT count(*) FROM told").fetchone() == (1,)
@@ -885,3 +885,29 @@ def test_bad_input_to_the_sign_up_pages_is_never_a_500(inbox, tmp_path):
         "a wrong provider token": 404, "a confirm token with a NUL": 404,
         "a manage token in unicode": 404, "an unknown manage action": 405,
         "a one-click GET of a bad token": 404}
+
+
+def test_opening_the_file_keeps_the_locks_the_process_holds(tmp_path):
+    # A request opens the file while this process's sender thread has it open. Closing
+    # any descriptor of the file drops every POSIX lock the process holds on it, SQLite's
+    # shared lock among them: another worker closing its last connection would then take
+    # the file for itself and delete the write-ahead log under this one's feet ("database
+    # disk image is malformed"). While this process has it open, the log must stay.
+    import subprocess
+    import sys
+
+    path = tmp_path / "calfeed.sqlite3"
+    holder = subscriptions.connect(path, create=True)
+    try:
+        holder.execute("INSERT INTO limits VALUES ('client', 'k', 1)")
+        subscriptions.connect(path).close()
+        other = subprocess.run(
+            [sys.executable, "-c", "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+             "print(db.execute('SELECT count(*) FROM limits').fetchone()[0]); db.close()",
+             str(path)], capture_output=True, text=True, timeout=60)
+        assert other.stdout == "1\n", other.stderr
+        assert Path(f"{path}-wal").exists()
+        holder.execute("INSERT INTO limits VALUES ('client', 'k', 2)")
+        assert holder.execute("SELECT count(*) FROM limits").fetchone() == (2,)
+    finally:
+        holder.close()

@@ -169,15 +169,25 @@ def _utc(moment: float) -> str:
 # The file
 # ---------------------------------------------------------------------------
 
-def connect(path: str | Path, busy_ms: int = sendlog.BUSY_TIMEOUT_MS) -> sqlite3.Connection:
-    """The file, created (owner-only) and migrated if need be: autocommit, WAL, waiting when busy."""
+def connect(path: str | Path, busy_ms: int = sendlog.BUSY_TIMEOUT_MS,
+            create: bool = False) -> sqlite3.Connection:
+    """The file (made, owner-only, with `create`), migrated if need be: autocommit, WAL,
+    waiting when busy.
+
+    Only a process's first connection may `create`: closing any descriptor of the file
+    drops every POSIX lock the process holds on it (SQLite's locks among them), so
+    opening it by hand while a sender thread or a request is inside a transaction would
+    let another process write under it. Later connections open it as it is (mode=rw).
+    """
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # It holds addresses: readable by calfeed's user only (SQLite gives its -wal and
-        # -shm files the database's permissions).
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        db = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None,
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # It holds addresses: readable by calfeed's user only (SQLite gives its -wal
+            # and -shm files the database's permissions).
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True,
+                             timeout=busy_ms / 1000, isolation_level=None,
                              check_same_thread=False)
     except (OSError, sqlite3.Error) as err:
         raise StateError(f"{path}: cannot open the sign-ups: {getattr(err, 'strerror', None) or err} "

@@ -114,7 +114,8 @@ def init_app(app: Flask, path: str | Path) -> None:
     split = urlsplit(config["CALFEED_BASE_URL"])
     sender = None
     if not config.get("CALFEED_STATIC"):  # a static build prints forms, it never sends
-        subscriptions.connect(path).close()  # the schema migrated before the first request
+        # Made and migrated before any request or thread of this process opens it.
+        subscriptions.connect(path, create=True).close()
         sender = confirmations.Sender(path, config["CALFEED_SMTP_URL"], config["CALFEED_MAIL_FROM"],
                                       config["CALFEED_BASE_URL"], _describer(app),
                                       **config.get("SIGNUP_SENDER_OPTIONS", {}))
