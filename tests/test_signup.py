@@ -524,6 +524,11 @@ def test_missed_days_are_caught_up_once(inbox, tmp_path):
     app = signup_app(tmp_path, url)
     client = app.test_client()
     subscribed(app, client, handler, remind="2w2d")
+    # a dry run sees the sign-up too, and writes nothing
+    dry = app.test_cli_runner().invoke(args=["notify", "--dry-run", "--today", "2025-03-20"])
+    assert re.search(r"would send to subscriber \w{6}: Due in 11 days: Annual Reporting in PARS",
+                     dry.output), dry.output
+    assert "  track:annual-reporting: 14-day reminder: " in dry.output
     # the timer missed March 17 (14 days before): March 20 catches up, once
     for day in ("2025-03-16", "2025-03-20", "2025-03-21"):
         notify(app, day)
@@ -791,6 +796,7 @@ def test_two_gunicorn_workers_share_the_queue_the_limits_and_the_file(inbox, tmp
     environ = env(tmp_path, url, "2025-03-01", CALFEED_SIGNUP="yes", CALFEED_STATE=str(state),
                   CALFEED_SECRET_KEY=SERVER_SECRET)
     db = sqlite3.connect(state)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     ident = db.execute("SELECT id FROM requests WHERE address = 'person7@example.org'").fetchone()[0]
     db.close()
     with gunicorn(tmp_path / "again", env=settings) as server:
