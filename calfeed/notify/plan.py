@@ -54,7 +54,7 @@ class Source:
     label: str  # how logs name it: "demo-annual#2", "subscriber k3j9xq"
     lead_days: tuple[int, ...]
     notices: bool = True  # whether moves and publications are news to them
-    signup: bool = False
+    signup: bool = False  # a sign-up (its message part says so), not the roster's place
 
 
 @dataclass(frozen=True)
