@@ -5,6 +5,7 @@
 3. expansion  engine.schedule over 1,000, 10,000 and 100,000 synthetic providers
 4. build      `calfeed build` of 2,000 and 10,000 providers, one worker and all cores
 5. memory     a gunicorn worker's RSS after serving each of 10,000 providers once
+6. group      a group of 1,500 providers: its feed against its members' 1,500 feeds, its page
 
 Loopback only; every load and every process is bounded in time. `--quick` runs a tiny
 version of everything (one round, 1 s loads, small rosters) and still writes every key.
@@ -27,10 +28,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import expansion, memory, render, report, serving, staticbuild
+from . import expansion, group, memory, render, report, serving, staticbuild
 from .common import ROOT, log, machine
 
-SECTIONS = ("render", "expansion", "serving", "memory", "build")
+SECTIONS = ("render", "expansion", "serving", "memory", "build", "group")
 SCRATCH_NEEDED = 6 << 30
 
 
@@ -44,16 +45,18 @@ class Plan:
     expansion_sizes: list[int] = field(default_factory=lambda: [1_000, 10_000, 100_000])
     expansion_runs: int = 2
     build_sizes: list[int] = field(default_factory=lambda: [2_000, 10_000])
-    build_runs: dict[int, int] = field(default_factory=lambda: {2_000: 1, 10_000: 1})
+    build_runs: dict[int, int] = field(default_factory=lambda: {2_000: 2, 10_000: 2})
     build_timeout: float = 900.0
     memory_providers: int = 10_000
+    group_providers: int = 1_500
+    group_repeat: int = 3
 
 
 FULL = Plan()
 QUICK = Plan(serving_rounds=1, serving_seconds=1.0, render_repeat=3,
              expansion_sizes=[100, 1_000], expansion_runs=1,
              build_sizes=[20, 200], build_runs={20: 1, 200: 1}, build_timeout=300.0,
-             memory_providers=200)
+             memory_providers=200, group_providers=150, group_repeat=1)
 
 
 def ensure_tools() -> list[str]:
@@ -126,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": lambda: memory.run(workdir, plan.memory_providers),
         "build": lambda: staticbuild.run(workdir, plan.build_sizes, plan.build_runs, cores,
                                          plan.build_timeout),
+        "group": lambda: group.run(workdir, plan.group_providers, plan.group_repeat),
     }
     failed = False
     try:

@@ -11,17 +11,22 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .common import BASE_URL, TODAY, calfeed_env, log, ratio, summary
+from .common import BASE_URL, TODAY, calfeed_env, children, log, ratio, status_kb, summary
 from .expansion import load_roster, mean_render
 from .serving import BUILD_MODULE, CALFEED_CLI
 
 SUMMARY_LINE = re.compile(r": (\d+) files, (\d+) calendars")
+# Passes of the render sample before the builds of a size, and as many after.
+RENDER_PASSES = 3
+# Seconds to wait after removing a built site (hundreds of thousands of files).
+SETTLE = 3.0
 
 
 def build_once(workdir: Path, roster_csv: Path, workers: int, timeout: float) -> dict[str, Any]:
@@ -36,10 +41,12 @@ def build_once(workdir: Path, roster_csv: Path, workers: int, timeout: float) ->
         process = subprocess.Popen(command, env=calfeed_env(), stdout=stdout, stderr=stderr,
                                    cwd=workdir, start_new_session=True)
         deadline = start + timeout
+        peak_kb = 0
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
+            peak_kb = max(peak_kb, _high_water_kb(process.pid))
             if time.perf_counter() > deadline:
                 os.killpg(process.pid, 9)
                 os.wait4(process.pid, 0)
@@ -56,11 +63,28 @@ def build_once(workdir: Path, roster_csv: Path, workers: int, timeout: float) ->
     calendars = int(match.group(2)) if match else 0
     size = sum(f["size"] for f in manifest["files"])
     shutil.rmtree(site, ignore_errors=True)
-    # ru_maxrss is in kilobytes on Linux.
+    # The kernel frees a removed tree's inodes and dentries a moment later, and charges
+    # that to whichever process runs then: let it happen before the next measurement.
+    time.sleep(SETTLE)
     # CPU of the build and its forked workers (wait4 counts children it waited for).
     cpu = usage.ru_utime + usage.ru_stime
     return {"seconds": seconds, "cpu_seconds": cpu, "files": files, "calendars": calendars,
-            "bytes": size, "files_per_s": files / seconds, "peak_rss_mb": usage.ru_maxrss / 1024}
+            "bytes": size, "files_per_s": files / seconds, "peak_rss_mb": peak_kb / 1024}
+
+
+def _high_water_kb(pid: int) -> int:
+    """The largest VmHWM (peak RSS, kB) of a process and its children, 0 if they are gone.
+
+    Not wait4's ru_maxrss: Linux carries a process's peak over fork and exec, so a
+    build started by this benchmark would report at least the benchmark's own size.
+    """
+    peak = 0
+    for each in [pid, *children(pid)]:
+        try:
+            peak = max(peak, status_kb(each, "VmHWM"))
+        except (OSError, KeyError, ValueError):
+            continue  # it ended meanwhile
+    return peak
 
 
 def run(workdir: Path, sizes: list[int], runs: dict[int, int], cores: int,
@@ -74,11 +98,17 @@ def run(workdir: Path, sizes: list[int], runs: dict[int, int], cores: int,
     for size in sizes:
         loaded = load_roster(workdir, size)
         csv = workdir / f"roster-{size}.csv"
+        sample = min(100, size)
+        # The feed's render is timed around the builds, a few passes before and after:
+        # a sample of 100 renders takes a second, a build minutes, and the machine's
+        # load moves in between; the median pass stands for the run.
+        renders = [mean_render(loaded, today, sample)[1] for _ in range(RENDER_PASSES)]
         per: dict[int, list[dict[str, Any]]] = {w: [] for w in worker_counts}
         for number in range(runs.get(size, 1)):
             for workers in worker_counts:  # interleaved: 1, all, 1, all …
                 log(f"build: {size:,} providers, --workers {workers} (run {number + 1})")
                 per[workers].append(build_once(workdir, csv, workers, timeout))
+        renders += [mean_render(loaded, today, sample)[1] for _ in range(RENDER_PASSES)]
         entry: dict[str, Any] = {}
         for workers, results in per.items():
             entry[f"workers_{workers}"] = {
@@ -95,12 +125,13 @@ def run(workdir: Path, sizes: list[int], runs: dict[int, int], cores: int,
         # Time per provider against rendering that provider's feed once (a roster sample).
         # Both sides in CPU time (the build's own and its workers'), so that a busy
         # shared machine's waits do not count; the wall-clock ratio is kept beside it.
-        _, render_s = mean_render(loaded, today, min(100, size))
+        render_s = statistics.median(renders)
         per_provider = summary(one)["median"] / size
         cpu_per_provider = summary([r["cpu_seconds"] for r in per[1]])["median"] / size
         entry["seconds_per_provider_one_worker"] = per_provider
         entry["cpu_seconds_per_provider_one_worker"] = cpu_per_provider
         entry["render_ms_mean_sample"] = render_s * 1e3
+        entry["render_ms_mean_sample_passes"] = summary([r * 1e3 for r in renders])
         entry["ratio_per_provider_to_render"] = ratio(cpu_per_provider, render_s)
         entry["ratio_per_provider_to_render_wall"] = ratio(per_provider, render_s)
         out["builds"][str(size)] = entry

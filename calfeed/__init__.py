@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 _HERE = Path(__file__).resolve().parent
+# calfeed's own lines, in the shape of gunicorn's ("[time] [pid] [LEVEL] message"), so
+# that one log reads as one stream whichever process wrote a line.
+LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 
 
 def bundled(name: str) -> Path:
@@ -38,6 +43,32 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["CALFEED_RULES"] = app.config["CALFEED_RULES"] or str(bundled("rules.toml"))
 
     cli.register(app)
-    web.init_app(app)
+    serving = _serving()
+    if serving:
+        _log_to_stderr(app)
+    web.init_app(app, serving)
     signup.init_app(app, settings.state_path(app.config["CALFEED_STATE"], app.instance_path))
     return app
+
+
+def _serving() -> bool:
+    """Whether this app answers requests (under a WSGI server or `calfeed run`) rather than
+    running one of the CLI's other commands, which read the files once and print their own
+    output."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is None or context.command.name == "run"
+
+
+def _log_to_stderr(app: Flask) -> None:
+    """Let the server's INFO lines (each load, what a reload moved) reach stderr, unless the
+    operator has configured logging: then their configuration decides, and no line is
+    printed twice (by a handler here and again by theirs)."""
+    logger = logging.getLogger(app.name)  # app.logger's, before Flask adds its own handler
+    if logger.level == logging.NOTSET and not logger.handlers \
+            and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()  # stderr: gunicorn's error log, the dev server's terminal
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

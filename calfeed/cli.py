@@ -17,6 +17,7 @@ from flask import Flask, current_app, has_app_context
 from flask.cli import FlaskGroup, with_appcontext
 
 from calfeed import bundled, create_app, settings
+from calfeed.build import lock  # the standard library only: the web layer loads for `build` alone
 from calfeed.core import engine, rules, wording
 from calfeed.outputs import export
 from calfeed.outputs import diff as changes
@@ -75,6 +76,7 @@ def setting_option(name: str, dest: str, extra_help: str = "",
 
 rules_option = setting_option("CALFEED_RULES", "rules_path")
 providers_option = setting_option("CALFEED_PROVIDERS", "providers_path")
+groups_option = setting_option("CALFEED_GROUPS", "groups_path")
 today_option = setting_option("CALFEED_TODAY", "today")
 
 
@@ -90,11 +92,12 @@ def rules_paths(rules_path: str | None, providers_path: str | None) -> tuple[str
 
 
 def load_or_exit(rules_path: str | None, providers_path: str | None,
-                 today: date | None = None) -> Rules:
+                 today: date | None = None, groups_path: str | None = None) -> Rules:
     """Load the rules, or print every problem (one line each) and exit 1."""
     path, roster = rules_paths(rules_path, providers_path)
     try:
-        return rules.load(path, roster, today=parse_today(today))
+        return rules.load(path, roster, today=parse_today(today),
+                          groups_path=setting("CALFEED_GROUPS", groups_path))
     except rules.RulesError as err:
         for problem in err.problems + err.warnings:
             click.echo(problem, err=True)
@@ -116,11 +119,11 @@ def served_rules_or_exit(app: Flask) -> Rules:
 
 
 def app_rules_or_exit(app: Flask, rules_path: str | None, providers_path: str | None,
-                      today: date | None) -> Rules:
+                      today: date | None, groups_path: str | None = None) -> Rules:
     """The app's own data, unless the command line names other files or another today."""
-    if rules_path is None and providers_path is None and today is None:
+    if rules_path is None and providers_path is None and today is None and groups_path is None:
         return served_rules_or_exit(app)
-    return load_or_exit(rules_path, providers_path, today)
+    return load_or_exit(rules_path, providers_path, today, groups_path)
 
 
 def find_provider(loaded: Rules, ident: str) -> Profile:
@@ -135,16 +138,20 @@ def find_provider(loaded: Rules, ident: str) -> Profile:
 @click.command("check")
 @rules_option
 @providers_option
+@groups_option
 @today_option
-def check(rules_path: str | None, providers_path: str | None, today: date | None) -> None:
-    """Validate rules.toml and the roster; list every problem and exit 1 if any."""
-    loaded = load_or_exit(rules_path, providers_path, today)
+def check(rules_path: str | None, providers_path: str | None, groups_path: str | None,
+          today: date | None) -> None:
+    """Validate rules.toml, the roster and the groups file; list every problem and exit 1 if any."""
+    loaded = load_or_exit(rules_path, providers_path, today, groups_path)
     for warning in loaded.warnings:  # unusual but possible: printed, and still exit 0
         click.echo(warning, err=True)
     milestones = sum(len(t.milestones) for t in loaded.tracks.values())
-    counts = ", ".join(wording.count(n, word) for n, word in (
-        (len(loaded.tracks), "track"), (milestones, "milestone"),
-        (len(loaded.accreditors), "accreditor"), (len(loaded.providers), "provider")))
+    counted = [(len(loaded.tracks), "track"), (milestones, "milestone"),
+               (len(loaded.accreditors), "accreditor"), (len(loaded.providers), "provider")]
+    if loaded.groups_path:  # only with a groups file: a plain roster's line stays as it was
+        counted.append((len(loaded.groups), "group"))
+    counts = ", ".join(wording.count(n, word) for n, word in counted)
     click.echo(f"{loaded.path}: OK: {counts} (revised {wording.utc_stamp(loaded.revised)})")
 
 
@@ -183,23 +190,34 @@ def events(provider: str, as_json: bool, rules_path: str | None, providers_path:
                 default="http://127.0.0.1:5000, where `calfeed run` serves")
 @rules_option
 @providers_option
+@groups_option
 @today_option
 @with_appcontext
 def links(provider: str | None, base_url: str | None, rules_path: str | None,
-          providers_path: str | None, today: date | None) -> None:
-    """Print each provider's private page and feed URLs (they need the server's secret key)."""
+          providers_path: str | None, groups_path: str | None, today: date | None) -> None:
+    """Print each provider's private page and feed URLs, then each group's (they need the
+    server's secret key); PROVIDER may name a provider or a group."""
     from calfeed.core import calendars
     from calfeed.serve import web  # the app holds the secret key; `check` needs no web layer
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    loaded = app_rules_or_exit(app, rules_path, providers_path, today)
-    chosen = [find_provider(loaded, provider)] if provider else list(loaded.providers.values())
+    loaded = app_rules_or_exit(app, rules_path, providers_path, today, groups_path)
+    secret = web.state(app).secret
     site = setting("CALFEED_BASE_URL", base_url) or "http://127.0.0.1:5000"
-    for n, profile in enumerate(chosen):
+    if provider and provider not in loaded.providers and provider in loaded.groups:
+        chosen = [(loaded.groups[provider].id, loaded.groups[provider].name,
+                   calendars.group_urls(secret, loaded.groups[provider], site))]
+    else:
+        profiles = [find_provider(loaded, provider)] if provider else loaded.providers.values()
+        chosen = [(p.id, p.name, calendars.provider_urls(secret, p, site)) for p in profiles]
+        if not provider:  # the groups after the providers, in the same shape
+            chosen += [(g.id, g.name, calendars.group_urls(secret, g, site))
+                       for g in loaded.groups.values()]
+    for n, (ident, name, urls) in enumerate(chosen):
         if n:
             click.echo()
-        click.echo(f"{profile.id}: {profile.name}")
-        for label, url in calendars.provider_urls(web.state(app).secret, profile, site).items():
+        click.echo(f"{ident}: {name}")
+        for label, url in urls.items():
             click.echo(f"  {label:<7}{url}")
 
 
@@ -208,32 +226,43 @@ def links(provider: str | None, base_url: str | None, rules_path: str | None,
 @setting_option("CALFEED_BASE_URL", "base_url", default="http://localhost, with a warning")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Processes for large rosters (default: all cores).")
+@click.option("--wait", type=click.FloatRange(min=0), default=lock.WAIT, show_default=True,
+              metavar="SECONDS",
+              help="How long to wait for another build of OUTDIR to finish (0: refuse at once).")
 @rules_option
 @providers_option
+@groups_option
 @today_option
-def build(outdir: str, base_url: str | None, workers: int | None, rules_path: str | None,
-          providers_path: str | None, today: date | None) -> None:
+def build(outdir: str, base_url: str | None, workers: int | None, wait: float,
+          rules_path: str | None, providers_path: str | None, groups_path: str | None,
+          today: date | None) -> None:
     """Write every page and feed to OUTDIR for a static host, swapped in atomically."""
     day = parse_today(today)
-    load_or_exit(rules_path, providers_path, day)
+    groups_path = setting("CALFEED_GROUPS", groups_path)
+    load_or_exit(rules_path, providers_path, day, groups_path)
     base_url = setting("CALFEED_BASE_URL", base_url)
     if not base_url:
         click.echo("calfeed build: no --base-url (or CALFEED_BASE_URL): subscribe links will "
                    "point at http://localhost", err=True)
         base_url = "http://localhost"
     path, roster = rules_paths(rules_path, providers_path)
-    config = {"CALFEED_RULES": path, "CALFEED_PROVIDERS": roster,
+    config = {"CALFEED_RULES": path, "CALFEED_PROVIDERS": roster, "CALFEED_GROUPS": groups_path,
               "CALFEED_BASE_URL": base_url, "CALFEED_TODAY": day.isoformat()}
-    _build_or_exit(Path(outdir), config, workers or os.cpu_count() or 1)
+    _build_or_exit(Path(outdir), config, workers or os.cpu_count() or 1, wait)
 
 
-def _build_or_exit(target: Path, config: dict[str, Any], workers: int) -> None:
+def _build_or_exit(target: Path, config: dict[str, Any], workers: int, wait: float) -> None:
     """Run the build; print one summary line, or one line saying why not and exit 1 (130 if stopped)."""
     from calfeed.build import site as site  # the web layer loads only for this command
 
+    def waiting(holder: int | None, seconds: float) -> None:
+        who = f"another calfeed build (pid {holder})" if holder else "another calfeed build"
+        click.echo(f"calfeed build: {target} is being built by {who}; waiting up to "
+                   f"{seconds:g} s for it to finish (--wait SECONDS)", err=True)
+
     try:
         with _terminate_as_interrupt(), _progress() as (update, total):
-            summary = site.build(target, config, workers, update, total)
+            summary = site.build(target, config, workers, update, total, wait, waiting)
     except KeyboardInterrupt:
         click.echo(f"calfeed build: interrupted; {target} is unchanged", err=True)
         sys.exit(130)
@@ -306,7 +335,9 @@ def diff(old: str, new: str, providers_path: str | None, today: date | None,
     # Both files are checked before either is compared, so one run lists every problem.
     for path, roster in ((old, None), (new, providers_path)):
         try:
-            loaded.append(rules.load(path, roster, roster=path == new, today=day))
+            loaded.append(rules.load(path, roster, roster=path == new, today=day,
+                                     groups_path=setting("CALFEED_GROUPS") if path == new
+                                     else None))
         except rules.RulesError as err:
             problems += err.problems
     if problems:
@@ -331,21 +362,23 @@ def diff(old: str, new: str, providers_path: str | None, today: date | None,
                 "each message")
 @rules_option
 @providers_option
+@groups_option
 @today_option
 @click.option("--time-limit", type=click.FloatRange(min=1),
               help="Seconds a run may send for (default 1800); what is left waits for the next run.")
 @with_appcontext
 def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: str | None,
-           providers_path: str | None, today: date | None, time_limit: float | None) -> None:
+           providers_path: str | None, groups_path: str | None, today: date | None,
+           time_limit: float | None) -> None:
     """Email each provider's contacts, and everyone who signed up, the reminders and notices
-    due today (run it daily)."""
+    due today, and each group's addresses its weekly digest (run it daily)."""
     from calfeed.core import calendars
     from calfeed.notify import dispatch, smtp
     from calfeed.serve import web
 
     day = parse_today(today)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    loaded = app_rules_or_exit(app, rules_path, providers_path, today)
+    loaded = app_rules_or_exit(app, rules_path, providers_path, today, groups_path)
     log = settings.state_path(setting("CALFEED_STATE", state), app.instance_path)
     secret = web.state(app).secret
     site = setting("CALFEED_BASE_URL", base_url)
@@ -361,6 +394,8 @@ def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: s
         raise click.ClickException(str(err)) from None
     pages = {profile.id: calendars.provider_urls(secret, profile, mail.site)["page"]
              for profile in loaded.providers.values() if profile.contacts}
+    group_pages = {group.id: calendars.group_urls(secret, group, mail.site)["page"]
+                   for group in loaded.groups.values() if group.contacts}
 
     def say(line: str, problem: bool) -> None:
         click.echo(f"calfeed notify: {line}", err=problem)
@@ -369,7 +404,7 @@ def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: s
         with smtp.Mailer(mail.server) as mailer:
             outcome = dispatch.run(log, loaded, day, mail.sender, pages, mailer, say,
                                    time_limit=time_limit or dispatch.RUN_SECONDS,
-                                   signup=signup)
+                                   group_pages=group_pages, signup=signup)
     except dispatch.sendlog.StateError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"calfeed notify: {day.isoformat()}: {len(outcome.sent)} sent, "

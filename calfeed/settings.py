@@ -139,6 +139,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALFEED_RULES", text, None, "the rules file", "the bundled `rules.toml`", "--rules"),
     Setting("CALFEED_PROVIDERS", text, None, "the roster CSV",
             "the file `roster` in rules.toml names", "--providers"),
+    Setting("CALFEED_GROUPS", text, None, "the groups CSV (see \"Groups\")",
+            "the file `groups` in rules.toml names", "--groups"),
     Setting("CALFEED_TODAY", parse_today, None,
             "pin \"today\" (YYYY-MM-DD), for demos and tests", "the clock", "--today", "YYYY-MM-DD"),
     Setting("CALFEED_SECRET_KEY", secret_key, None,

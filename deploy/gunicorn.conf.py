@@ -3,7 +3,7 @@
     gunicorn -c deploy/gunicorn.conf.py "calfeed:create_app()"
 
 gunicorn's access log prints each request's full path, and a provider's path carries
-its private token (DESIGN §6): whoever reads the logs could subscribe to any provider's
+its private token (docs/design.md §6): whoever reads the logs could subscribe to any provider's
 calendar. The logger below cuts every /p/<token> to a short prefix in every value the
 access log can print (request line, path, query, Referer and other headers, environ),
 whatever access_log_format says and however the path is spelt (`/%70/<token>`,
@@ -29,6 +29,9 @@ workers = 2
 # Feeds render in milliseconds; a slow client should not hold a worker for long.
 timeout = 30
 accesslog = "-"
+# gunicorn's lines, and calfeed's own in the same shape (each load of the data, what a
+# reload moved, why a file was refused): calfeed.create_app sends them to stderr at
+# INFO unless logging is configured otherwise (logconfig_dict with a root handler).
 errorlog = "-"
 
 

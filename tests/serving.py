@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from calfeed import bundled
+from calfeed import settings as calfeed_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -93,11 +94,21 @@ def _has_control_socket() -> bool:
     return any(s.name == "control_socket_disable" for s in gunicorn.config.KNOWN_SETTINGS)
 
 
+def app_in(instance: Path) -> str:
+    """The app to serve with its instance folder (secret key, last good copy) in instance."""
+    return f"calfeed:create_app({{'INSTANCE_PATH': {str(instance)!r}}})"
+
+
 @contextmanager
 def gunicorn(folder: Path, env: Mapping[str, str | None] | None = None, workers: int = 2,
              config: Path | None = GUNICORN_CONF,
-             access_log_format: str | None = WHO_ANSWERED) -> Iterator[Server]:
-    """Run `gunicorn "calfeed:create_app()"` on a loopback port until the block ends."""
+             access_log_format: str | None = WHO_ANSWERED, app: str | None = None,
+             start_seconds: float = 30) -> Iterator[Server]:
+    """Run `gunicorn "calfeed:create_app()"` on a loopback port until the block ends.
+
+    The app's instance folder is folder/instance unless app says otherwise (the plain
+    "calfeed:create_app()" keeps it in the checkout's instance/, as an operator's would).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -109,6 +120,10 @@ def gunicorn(folder: Path, env: Mapping[str, str | None] | None = None, workers:
                 "CALFEED_BASE_URL": base}
     for name in ("CALFEED_RULES", "CALFEED_PROVIDERS", "GUNICORN_CMD_ARGS"):
         settings.pop(name, None)
+    # A test's own knobs (CALFEED_LOAD_SECONDS, …) are no settings: the server would refuse them.
+    for name in [name for name in settings if name.startswith("CALFEED_")]:
+        if name not in calfeed_settings.BY_NAME:
+            settings.pop(name)
     for name, value in (env or {}).items():
         if value is None:
             settings.pop(name, None)
@@ -128,13 +143,13 @@ def gunicorn(folder: Path, env: Mapping[str, str | None] | None = None, workers:
     if access_log_format is not None:
         command += ["--access-logformat", access_log_format]
     with log.open("w") as output:
-        process = subprocess.Popen(command + ["calfeed:create_app()"], env=settings,
+        process = subprocess.Popen(command + [app or app_in(folder / "instance")], env=settings,
                                    pass_fds=[listener.fileno()], stdout=output,
                                    stderr=subprocess.STDOUT)
     listener.close()  # gunicorn holds its own copy
     server = Server(base, process, log, access_log)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_seconds
         while True:
             try:
                 if fetch(base + "/healthz", timeout=2)[0] in (200, 503) \

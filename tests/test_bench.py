@@ -29,6 +29,9 @@ KEYS = (
     "build.ratio_all_cores_to_one",
     "build.ratio_per_provider_to_render",
     "memory.worker_rss_mb_after_10k",
+    "group.ratio_feed_time_to_providers",
+    "group.ratio_feed_bytes_to_providers",
+    "group.page_ms_median",
 )
 
 
@@ -117,3 +120,16 @@ def test_calfeed_and_the_bare_program_wrote_the_same_feeds(quick_results):
     # The render ratio compares like with like only if both wrote the very same bytes.
     assert quick_results["render"]["same_bytes"] is True
     assert quick_results["serving"]["nginx_same_bytes"] is True
+
+
+def test_a_groups_feed_stands_for_its_providers_copies_and_its_ratios_add_up(quick_results):
+    group = quick_results["group"]
+    # Every provider copy of a dated step is in one event of the group's feed, and shared
+    # steps are collapsed: fewer events than copies.
+    assert group["feed_event_providers"] == group["providers_feed_events"]
+    assert group["feed_events"] < group["providers_feed_events"]
+    assert group["ratio_feed_bytes_to_providers"] == pytest.approx(
+        group["feed_bytes"] / group["providers_feed_bytes"])
+    assert group["ratio_feed_time_to_providers"] == pytest.approx(
+        group["ratio_feed_time_to_providers_rounds"]["median"])
+    assert group["page_ms_median"] == group["page_ms"]["median"]

@@ -20,6 +20,8 @@ from calfeed import create_app
 from calfeed.serve import web
 
 from conftest import make_app
+from grouping import set_groups
+from serving import copy_data
 
 pytestmark = pytest.mark.browser
 
@@ -70,6 +72,13 @@ def private_page(app, provider: str, site: str) -> str:
     with app.app_context():
         profile = web.snapshot(app).rules.providers[provider]
         return calendars.provider_urls(web.state(app).secret, profile, site)["page"]
+
+
+def group_page(app, group: str, site: str) -> str:
+    """A group's private page URL on a site."""
+    with app.app_context():
+        found = web.snapshot(app).rules.groups[group]
+        return calendars.group_urls(web.state(app).secret, found, site)["page"]
 
 
 @pytest.fixture
@@ -273,7 +282,8 @@ def test_choosing_reminders_works_with_javascript_off(app, site, browser):
     assert download.endswith("/remind-2w2d.ics?download=1")
     # what each app does with them, said on the page
     notes = box.locator(".notes").inner_text()
-    assert "Outlook for Windows keeps one reminder per event, the first: 2 weeks before." in notes
+    assert ("Outlook for Windows keeps one reminder per event, the first: 2 weeks before; once "
+            "that day has passed, the calendar carries the next one instead.") in notes
     assert "Google Calendar ignores reminders in a subscribed calendar" in notes
     assert "Email reminders" in notes
     ARTIFACTS.mkdir(exist_ok=True)
@@ -288,6 +298,84 @@ def test_choosing_reminders_works_with_javascript_off(app, site, browser):
     assert problems == []
 
 
+def test_dates_from_the_decision_report_with_javascript_off(site, browser):
+    """A coordinator with Next Decision Date July 31, 2027 enters four dates from their
+    decision report, mistypes one, and corrects it, without a script; axe (which needs
+    one) checks each page they saw in a page of its own."""
+    problems: list[str] = []
+    page = watched_page(browser, problems, java_script_enabled=False,
+                        viewport={"width": 1200, "height": 900})
+    checker = watched_page(browser, problems, viewport={"width": 1200, "height": 900})
+
+    def axe_at(url: str, status: int = 200) -> list[str]:
+        response = checker.goto(url)
+        assert response.status == status
+        if status != 200:  # Chromium logs the error status it was asked for
+            problems.remove(f"console: Failed to load resource: the server responded with a "
+                            f"status of {status} ({response.status_text})")
+        return axe_violations(checker)
+
+    page.goto(site + "/")
+    page.fill("#next_decision_date", "2027-07-31")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url == site + "/calendar/?next_decision_date=2027-07-31&accreditor="
+    own = page.locator("#own-dates")
+    own.locator("summary").click()
+    # calfeed's estimate fills the form: the 8-month table's pattern, and July as a month
+    assert own.locator("#own-enter-activity-data").input_value() == "2027-01-20"
+    assert own.locator("#own-materials-due").input_value() == "2027-03-31"
+    assert own.locator("#own-decision").get_attribute("type") == "month"
+    assert own.locator("#own-decision").input_value() == "2027-07"
+    assert own.get_by_label("Progress Report Materials Submission Deadline").count() == 1
+    assert axe_at(page.url) == []
+
+    # A date typed out of order: refused, named, the form as sent.
+    page.fill("#own-enter-activity-data", "2027-01-13")
+    page.fill("#own-activities-selected", "2027-01-27")
+    page.fill("#own-materials-available", "2027-02-10")
+    page.fill("#own-materials-due", "2027-01-06")
+    page.fill("#own-decision", "")
+    with page.expect_response(lambda r: "/calendar/?" in r.url) as sent:
+        own.get_by_role("button", name="Use these dates").click()
+    assert sent.value.status == 400
+    page.wait_for_load_state()
+    problems.remove("console: Failed to load resource: the server responded with a status "
+                    f"of 400 ({sent.value.status_text})")
+    assert page.locator("dl.parameter code").first.inner_text() == "materials-due"
+    field = page.locator("#own-materials-due")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert field.input_value() == "2027-01-06"
+    assert page.locator("#own-materials-due-error").inner_text().startswith(
+        'materials-due: 2027-01-06 is before step "materials-available" (2027-02-10)')
+    assert page.locator("#own-enter-activity-data").input_value() == "2027-01-13"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "own-dates-refused.png"), full_page=True)
+    assert axe_at(page.url, 400) == []
+
+    page.fill("#own-materials-due", "2027-04-14")
+    page.get_by_role("button", name="Use these dates").click()
+    page.wait_for_load_state()
+    # The form sends every field; the empty decision keeps calfeed's estimate.
+    assert page.url == (site + "/calendar/?next_decision_date=2027-07-31"
+                        "&enter-activity-data=2027-01-13&activities-selected=2027-01-27"
+                        "&materials-available=2027-02-10&materials-due=2027-04-14&decision=")
+    assert page.locator(".next .left").inner_text() == "in 53 days"  # January 13, 2027
+    slot = page.locator("li.slot", has=page.locator("time[datetime='2027-04-14']"))
+    assert slot.locator(".tag.reported").inner_text() == "From your decision report"
+    assert slot.locator(".tag.est").count() == 0
+    assert page.locator("time[datetime='2027-07']").inner_text() == (
+        "July 2027 (no exact day published)")  # the decision: still calfeed's estimate
+    address = page.locator(".subscribe #feed-url").input_value()
+    assert address.endswith(
+        "/calendar.ics?next_decision_date=2027-07-31&enter-activity-data=2027-01-13"
+        "&activities-selected=2027-01-27&materials-available=2027-02-10&materials-due=2027-04-14")
+    assert axe_at(page.url) == []
+    feed = page.request.get(address).text()
+    assert "DTSTART;VALUE=DATE:20270414" in feed and "STATUS:CONFIRMED" in feed
+    assert problems == []
+
+
 # --- every page type: accessibility, fit, screenshots -----------------------------
 
 
@@ -295,7 +383,12 @@ def test_choosing_reminders_works_with_javascript_off(app, site, browser):
 def march_2024(tmp_path_factory):
     """A page of each type, by name: the site as of March 15, 2024 at its public address,
     and a page with a moved deadline (data year 2019's, as of March 30, 2020)."""
-    app = app_on(tmp_path_factory.mktemp("march"), SCREENSHOT_TODAY, CALFEED_BASE_URL=SITE)
+    # The demo data with two groups (tests/grouping.py): a consultant's four clients, the CMA's.
+    data = tmp_path_factory.mktemp("grouped") / "data"
+    copy_data(data)
+    set_groups(data)
+    app = app_on(tmp_path_factory.mktemp("march"), SCREENSHOT_TODAY, CALFEED_BASE_URL=SITE,
+                 CALFEED_RULES=str(data / "rules.toml"))
     moved = app_on(tmp_path_factory.mktemp("moved"), "2020-03-30", CALFEED_BASE_URL=SITE,
                    CALFEED_RULES=str(Path(__file__).parent / "fixtures" / "extension-2019.toml"))
     with serving(app) as url, serving(moved) as moved_url:
@@ -305,9 +398,14 @@ def march_2024(tmp_path_factory):
             "builder": url + "/calendar/?next_decision_date=2024-07-31&enduring_materials=yes&accreditor=cma",
             "provider": url + private_page(app, "demo-12-month", SITE)[len(SITE):],
             "reminders": url + private_page(app, "demo-12-month", SITE)[len(SITE):] + "remind-2w2d/",
+            "group": url + group_page(app, "acme", SITE)[len(SITE):],
             "moved": moved_url + "/tracks/annual-reporting/",
             "not-found": url + "/no/such/page/",
             "bad-parameter": url + "/calendar/?next_decison_date=2024-07-31&enduring_materials=yes",
+            # ACCME's April 3 and the coordinator's April 10: both said, the report's stands
+            "own-dates": url + "/calendar/?next_decision_date=2024-07-31&enter-activity-data="
+                               "2024-01-24&materials-due=2024-04-10",
+            "bad-date": url + "/calendar/?next_decision_date=2024-07-31&materials-due=2024-08-07",
         }
 
 
@@ -327,7 +425,7 @@ def test_every_page_type_passes_axe_fits_the_screen_and_is_photographed(
         found = {}
         for name, address in pages.items():
             response = page.goto(address)
-            expected = {"not-found": 404, "bad-parameter": 400}.get(name, 200)
+            expected = {"not-found": 404, "bad-parameter": 400, "bad-date": 400}.get(name, 200)
             assert response.status == expected, name
             if expected != 200:  # Chromium logs the error status it was asked for
                 problems.remove(f"console: Failed to load resource: the server responded "
@@ -410,3 +508,53 @@ def test_a_page_years_later_is_no_longer(tmp_path, chromium, provider):
         heights[today, "passed"] = passed
     assert heights["2036-06-01"] <= heights["2026-06-01"], heights
     assert heights["2026-06-01", "passed"] != heights["2036-06-01", "passed"]
+
+
+# --- a group's page ------------------------------------------------------------------------
+
+
+def test_a_group_page_sorts_by_name_without_javascript(march_2024, chromium):
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(march_2024["group"])
+        names = page.locator("table.providers tbody th")
+        # As of March 15, 2024: the CMA's estimated March 15 first, then ACCME's April 1.
+        assert names.first.inner_text() == (
+            "Demo Hospital (accredited by the California Medical Association)")
+        assert page.locator("th[aria-sort=ascending]").inner_text() == "Next deadline"
+        page.get_by_role("link", name="name", exact=True).click()
+        page.wait_for_load_state()
+        assert page.url.endswith("/by-name/")
+        assert names.first.inner_text() == "Demo Health System (8-month progress report)"
+        assert page.locator("th[aria-sort=ascending]").inner_text() == "Provider"
+        # Each name leads to the provider's own private page.
+        names.first.get_by_role("link").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "Demo Health System (8-month progress report)"
+    finally:
+        context.close()
+
+
+def test_a_group_of_1500_providers_fits_a_phone(tmp_path, chromium):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_roster", Path(__file__).resolve().parent.parent / "bench" / "roster.py")
+    roster = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(roster)
+    data = tmp_path / "data"
+    copy_data(data)
+    (data / "providers.csv").write_text(roster.roster(1500), newline="")
+    set_groups(data, {}, groups_csv="id,name\neveryone,All 1,500 providers\n".replace(
+        "All 1,500", '"All 1,500"'))
+    from grouping import set_members
+    set_members(data, {f"p{n:06d}": "everyone" for n in range(1, 1501)})
+    app = make_app(tmp_path, data, CALFEED_TODAY="2026-03-02", CALFEED_BASE_URL=SITE)
+    with serving(app) as url:
+        page = chromium.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        response = page.goto(url + group_page(app, "everyone", SITE)[len(SITE):])
+        assert response.status == 200
+        assert page.locator("table.providers tbody tr").count() == 1500
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.close()

@@ -4,77 +4,42 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import importlib.util
 import json
 import os
-import re
+import subprocess
+import sys
+import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from calfeed.build import site as build, swap
-from calfeed import create_app
-from calfeed.core import tokens
 from calfeed.cli import main
 
-from conftest import SECRET, TODAY, settings
+from conftest import SECRET, TODAY
 
-ROOT = Path(__file__).resolve().parents[1]
-BASE_URL = "https://cme.example.org"
-# rules.toml's `revised = 2026-11-21T00:00:00Z`: the mtime of every file of a fresh build.
-REVISED = 1795219200
-TRACKS = ("progress-8-month", "progress-12-month", "annual-reporting")
-PROVIDERS = ("demo-8-month", "demo-12-month", "demo-annual", "demo-state")
-SUMMARY = re.compile(r"^(?P<out>.+): (?P<files>\d+) files, (?P<calendars>\d+) calendars "
-                     r"\((?P<changed>\d+) changed, (?P<removed>\d+) removed\) in [\d.]+ s\n$")
-
-
-def token_of(provider: str) -> str:
-    """The private token the test secret gives a provider."""
-    return tokens.token(SECRET.encode(), provider, 0)
-
-
-def synthetic_roster(count: int) -> str:
-    """bench/roster.py's roster of count providers."""
-    spec = importlib.util.spec_from_file_location("bench_roster", ROOT / "bench" / "roster.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.roster(count)
+from building import (
+    BASE_URL,
+    PROVIDERS,
+    ROOT,
+    REVISED,
+    SUMMARY,
+    TRACKS,
+    app_like_the_build,
+    cli_build,
+    siblings,
+    synthetic_roster,
+    token_of,
+    tree,
+)
 
 
 @pytest.fixture
 def calfeed_build(data):
     """Run `calfeed build OUTDIR …` on the private data; stdout and stderr kept apart."""
-    runner = CliRunner()
-    env = {"CALFEED_SECRET_KEY": SECRET, "CALFEED_RULES": None, "CALFEED_PROVIDERS": None,
-           "CALFEED_BASE_URL": None, "CALFEED_TODAY": None, "CI": "1"}
-
-    def run(outdir: Path, *args: str, today: str = TODAY):
-        return runner.invoke(main, ["build", str(outdir), "--rules", str(data / "rules.toml"),
-                                    "--base-url", BASE_URL, "--today", today, *args], env=env)
-    return run
-
-
-def app_like_the_build(data):
-    """The Flask app with the settings the build renders with."""
-    return create_app(build.site_config(settings(data.parent, data, CALFEED_BASE_URL=BASE_URL)))
-
-
-def url_of(path: str) -> str:
-    """The URL a file of the site answers: `a/index.html` → `/a/`."""
-    return "/" + (path[:-len("index.html")] if path.endswith("index.html") else path)
-
-
-def tree(site: Path) -> dict[str, tuple[bytes, float, int]]:
-    """Every file of a site: its bytes, mtime and permissions."""
-    return {str(p.relative_to(site)): (p.read_bytes(), p.stat().st_mtime, p.stat().st_mode)
-            for p in sorted(site.rglob("*")) if p.is_file()}
-
-
-def siblings(site: Path) -> list[str]:
-    """What sits next to the site: a build must leave no temporary tree there."""
-    return sorted(p.name for p in site.parent.iterdir())
+    return cli_build(data)
 
 
 def test_build_writes_every_page_and_feed(calfeed_build, tmp_path):
@@ -125,24 +90,6 @@ def test_manifest_lists_every_file_with_its_hash(calfeed_build, tmp_path):
     assert types["static/style.css"] == "text/css; charset=utf-8"
 
 
-def test_every_file_is_what_the_app_serves(calfeed_build, data, tmp_path):
-    site = tmp_path / "site"
-    assert calfeed_build(site).exit_code == 0
-    client = app_like_the_build(data).test_client()
-    entries = json.loads((site / "manifest.json").read_text())["files"]
-    assert len(entries) > 50
-    for entry in entries:
-        if entry["path"] == "404.html":
-            response = client.get("/no/such/page/")
-            assert response.status_code == 404
-        else:
-            response = client.get(url_of(entry["path"]))
-            assert response.status_code == 200, entry["path"]
-        with response:
-            assert response.data == (site / entry["path"]).read_bytes(), entry["path"]
-            assert response.headers["Content-Type"] == entry["content_type"]
-
-
 def test_static_home_page_explains_private_links_instead_of_the_builder(calfeed_build, tmp_path):
     site = tmp_path / "site"
     assert calfeed_build(site).exit_code == 0
@@ -168,7 +115,8 @@ def test_build_writes_each_reminder_calendar_and_its_page(calfeed_build, data, t
             feed = site / base / f"remind-{choice}.ics"
             subscribe = site / base / f"remind-{choice}" / "index.html"
             assert feed.read_bytes() == client.get(f"/{base}/remind-{choice}.ics").data
-            assert b"BEGIN:VALARM" in feed.read_bytes()
+            # A cohort whose every date has passed rings never (issue 18 point 6).
+            assert (b"BEGIN:VALARM" in feed.read_bytes()) == ("progress" not in base), base
             # the calendar page links to the choice's page, whose buttons give its feed
             assert f'href="/{base}/remind-{choice}/#subscribe"' in page
             assert f'href="webcal://cme.example.org/{base}/remind-{choice}.ics"' in subscribe.read_text()
@@ -238,15 +186,16 @@ def test_ctrl_c_mid_build_leaves_the_old_site_and_no_temporary_tree(calfeed_buil
     assert calfeed_build(site).exit_code == 0
     before = tree(site)
     written = []
-    original = build.Tree.write
+    original = build.Tree.put
 
-    def write_then_interrupt(self, *args):
-        if len(written) == 20:
+    def write_then_interrupt(self, name, *args):
+        # Stopped among the providers' files, after the tracks' were written.
+        if len([n for n in written if n.startswith("p/")]) == 20:
             raise KeyboardInterrupt
-        written.append(args[1])
-        return original(self, *args)
+        written.append(name)
+        return original(self, name, *args)
 
-    monkeypatch.setattr(build.Tree, "write", write_then_interrupt)
+    monkeypatch.setattr(build.Tree, "put", write_then_interrupt)
     result = calfeed_build(site, today="2026-12-01")
     assert result.exit_code == 130
     assert result.stderr == f"calfeed build: interrupted; {site} is unchanged\n"
@@ -259,10 +208,10 @@ def test_a_full_disk_leaves_the_old_site(calfeed_build, tmp_path, monkeypatch):
     assert calfeed_build(site).exit_code == 0
     before = tree(site)
 
-    def full(self, path, name, response):
+    def full(self, name, content_type, body):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.job.temp / name))
 
-    monkeypatch.setattr(build.Tree, "write", full)
+    monkeypatch.setattr(build.Tree, "put", full)
     result = calfeed_build(site)
     assert result.exit_code == 1
     assert result.stderr.endswith(f": No space left on device; {site} is unchanged\n")
@@ -340,3 +289,36 @@ def test_without_an_atomic_exchange_two_renames_replace_the_site(calfeed_build, 
     assert sorted(p.name for p in (site / "p").iterdir()) == [token_of("solo"), token_of("solo") + ".csv",
                                                            token_of("solo") + ".ics", token_of("solo") + ".json"]
     assert siblings(site) == ["data", "site"]
+
+
+@pytest.mark.wheel
+def test_the_installed_wheel_builds_a_site(tmp_path):
+    """`pip install .` (not -e) gives a calfeed whose `build` runs: the wheel carries calfeed/build/."""
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
+                    str(ROOT)], check=True, capture_output=True)
+    wheel = next(wheels.glob("calfeed-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"calfeed/build/{m}.py" for m in ("site", "render", "crawl", "swap", "lock")} <= names
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([venv / "bin" / "pip", "install", "-q", "--no-deps", str(wheel)], check=True,
+                   capture_output=True)
+    # Its dependencies from this test run's environment, after the wheel's own calfeed
+    # (a plain path: that environment's editable calfeed is not put in front of it).
+    purelib = Path(subprocess.run([venv / "bin" / "python", "-c",
+                                   "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                  check=True, capture_output=True, text=True).stdout.strip())
+    (purelib / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    where = subprocess.run([venv / "bin" / "python", "-c",
+                            "import calfeed.build.render as r; print(r.__file__)"],
+                           check=True, capture_output=True, text=True, cwd=tmp_path).stdout
+    assert where.startswith(str(purelib)), where
+    site = tmp_path / "site"
+    done = subprocess.run([venv / "bin" / "calfeed", "build", str(site), "--base-url", BASE_URL,
+                           "--today", TODAY], capture_output=True, text=True, cwd=tmp_path,
+                          env={**{k: v for k, v in os.environ.items() if not k.startswith("CALFEED_")},
+                               "CALFEED_SECRET_KEY": SECRET})
+    assert done.returncode == 0, done.stderr
+    assert SUMMARY.match(done.stdout)["files"] == "210"
+    assert (site / "p" / token_of("demo-annual") / "index.html").is_file()

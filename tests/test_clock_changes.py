@@ -20,7 +20,7 @@ from calfeed.core import rules
 from test_fuzz_rules import ONE_OFF, edited, write
 
 PUBLISHED_2023 = "2023 = 2024-04-01T23:59:00"
-RULE = 'month = 3\nday = 31\ntime = "23:59"\ntz = "America/Chicago"\nyear_offset = 1\nmove = "off-weekend"'
+RULE = 'month = 3\nday = 31\ntime = "23:59"\ntz = "America/Chicago"\nyear_offset = 1\nmove = "back-off-weekend"'
 def problems(tmp_path: Path, text: str) -> list[str]:
     """The problem lines calfeed check prints for a rules file, [] if it loads."""
     path = write(tmp_path, "rules.toml", text)
@@ -97,7 +97,7 @@ def test_a_rule_is_checked_in_every_year_a_calendar_can_show(tmp_path):
     # 2025 is due Sunday, March 15, 2026 and loads; data year 2026 is due Sunday,
     # March 14, 2027, which is the switch. Published years (2020-2024) are not the rule's.
     rule = RULE.replace("day = 31", "day = 9").replace('"23:59"', '"02:30"').replace(
-        '"off-weekend"', '"sunday"')
+        '"back-off-weekend"', '"sunday"')
     switch_days = [year for year in range(2026, 2203)
                    if 8 <= 9 + (6 - date(year + 1, 3, 9).weekday()) % 7 <= 14]
     assert switch_days[0] == 2026

@@ -7,8 +7,11 @@ deadlines). Estimated dates follow the rules stated above each test.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from datetime import date
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -144,20 +147,38 @@ def test_november_2027_follows_the_12_month_table(loaded):
     ]
 
 
-def test_a_review_month_without_a_model_gets_months_not_invented_days(loaded):
+def test_a_review_month_without_a_model_gives_the_provider_the_earliest_day(loaded):
     # No March cohort is published: both tables are the pattern. Data entry
     # falls 189 or 206 days before 2027-03-31 (Wednesdays 2026-09-23 and
-    # 2026-09-02): three weeks apart, so only the month is known, the earlier
-    # one. Submission: 119 or 108 days before (Wednesdays 2026-12-02 and
-    # 2026-12-09): a week apart, so a month too.
+    # 2026-09-02), submission 119 or 108 days before (Wednesdays 2026-12-02 and
+    # 2026-12-09). The provider acts on both: the earlier Wednesday, a day to act
+    # by that is never late. ACCME's own notices disagree by weeks too (2026-10-07
+    # or 2026-09-16; 2026-10-21 or 2026-09-30): only their month is said, the
+    # earlier one, as ACCME's month-only decision.
     assert progress(engine.schedule(loaded, profile(date(2027, 3, 31)), TODAY)) == [
-        ("enter-activity-data", "2026-09-01", "month", "estimated"),
         ("activities-selected", "2026-09-01", "month", "estimated"),
         ("materials-available", "2026-09-01", "month", "estimated"),
-        ("materials-due", "2026-12-01", "month", "estimated"),
+        ("enter-activity-data", "2026-09-02", "day", "estimated"),
+        ("materials-due", "2026-12-02", "day", "estimated"),
         ("decision", "2027-03-01", "month", "estimated"),
         ("review-fee", None, "undated", "estimated"),
     ]
+
+
+def test_a_march_materials_deadline_reads_as_a_day(loaded):
+    events = {e.milestone: e for e in engine.schedule(loaded, profile(date(2027, 3, 31)), TODAY)}
+    assert wording.when(events["materials-due"]) == "Wednesday, December 2, 2026"
+    assert wording.when(events["decision"]) == "March 2027 (no exact day published)"
+
+
+def test_a_provider_step_a_cohort_gave_as_a_month_is_estimated_on_its_first_day(tmp_path):
+    # A cohort that printed only "April 2026" for the submission: its estimate a
+    # year on is April 1, the earliest day that reading allows, never "April 2027".
+    text = RULES_TEXT.replace("materials-due = 2024-04-03", 'materials-due = "2024-04"')
+    loaded = load_text(tmp_path, text)
+    events = {e.milestone: e for e in engine.schedule(loaded, profile(date(2025, 7, 31)), TODAY)}
+    assert (events["materials-due"].start, events["materials-due"].precision) == (
+        date(2025, 4, 1), "day")
 
 
 def test_estimates_are_never_later_than_the_pattern(loaded):
@@ -212,6 +233,93 @@ def test_the_published_cohort_becomes_the_model_for_its_month(loaded, tmp_path):
     assert progress(events)[0] == ("enter-activity-data", "2028-01-26", "day", "estimated")
     entry = [e for e in events if e.milestone == "enter-activity-data"][0]
     assert "For November 2026 Cohort Decisions" in entry.description
+
+
+# What the builder's calendar for Next Decision Date July 31, 2027 says of the table
+# once it is published: ACCME published these dates, in place of calfeed's estimates.
+REPLACED_ENTRY = ("Published by ACCME: replaces calfeed's estimate of Wednesday, January 20, "
+                  "2027.")
+
+
+def published_app(tmp_path: Path, extra: str = COHORT_2027_07):
+    """The app on the bundled rules with `extra` added, today pinned."""
+    from conftest import make_app
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "rules.toml").write_text(RULES_TEXT + extra, encoding="utf-8")
+    (folder / "providers.csv").write_text(bundled("providers.csv").read_text(), encoding="utf-8")
+    return make_app(tmp_path, folder, CALFEED_TODAY=TODAY.isoformat()).test_client()
+
+
+def test_every_output_says_a_published_date_replaced_calfeeds_estimate(tmp_path):
+    client = published_app(tmp_path)
+    base = "/calendar{}?next_decision_date=2027-07-31"
+    # The page: under the step, where a move would be said; never "Moved".
+    html = unescape(client.get(base.format("/")).get_data(as_text=True))
+    assert f'<p class="moved">{REPLACED_ENTRY}</p>' in html
+    assert ('<p class="moved">Published by ACCME: replaces calfeed\'s estimate of Wednesday, '
+            "March 31, 2027.</p>") in html
+    assert '<span class="tag moved">' not in html
+    # The decision month was estimated right: nothing to say.
+    assert "estimate of July 2027" not in html
+    # The JSON: what was estimated, in the form of `start`, and who published it.
+    events = {e["milestone"]: e for e in client.get(base.format(".json")).get_json()["events"]
+              if e["track"] == "progress-2027-07-31"}
+    assert events["enter-activity-data"]["replaced"] == {
+        "was": "2027-01-20", "precision": "day", "by": "ACCME", "note": REPLACED_ENTRY}
+    assert events["enter-activity-data"]["changes"] == []  # a publication is not a move
+    assert events["decision"]["replaced"] is None
+    # The CSV: in the Changes column, in words.
+    rows = {r["milestone"]: r for r in csv.DictReader(io.StringIO(
+        client.get(base.format(".csv")).get_data(as_text=True).lstrip("\ufeff")))}
+    assert rows["enter-activity-data"]["Changes"] == REPLACED_ENTRY
+    assert rows["enter-activity-data"]["Status"] == "Published"
+    # The feed: first in the event's description, read back by vobject.
+    body = client.get(base.format(".ics")).get_data(as_text=True)
+    descriptions = {v.uid.value: v.description.value
+                    for v in vobject.readOne(body).contents["vevent"]}
+    uid = "calendar-2027-07-31/progress-2027-07-31/2027-07-31/enter-activity-data@calfeed"
+    assert descriptions[uid].startswith(REPLACED_ENTRY + "\n\nProvider enters CME activity data.")
+
+
+def test_the_first_tables_and_dates_published_as_estimated_replace_nothing(loaded):
+    # The November 2023 tables came before any estimate (and keep their own UIDs); annual
+    # reporting's published deadlines are where ACCME's rule puts them, and so are the
+    # California Medical Association's. April 1, 2024 (data year 2023) is not where
+    # today's rule puts it (Friday, March 29: the last business day in March), but it
+    # passed long before: a publication is news only while its date is ahead.
+    for provider in loaded.providers.values():
+        assert [e.uid for e in engine.schedule(loaded, provider, TODAY) if e.replaced] == []
+    on_the_eve = engine.schedule(loaded, loaded.providers["demo-annual"], date(2024, 3, 1))
+    assert {(e.cycle, wording.replaced_words(e)) for e in on_the_eve if e.replaced} == {
+        ("2023", "Published by ACCME: replaces calfeed's estimate of Friday, March 29, 2024, "
+                 "11:59 p.m. CT.")}
+
+
+def test_a_deadline_published_off_the_rule_replaces_its_estimate(tmp_path):
+    # Invented publications: ACCME's 2025 deadline a day before its rule's March 31, 2026,
+    # and the CMA's a week before its rule's Friday, March 13, 2026 (seen in January 2026,
+    # while both are ahead).
+    text = RULES_TEXT.replace("2024 = 2025-03-31T23:59:00",
+                              "2024 = 2025-03-31T23:59:00\n2025 = 2026-03-30T23:59:00")
+    text = text.replace("2024 = 2025-03-14", "2024 = 2025-03-14\n2025 = 2026-03-06")
+    published = load_text(tmp_path, text, bundled("providers.csv").read_text())
+    found = {(e.uid, wording.replaced_words(e))
+             for p in ("demo-annual", "demo-state")
+             for e in engine.schedule(published, published.providers[p], date(2026, 1, 15))
+             if e.milestone == "program-summary" and e.cycle == "2025"}
+    assert found == {
+        ("demo-annual/annual-reporting/2025/program-summary@calfeed",
+         "Published by ACCME: replaces calfeed's estimate of Tuesday, March 31, 2026, "
+         "11:59 p.m. CT."),
+        ("demo-state/annual-reporting/2025/program-summary@calfeed",
+         "Published by the California Medical Association: replaces calfeed's estimate of "
+         "Friday, March 13, 2026."),
+    }
+    # Once passed, no longer news.
+    assert not any(e.replaced for p in ("demo-annual", "demo-state")
+                   for e in engine.schedule(published, published.providers[p], TODAY))
 
 
 def test_public_cohort_tracks_keep_their_paths(loaded):
@@ -385,7 +493,13 @@ def test_old_style_progress_track_is_refused_with_the_key(tmp_path):
 # `calfeed diff` before deploying a new cohort
 
 
-def test_diff_of_a_new_cohort_moves_the_estimates_for_the_roster(tmp_path):
+def test_diff_of_a_new_cohort_is_a_publication_that_replaces_the_estimates(tmp_path):
+    # The table ACCME publishes for Next Decision Date July 31, 2027 (COHORT_2027_07, a
+    # week after calfeed's estimates): each step once, as a publication of that date in
+    # place of the estimate, never a move, reaching the roster's provider with that date
+    # and every builder calendar with it.
+    import json
+
     from click.testing import CliRunner
 
     from calfeed.cli import main
@@ -396,18 +510,54 @@ def test_diff_of_a_new_cohort_moves_the_estimates_for_the_roster(tmp_path):
         "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-28T00:00:00Z") + COHORT_2027_07,
         encoding="utf-8")
     (tmp_path / "roster.csv").write_text(ROSTER + "later,Later,2027-07-31,no,\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["diff", str(tmp_path / "old.toml"),
-                                       str(tmp_path / "new.toml"), "--today", "2026-11-27"])
+    args = ["diff", str(tmp_path / "old.toml"), str(tmp_path / "new.toml"), "--today", "2026-11-27"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert lines[0] == ("progress-2027-07-31 2027-07-31 (8-Month Progress Report Milestones "
-                        "(July 2027 review), cycle 2027-07-31)")
-    assert ('  moved materials-due "Progress Report Materials Submission Deadline": Wednesday, '
-            "March 31, 2027 → Wednesday, April 7, 2027 (1 provider)") in lines
-    assert ('  status materials-due "Progress Report Materials Submission Deadline": '
-            "estimated → published (1 provider)") in lines
-    assert lines[-1] == ("6 appeared, 4 moved, 6 changed status; reaches 1 of 1 provider on the "
-                         "roster; revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z")
+    reach = "(1 provider; builder calendars with Next Decision Date 2027-07-31, accredited by ACCME)"
+    assert result.stdout.splitlines() == [
+        "progress-2027-07-31 2027-07-31 (8-Month Progress Report Milestones (July 2027 review), "
+        "cycle 2027-07-31)",
+        '  published review-fee "Provider remits the progress report review fee": Due upon '
+        f"receipt of invoice, estimated → published {reach}",
+        '  published enter-activity-data "Provider enters CME activity data": estimated '
+        f"Wednesday, January 20, 2027 → Wednesday, January 27, 2027 {reach}",
+        '  published activities-selected "ACCME notifies provider of activities selected for '
+        "performance-in-practice review\": estimated Wednesday, February 3, 2027 → Wednesday, "
+        f"February 10, 2027 {reach}",
+        '  published materials-available "ACCME notifies provider that the Progress Report '
+        'Narrative and Performance-in-Practice Structured Abstracts are available in PARS": '
+        f"estimated Wednesday, February 17, 2027 → Wednesday, February 24, 2027 {reach}",
+        '  published materials-due "Progress Report Materials Submission Deadline": estimated '
+        f"Wednesday, March 31, 2027 → Wednesday, April 7, 2027 {reach}",
+        '  published decision "ACCME notifies provider of the July 2027 Cohort progress report '
+        f'decision": July 2027, estimated → published {reach}',
+        'appears public calendar progress-2027-07-31 "8-Month Progress Report Milestones (July '
+        '2027 review)" (/tracks/progress-2027-07-31/)',
+        "6 published; reaches 1 of 1 provider on the roster and builder calendars with Next "
+        "Decision Date 2027-07-31, accredited by ACCME; revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z",
+    ]
+    data = json.loads(CliRunner().invoke(main, args + ["--json"]).stdout)
+    (due,) = [d for d in data["differences"] if d["milestone"] == "materials-due"]
+    assert {k: due[k] for k in ("kind", "changes", "old", "new", "providers", "builder")} == {
+        "kind": "published", "changes": ["status", "date"],
+        "old": {"date": "Wednesday, March 31, 2027", "status": "estimated",
+                "title": "Progress Report Materials Submission Deadline"},
+        "new": {"date": "Wednesday, April 7, 2027", "status": "published",
+                "title": "Progress Report Materials Submission Deadline"},
+        "providers": 1,
+        "builder": [{"next_decision_dates": ["2027-07-31"], "enduring_materials": [False, True],
+                     "accreditors": [None]}]}  # a state-accredited provider has no ACCME cohort
+    assert data["calendars"] == [{
+        "track": "progress-2027-07-31", "kind": "appears",
+        "name": "8-Month Progress Report Milestones (July 2027 review)",
+        "text": result.stdout.splitlines()[-2]}]
+    assert (data["summary"]["published"], data["summary"]["moved"],
+            data["summary"]["appears"]) == (6, 0, 0)
+    # Without a roster provider on that date, the builder's calendars still change.
+    (tmp_path / "roster.csv").write_text(ROSTER + "other,Other,2027-11-30,no,\n", encoding="utf-8")
+    last = CliRunner().invoke(main, args).stdout.splitlines()[-1]
+    assert last.startswith("6 published; reaches 0 of 1 provider on the roster and builder "
+                           "calendars with Next Decision Date 2027-07-31")
 
 
 def test_diff_names_an_estimate_moved_by_its_model(tmp_path):
@@ -427,8 +577,10 @@ def test_diff_names_an_estimate_moved_by_its_model(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:2] == [
         "progress-2027-07-31 2027-07-31 (estimated progress-report schedule, cycle 2027-07-31)",
-        '  moved materials-due "Progress Report Materials Submission Deadline": Wednesday, '
-        "March 31, 2027 → Wednesday, April 7, 2027 (1 provider)",
+        # calfeed's estimate moved, not a date ACCME gave: it says so.
+        '  moved materials-due "Progress Report Materials Submission Deadline": estimated '
+        "Wednesday, March 31, 2027 → estimated Wednesday, April 7, 2027 (1 provider; builder "
+        "calendars with Next Decision Date 2027-07-31, accredited by ACCME)",
     ]
 
 

@@ -22,12 +22,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 AFTER = str(FIXTURES / "extension-2019.toml")
 BEFORE = str(FIXTURES / "extension-2019-before.toml")
 
-EXTENSION_REPORT = """\
+# Annual reporting is the same for every Next Decision Date, with enduring materials or
+# not, and the CMA published no 2019 deadline of its own: every builder calendar moves.
+EVERYONE = "3 providers; every builder calendar; public calendar annual-reporting"
+EXTENSION_REPORT = f"""\
 annual-reporting 2019 (Annual Reporting in PARS, data year 2019)
-  moved annual-agreement "Accept the terms of the ACCME annual agreement": Tuesday, March 31, 2020, 11:59 p.m. CT → Thursday, April 30, 2020, 11:59 p.m. CT (3 providers)
-  moved enter-activities "Enter all activities that started in 2019, and close all of them that also ended in 2019": Tuesday, March 31, 2020, 11:59 p.m. CT → Thursday, April 30, 2020, 11:59 p.m. CT (3 providers)
-  moved program-summary "Complete and submit your Program Summary": Tuesday, March 31, 2020, 11:59 p.m. CT → Thursday, April 30, 2020, 11:59 p.m. CT (3 providers)
-3 moved; reaches 3 of 3 providers on the roster; revised 2020-02-01T00:00:00Z → 2020-03-30T00:00:00Z
+  moved annual-agreement "Accept the terms of the ACCME annual agreement": Tuesday, March 31, 2020, 11:59 p.m. CT → Thursday, April 30, 2020, 11:59 p.m. CT ({EVERYONE})
+  moved enter-activities "Enter all activities that started in 2019, and close all of them that also ended in 2019": Tuesday, March 31, 2020, 11:59 p.m. CT → Thursday, April 30, 2020, 11:59 p.m. CT ({EVERYONE})
+  moved program-summary "Complete and submit your Program Summary": Tuesday, March 31, 2020, 11:59 p.m. CT → Thursday, April 30, 2020, 11:59 p.m. CT ({EVERYONE})
+3 moved; reaches 3 of 3 providers on the roster and every builder calendar; revised 2020-02-01T00:00:00Z → 2020-03-30T00:00:00Z
 """
 
 
@@ -92,7 +95,8 @@ def test_a_cohort_step_moved_without_history_names_its_place(cli, tmp_path):
     assert result.stdout.splitlines()[:2] == [
         "progress-8-month 2023-11 (8-Month Progress Report Milestones, cycle 2023-11)",
         '  moved materials-due "Progress Report Materials Submission Deadline": '
-        "Wednesday, April 3, 2024 → Wednesday, April 10, 2024 (1 provider)",
+        "Wednesday, April 3, 2024 → Wednesday, April 10, 2024 (1 provider; builder calendars "
+        "with Next Decision Date 2024-07-31, accredited by ACCME; public calendar progress-8-month)",
     ]
 
 
@@ -108,39 +112,47 @@ def test_publishing_retitling_and_refining_a_date_are_listed_by_track_and_cycle(
     )
     result = cli("diff", str(bundled("rules.toml")), new, "--today", "2026-11-21")
     assert result.exit_code == 0, result.output
+    accme = "3 providers; builder calendars accredited by ACCME; public calendar annual-reporting"
     contact = ('  title contact-information: "Review and update your contact information" → '
-               '"Review and update your organization\'s contact information" (3 providers)')
+               f'"Review and update your organization\'s contact information" ({accme})')
     # The state-accredited provider's step carries its accreditor's name: its own line.
     cma = ('  title contact-information: "Review and update your contact information — California '
            'Medical Association deadline" → "Review and update your organization\'s contact '
-           'information — California Medical Association deadline" (1 provider)')
+           'information — California Medical Association deadline" (1 provider; builder '
+           'calendars accredited by the California Medical Association)')
     assert result.stdout.splitlines() == [
         "annual-reporting 2023 (Annual Reporting in PARS, data year 2023)",
         contact, cma,
         "annual-reporting 2024 (Annual Reporting in PARS, data year 2024)",
         contact, cma,
         "annual-reporting 2025 (Annual Reporting in PARS, data year 2025)",
-        # ACCME's 2025 deadline published; CMA's for the state provider is still its estimate.
-        '  status annual-agreement "Accept the terms of the ACCME annual agreement": '
-        "estimated → published (3 providers)",
-        '  status enter-activities "Enter all activities that started in 2025, and close all of '
-        'them that also ended in 2025": estimated → published (3 providers)',
-        '  status enduring-learner-counts "Update the total cumulative learner counts of enduring '
-        'materials as of December 31, 2025": estimated → published (2 providers)',
-        '  status program-summary "Complete and submit your Program Summary": '
-        "estimated → published (3 providers)",
-        '  status contact-information "Review and update your organization\'s contact '
-        'information": estimated → published (3 providers)',
-        contact, cma,
+        # ACCME's 2025 deadline published at the date calfeed estimated: a publication, each
+        # step once with all that changed; CMA's for the state provider is still its estimate.
+        '  published annual-agreement "Accept the terms of the ACCME annual agreement": '
+        f"Tuesday, March 31, 2026, 11:59 p.m. CT, estimated → published ({accme})",
+        '  published enter-activities "Enter all activities that started in 2025, and close all '
+        'of them that also ended in 2025": Tuesday, March 31, 2026, 11:59 p.m. CT, estimated → '
+        f"published ({accme})",
+        '  published enduring-learner-counts "Update the total cumulative learner counts of '
+        'enduring materials as of December 31, 2025": Tuesday, March 31, 2026, 11:59 p.m. CT, '
+        "estimated → published (2 providers; builder calendars with enduring materials, "
+        "accredited by ACCME; public calendar annual-reporting)",
+        '  published program-summary "Complete and submit your Program Summary": Tuesday, '
+        f"March 31, 2026, 11:59 p.m. CT, estimated → published ({accme})",
+        '  published contact-information "Review and update your organization\'s contact '
+        'information": Tuesday, March 31, 2026, 11:59 p.m. CT, estimated → published; retitled '
+        f'from "Review and update your contact information" ({accme})',
+        cma,
         "annual-reporting 2026 (Annual Reporting in PARS, data year 2026)",
         contact, cma,
         "annual-reporting 2027 (Annual Reporting in PARS, data year 2027)",
         contact, cma,
         "progress-12-month 2023-11 (12-Month Progress Report Milestones, cycle 2023-11)",
         '  precision decision "ACCME notifies provider of the November 2024 Cohort progress '
-        'report decision": November 2024 → Wednesday, November 20, 2024 (1 provider)',
-        "1 changed precision, 5 changed status, 10 retitled; reaches 4 of 4 providers on the "
-        "roster; revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z",
+        'report decision": November 2024 → Wednesday, November 20, 2024 (1 provider; builder '
+        "calendars with Next Decision Date 2024-11-30, accredited by ACCME; public calendar progress-12-month)",
+        "5 published, 1 changed precision, 9 retitled; reaches 4 of 4 providers on the roster "
+        "and every builder calendar; revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z",
     ]
 
 
@@ -160,19 +172,23 @@ def test_appearing_and_disappearing_steps(cli, tmp_path):
     assert result.stdout.splitlines() == [
         "progress-12-month 2023-11 (12-Month Progress Report Milestones, cycle 2023-11)",
         '  disappears activities-selected "ACCME notifies provider of activities selected for '
-        'performance-in-practice review": Wednesday, May 22, 2024 (1 provider)',
+        'performance-in-practice review": Wednesday, May 22, 2024 (1 provider; builder calendars '
+        'with Next Decision Date 2024-11-30, accredited by ACCME; public calendar progress-12-month)',
         "progress-8-month 2023-11 (8-Month Progress Report Milestones, cycle 2023-11)",
         '  disappears activities-selected "ACCME notifies provider of activities selected for '
-        'performance-in-practice review": Wednesday, February 7, 2024 (1 provider)',
-        "2 disappeared; reaches 2 of 4 providers on the roster; "
-        "revised 2026-11-21T00:00:00Z → 2026-11-28T00:00:00Z",
+        'performance-in-practice review": Wednesday, February 7, 2024 (1 provider; builder '
+        'calendars with Next Decision Date 2024-07-31, accredited by ACCME; public calendar progress-8-month)',
+        "2 disappeared; reaches 2 of 4 providers on the roster and builder calendars with Next "
+        "Decision Date 2024-07-31 or 2024-11-30, accredited by ACCME; revised 2026-11-21T00:00:00Z → "
+        "2026-11-28T00:00:00Z",
     ]
     back = cli("diff", new, old, "--today", "2024-01-01")
     # Going back is an appearance, and revised went down: refused.
     assert back.exit_code == 1
     assert back.stdout.splitlines()[1] == (
         '  appears activities-selected "ACCME notifies provider of activities selected for '
-        'performance-in-practice review": Wednesday, May 22, 2024 (1 provider)')
+        'performance-in-practice review": Wednesday, May 22, 2024 (1 provider; builder calendars '
+        'with Next Decision Date 2024-11-30, accredited by ACCME; public calendar progress-12-month)')
     assert back.stderr.startswith(f"{old}: revised: 2026-11-21T00:00:00Z is not later than "
                                   f"2026-11-28T00:00:00Z in {new}, and dates changed")
 
@@ -181,12 +197,21 @@ def test_json_report(cli):
     result = cli("diff", BEFORE, AFTER, "--today", "2020-03-30", "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
+    title = "Accept the terms of the ACCME annual agreement"
+    every = [{"next_decision_dates": "any", "enduring_materials": [False, True],
+              "accreditors": [None, "cma"]}]
     assert data["differences"][0] == {
         "track": "annual-reporting", "cycle": "2019", "milestone": "annual-agreement",
-        "kind": "moved", "title": "Accept the terms of the ACCME annual agreement",
-        "old": "Tuesday, March 31, 2020, 11:59 p.m. CT",
-        "new": "Thursday, April 30, 2020, 11:59 p.m. CT", "providers": 3}
+        "kind": "moved", "changes": ["date"], "title": title,
+        "old": {"date": "Tuesday, March 31, 2020, 11:59 p.m. CT", "status": "published",
+                "title": title},
+        "new": {"date": "Thursday, April 30, 2020, 11:59 p.m. CT", "status": "published",
+                "title": title},
+        "providers": 3, "builder": every, "tracks": ["annual-reporting"],
+        "reaches": EVERYONE, "text": EXTENSION_REPORT.splitlines()[1].strip()}
+    assert data["calendars"] == []
     assert data["summary"]["moved"] == 3 and data["summary"]["providers"] == 3
+    assert data["summary"]["published"] == 0 and data["summary"]["builder"] == every
     assert data["summary"]["text"] == EXTENSION_REPORT.splitlines()[-1]
     assert data["problems"] == []
     assert (data["old"]["revised"], data["new"]["revised"]) == (
@@ -199,7 +224,7 @@ def test_providers_come_from_the_roster_given(cli, tmp_path):
     result = cli("diff", BEFORE, AFTER, "--today", "2020-03-30", "--providers", str(roster))
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1] == (
-        "3 moved; reaches 2 of 2 providers on the roster; "
+        "3 moved; reaches 2 of 2 providers on the roster and every builder calendar; "
         "revised 2020-02-01T00:00:00Z → 2020-03-30T00:00:00Z")
 
 
@@ -224,3 +249,16 @@ def test_no_change_is_no_news(cli):
     assert result.exit_code == 0
     assert result.stdout == ("no changes; reaches 0 of 3 providers on the roster; "
                              "revised 2020-03-30T00:00:00Z → 2020-03-30T00:00:00Z\n")
+
+
+def test_an_undated_steps_new_wording_is_words_not_a_moved_date(cli, tmp_path):
+    # "Due upon receipt of invoice" (source 000) is in no feed: rewording it needs no
+    # raised `revised`, and the report says what the words were and are.
+    old = str(bundled("rules.toml"))
+    new = edit(tmp_path, "new.toml", ('when = "Due upon receipt of invoice"',
+                                      'when = "Due within 30 days of the invoice"'))
+    result = cli("diff", old, new, "--today", "2024-01-01")
+    assert result.exit_code == 0, result.output
+    assert ('  title review-fee "Provider remits the progress report review fee": "Due upon '
+            'receipt of invoice" → "Due within 30 days of the invoice"') in result.stdout
+    assert " moved " not in result.stdout

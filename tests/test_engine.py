@@ -106,10 +106,28 @@ def test_annual_published_dates_win_and_rule_is_estimated(loaded):
         "Complete and submit your Program Summary (estimated)")
 
 
-def test_annual_rule_moves_a_weekend_to_monday(loaded):
+def test_annual_rule_estimates_a_weekend_on_the_last_business_day_in_march(loaded):
     events = engine.schedule(loaded, loaded.providers["demo-annual"], date(2028, 6, 1))
-    # March 31, 2029 is a Saturday.
-    assert annual(events)["2028"] == ("2029-04-02T23:59:00-05:00", "estimated")
+    # March 31, 2029 is a Saturday: "the last business day in March" (accme.org/faq/5)
+    # is Friday, March 30, three days before the Monday the 2024 precedent gives.
+    assert annual(events)["2028"] == ("2029-03-30T23:59:00-05:00", "estimated")
+
+
+def test_a_published_weekend_deadline_stays_as_published(loaded):
+    events = engine.schedule(loaded, loaded.providers["demo-annual"], date(2024, 1, 1))
+    # March 31, 2024 was a Sunday; ACCME published Monday, April 1 (source 001).
+    assert annual(events)["2023"] == ("2024-04-01T23:59:00-05:00", "published")
+
+
+def test_an_accreditor_estimate_follows_the_earlier_accme_estimate(loaded):
+    events = engine.schedule(loaded, loaded.providers["demo-state"], date(2029, 1, 15))
+    # ACCME's estimate for data year 2029 is Friday, March 29, 2030 (March 31 is a
+    # Sunday); the CMA's rule counts 12 days back from it: Sunday, March 17, 2030,
+    # moved back to Friday, March 15 (from Monday, April 1 it would be Friday, March 15
+    # too). Data year 2028: Friday, March 30, 2029 - 12 = Sunday, March 18 -> Friday,
+    # March 16.
+    assert annual(events)["2029"] == ("2030-03-15", "estimated")
+    assert annual(events)["2028"] == ("2029-03-16", "estimated")
 
 
 def test_annual_window_ends_at_the_second_deadline_after_today(loaded):
@@ -232,6 +250,9 @@ def test_move_helper():
     assert engine.move(date(2029, 3, 31), "off-weekend") == date(2029, 4, 2)  # Saturday
     assert engine.move(date(2024, 3, 31), "off-weekend") == date(2024, 4, 1)  # Sunday
     assert engine.move(date(2026, 3, 31), "off-weekend") == date(2026, 3, 31)  # Tuesday
+    assert engine.move(date(2029, 3, 31), "back-off-weekend") == date(2029, 3, 30)  # Saturday
+    assert engine.move(date(2024, 3, 31), "back-off-weekend") == date(2024, 3, 29)  # Sunday
+    assert engine.move(date(2026, 3, 31), "back-off-weekend") == date(2026, 3, 31)  # Tuesday
     assert engine.move(date(2024, 4, 1), "wednesday") == date(2024, 4, 3)
     assert engine.move(date(2024, 4, 3), "wednesday") == date(2024, 4, 3)
 

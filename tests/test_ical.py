@@ -1,4 +1,4 @@
-"""The .ics feed as calendar clients read it (DESIGN §3–§4).
+"""The .ics feed as calendar clients read it (docs/design.md §3–§4).
 
 Dates are copied from shared/seeds/: 000 (progress-report milestones, November
 2023 cohort), 001 (annual reporting: "April 1, 2024 at 11:59 p.m. Central Time")
@@ -50,11 +50,11 @@ def loaded():
     return rules.load(bundled("rules.toml"))
 
 
-def render(loaded, provider, remind=(), url=None):
+def render(loaded, provider, remind=(), url=None, today=TODAY):
     """A demo provider's events and feed, today pinned."""
     profile = loaded.providers[provider]
-    events = engine.schedule(loaded, profile, TODAY)
-    alarms = reminders.alarms(reminders.leads(remind))
+    events = engine.schedule(loaded, profile, today)
+    alarms = reminders.alarms(reminders.leads(remind), events, today)
     return events, feed.render(events, engine.calendar(loaded, profile, url), alarms)
 
 
@@ -419,7 +419,7 @@ def test_every_event_is_transparent_public_and_free(loaded):
 
 
 # ---------------------------------------------------------------------------
-# Identity and determinism (DESIGN §3).
+# Identity and determinism (docs/design.md §3).
 
 
 RENDER_IN_A_NEW_PROCESS = """
@@ -432,7 +432,7 @@ loaded = rules.load(bundled("rules.toml"))
 profile = loaded.providers[sys.argv[1]]
 events = engine.schedule(loaded, profile, date.fromisoformat(sys.argv[2]))
 remind = [timedelta(days=int(d)) for d in sys.argv[3:]]
-alarms = reminders.alarms(reminders.leads(remind))
+alarms = reminders.alarms(reminders.leads(remind), events, date.fromisoformat(sys.argv[2]))
 sys.stdout.buffer.write(ical.render(events, engine.calendar(loaded, profile), alarms))
 """
 
@@ -564,26 +564,44 @@ def test_no_valarm_by_default(loaded):
 
 
 def test_remind_adds_valarms_last_in_each_provider_vevent(loaded):
-    _, body = render(loaded, "demo-8-month", reminders.parse("P2D,P14D"))
+    # As of January 1, 2024: the 8-month cohort (source 000) and annual reporting for
+    # 2023 (due April 1, 2024, 11:59 p.m. CT) and 2024 (March 31, 2025), four steps each
+    # for a provider without enduring materials.
+    _, body = render(loaded, "demo-8-month", reminders.parse("P2D,P14D"), today=date(2024, 1, 1))
     blocks = vevents(body)
-    assert len(blocks) == 25
+    assert len(blocks) == 13
     reminded = [b for b in blocks if "BEGIN:VALARM" in b]
-    assert reminded == [b for b in blocks if any("Who acts: the provider" in line for line in b)]
-    assert len(reminded) == 22  # the three ACCME steps get none
-    for block in reminded:
+    # The provider's two cohort steps, and the first annual step of each data year: the
+    # four steps due at one moment ring once. ACCME's three steps get none.
+    assert [next(l for l in b if l.startswith("UID:")) for b in reminded] == [
+        "UID:demo-8-month/progress-8-month/2023-11/enter-activity-data@calfeed",
+        "UID:demo-8-month/annual-reporting/2023/annual-agreement@calfeed",
+        "UID:demo-8-month/progress-8-month/2023-11/materials-due@calfeed",
+        "UID:demo-8-month/annual-reporting/2024/annual-agreement@calfeed",
+    ]
+    annual = ("DESCRIPTION:Annual Reporting in PARS\\, data year {year}: 4 steps due {due}: "
+              "Accept the terms of the ACCME annual agreement\\; Enter all activities that "
+              "started in {year}\\, and close all of them that also ended in {year}\\; Complete "
+              "and submit your Program Summary\\; Review and update your contact information")
+    said = [
+        "DESCRIPTION:Provider enters CME activity data",
+        annual.format(year=2023, due="Monday\\, April 1\\, 2024\\, 11:59 p.m. CT"),
+        "DESCRIPTION:Progress Report Materials Submission Deadline",
+        annual.format(year=2024, due="Monday\\, March 31\\, 2025\\, 11:59 p.m. CT"),
+    ]
+    for block, text in zip(reminded, said):
         first = block.index("BEGIN:VALARM")
-        summary = next(line for line in block if line.startswith("SUMMARY:"))
         assert [line for line in block[first:] if not line.startswith("TRIGGER")] == [
-            "BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:" + summary[len("SUMMARY:"):],
-            "END:VALARM",
-            "BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:" + summary[len("SUMMARY:"):],
-            "END:VALARM",
+            "BEGIN:VALARM", "ACTION:DISPLAY", text, "END:VALARM",
+            "BEGIN:VALARM", "ACTION:DISPLAY", text, "END:VALARM",
             "END:VEVENT",
         ]
     # Provider enters CME activity data, Wednesday 2024-01-24 (all day): 9:00 a.m. on
     # Wednesday 2024-01-10 and Monday 2024-01-22, 13 days 15 hours and 1 day 15 hours before
     parsed = vobject.readOne(body.decode()).contents["vevent"][0]
     assert parsed.dtstart.value == date(2024, 1, 24)
+    assert parsed.contents["valarm"][0].description.value == (
+        "Provider enters CME activity data")
     assert [a.trigger.value for a in parsed.contents["valarm"]] == [
         -timedelta(days=13, hours=15), -timedelta(days=1, hours=15)]
 
@@ -596,7 +614,9 @@ def test_a_reminder_feed_is_what_icalendar_writes_for_it(loaded, provider):
     for choice in reminders.CHOICES:
         profile = loaded.providers[provider]
         events = engine.schedule(loaded, profile, TODAY)
-        body = feed.render(events, engine.calendar(loaded, profile), reminders.alarms(choice.leads))
+        body = feed.render(events, engine.calendar(loaded, profile),
+                           reminders.alarms(choice.leads, events, TODAY))
+        assert b"BEGIN:VALARM" in body
         again = icalendar.Calendar.from_ical(body).to_ical()
         def without_triggers(text: bytes) -> list[str]:
             return [l for l in lines(text) if not l.startswith("TRIGGER")]

@@ -12,6 +12,7 @@ import signal
 import subprocess
 from collections import Counter
 from datetime import date, datetime, timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,62 @@ def test_a_moved_date_is_one_notice_with_the_old_and_new_date(inbox, tmp_path):
     (only,) = handler.take()
     assert only[1]["Subject"] == ("Due in 30 days: Progress Report Materials Submission "
                                   "Deadline — Wednesday, April 17, 2024")
+
+
+def test_a_published_cohort_is_announced_as_a_publication_not_a_move(inbox, tmp_path):
+    # A provider with Next Decision Date July 31, 2027 gets calfeed's estimated schedule
+    # until ACCME publishes the table (here invented: a week after every estimate, as in
+    # the README's "When ACCME publishes a new cohort").
+    handler, url = inbox
+    data = tmp_path / "data"
+    data.mkdir()
+    rules_file = data / "rules.toml"
+    rules_file.write_text(bundled("rules.toml").read_text())
+    (data / "providers.csv").write_text(
+        "id,name,next_decision_date,enduring_materials,accreditor,email\n"
+        f"alder,Alder Heart Institute,2027-07-31,no,,{HEALTH}\n")
+    environ = env(tmp_path, url, "2026-12-01", CALFEED_RULES=str(rules_file))
+    assert calfeed("notify", environ=environ).returncode == 0  # meets the recipient quietly
+    assert handler.take() == []
+    rules_file.write_text(rules_file.read_text().replace(
+        "revised = 2026-11-21T00:00:00Z", "revised = 2026-12-02T00:00:00Z") + """
+[[progress.cohorts]]
+decision = "2026-11"
+next_decision_date = 2027-07-31
+name = "8-Month Progress Report Milestones"
+source = "ACCME Progress Report Milestones — For November 2026 Cohort Decisions Requiring a Progress Report (8-month progress report review)"
+dates = { enter-activity-data = 2027-01-27, activities-selected = 2027-02-10, materials-available = 2027-02-24, materials-due = 2027-04-07, decision = "2027-07" }
+""")
+    published = {**environ, "CALFEED_TODAY": "2026-12-02"}
+    result = calfeed("notify", environ=published)
+    assert result.returncode == 0, result.stderr
+    (only,) = handler.take()
+    tos, message = only
+    assert tos == (HEALTH,)
+    # One piece of news: ACCME's table, in place of calfeed's estimates. Never "moved",
+    # never a date ACCME did not give called what it "was".
+    assert message["Subject"] == ("Published by ACCME: 8-Month Progress Report Milestones "
+                                  "(5 steps), replacing calfeed's estimates")
+    text = " ".join(message.get_body(("plain",)).get_content().split())
+    html = " ".join(unescape(message.get_body(("html",)).get_content()).split())
+    for body in (text, html):
+        assert "moved" not in body.lower().replace("moves or is newly published", "")
+        assert ("Published by ACCME: Wednesday, January 27, 2027, replacing calfeed's estimate "
+                "of Wednesday, January 20, 2027, due in 56 days") in body
+        assert ("Published by ACCME: Wednesday, April 7, 2027, replacing calfeed's estimate of "
+                "Wednesday, March 31, 2027, due in 126 days") in body
+        # ACCME's own steps are news too; the decision month was estimated right.
+        assert ("Published by ACCME: Wednesday, February 10, 2027, replacing calfeed's "
+                "estimate of Wednesday, February 3, 2027") in body
+        assert ("Published by ACCME: July 2027 (no exact day published), as calfeed "
+                "estimated") in body
+    attached = {e.uid: e.dtstart for part in message.iter_attachments()
+                for e in IcsCalendarStream.calendar_from_ics(part.get_content()).events}
+    assert attached["alder/progress-2027-07-31/2027-07-31/materials-due@calfeed"] == date(2027, 4, 7)
+    assert len(attached) == 5
+    # The dry-run line names the kind of notice.
+    assert calfeed("notify", environ=published).returncode == 0
+    assert handler.take() == []  # told once
 
 
 # --- never twice ---------------------------------------------------------------------------

@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 
 from calfeed.build import site as build
-from calfeed import bundled, create_app
+from calfeed import create_app
 from calfeed.core import tokens
 
 from conftest import SECRET, TODAY
+from grouping import set_groups
+from serving import copy_data
 
 NGINX = Path("/usr/sbin/nginx")
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,13 +73,16 @@ http {{
 
 @pytest.fixture
 def site(tmp_path):
-    """The demo site, built for the port nginx will listen on, and that port's socket."""
+    """The demo site with its groups (tests/grouping.py), built for the port nginx will
+    listen on, and that port's socket."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     port = listener.getsockname()[1]
-    config = {"CALFEED_RULES": str(bundled("rules.toml")), "CALFEED_PROVIDERS": None,
+    rules, _ = copy_data(tmp_path / "data")
+    set_groups(tmp_path / "data")
+    config = {"CALFEED_RULES": str(rules), "CALFEED_PROVIDERS": None,
               "CALFEED_SECRET_KEY": SECRET, "CALFEED_TODAY": TODAY,
               "CALFEED_BASE_URL": f"http://127.0.0.1:{port}",
               "INSTANCE_PATH": str(tmp_path / "instance")}
@@ -201,8 +206,8 @@ def test_every_file_through_nginx_is_what_the_app_serves(nginx):
         for name in SAME_HEADERS:
             assert headers.get(name) == expected.headers.get(name), (url, name)
         disposition = headers.get("Content-Disposition")
-        if url.startswith("/p/") and url.endswith(".csv"):
-            # The app names a provider's CSV after its id, which nginx cannot know.
+        if url.startswith(("/p/", "/g/")) and url.endswith(".csv"):
+            # The app names a provider's (or group's) CSV after its id, which nginx cannot know.
             assert disposition == "attachment"
         elif url.startswith("/static/"):
             assert disposition is None  # Flask's "inline; filename=…" is the default anyway
@@ -221,11 +226,11 @@ def test_download_links_work_through_nginx(nginx):
 
 def test_a_reminder_calendar_downloads_through_nginx_as_from_the_app(nginx):
     port, root, app = nginx
-    path = "/tracks/progress-8-month/remind-2w2d.ics"
+    path = "/tracks/annual-reporting/remind-2w2d.ics"
     assert (root / path.lstrip("/")).is_file()
     status, headers, body = fetch(port, path + "?download=1")
     assert (status, body) == (200, app.get(path).data)
     assert b"BEGIN:VALARM" in body
     assert headers["Content-Disposition"] == app.get(path + "?download=1").headers["Content-Disposition"]
-    assert headers["Content-Disposition"] == 'attachment; filename="progress-8-month-remind-2w2d.ics"'
+    assert headers["Content-Disposition"] == 'attachment; filename="annual-reporting-remind-2w2d.ics"'
     assert headers["Cache-Control"] == "public, max-age=3600"

@@ -117,7 +117,9 @@ def refusal(field: str, text: str) -> str | None:
 
 
 def write_files(folder: Path, texts: dict[str, str]) -> tuple[Path, Path]:
-    """The bundled rules with the texts put in place, and a one-provider roster."""
+    """The bundled rules with the texts put in place, and a roster: the provider with the
+    8-month cohort, and one accredited by the CMA (whose accreditor, not ACCME, sets its
+    progress-report dates: it has annual reporting only)."""
     data = copy.deepcopy(BASE)
     cohort = data["progress"]["cohorts"][0]
     assert cohort["id"] == TRACK
@@ -138,7 +140,8 @@ def write_files(folder: Path, texts: dict[str, str]) -> tuple[Path, Path]:
         writer = csv.writer(handle)
         writer.writerow(["id", "name", "next_decision_date", "enduring_materials", "accreditor",
                          "email"])
-        writer.writerow(["fuzz", texts["provider"], "2024-07-31", "no", "cma", CONTACT])
+        writer.writerow(["fuzz", texts["provider"], "2024-07-31", "no", "", CONTACT])
+        writer.writerow(["fuzz-state", "State provider", "", "no", "cma", ""])
     return rules, roster
 
 
@@ -212,7 +215,8 @@ def check_outputs(client, texts: dict[str, str]) -> None:
     token = tokens.token(SECRET.encode(), "fuzz", 0)
     uid = f"fuzz/{TRACK}/2023-11/{DATED}@calfeed"
     undated_uid = f"fuzz/{TRACK}/2023-11/review-fee@calfeed"
-    cma_uid = "fuzz/annual-reporting/2024/annual-agreement@calfeed"
+    state_token = tokens.token(SECRET.encode(), "fuzz-state", 0)
+    cma_uid = "fuzz-state/annual-reporting/2024/annual-agreement@calfeed"
     name = f"{t['provider']} — ACCME deadlines"
     links = f"{t['milestone_link']}: https://pars.accme.org/"
     track_links = f"{t['track_link']}: https://www.accme.org/progress-reports"
@@ -234,7 +238,7 @@ def check_outputs(client, texts: dict[str, str]) -> None:
     assert event.description.value.startswith(t["description"] + "\n\nWho acts: the provider")
     assert f"\n\n{links}\n{track_links}\nThis calendar: " in event.description.value
     assert event.categories.value == [t["track_name"]]
-    cma = events[cma_uid]
+    cma = read_feed(client.get(f"/p/{state_token}.ics").data)["events"][cma_uid]
     # the accreditor's own deadline: a whole day (2025-03-14 for data year 2024)
     assert cma.summary.value == (
         f"Accept the terms of the ACCME annual agreement — {t['accreditor']} deadline")
@@ -251,7 +255,8 @@ def check_outputs(client, texts: dict[str, str]) -> None:
     assert [link["title"] for link in by_uid[uid]["links"]] == [t["milestone_link"],
                                                                 t["track_link"]]
     assert by_uid[undated_uid]["when"] == t["when"]
-    assert by_uid[cma_uid]["title"] == cma.summary.value
+    state = {e["uid"]: e for e in json.loads(client.get(f"/p/{state_token}.json").data)["events"]}
+    assert state[cma_uid]["title"] == cma.summary.value
 
     rows = {row["uid"]: row for row in csv.DictReader(io.StringIO(answers[".csv"].data.decode(
         "utf-8-sig"), newline=""))}
@@ -372,18 +377,16 @@ def test_the_static_build_carries_hostile_text_faithfully(tmp_path):
         env={"CALFEED_SECRET_KEY": SECRET, "CI": "1"})
     assert result.exit_code == 0, result.output
     token = tokens.token(SECRET.encode(), "fuzz", 0)
-    files = {".ics": site / "p" / f"{token}.ics", ".json": site / "p" / f"{token}.json",
-             ".csv": site / "p" / f"{token}.csv", "/": site / "p" / token / "index.html"}
 
     class Static:
         """The built files, answered like the app's client answers."""
 
         def get(self, url: str):
-            suffix = next(s for s in files if url.endswith(s))
-            return type("Answer", (), {"status_code": 200, "data": files[suffix].read_bytes()})
+            path = site / url.strip("/") / "index.html" if url.endswith("/") else site / url[1:]
+            return type("Answer", (), {"status_code": 200, "data": path.read_bytes()})
 
     check_outputs(Static(), texts)
-    ics = files[".ics"].read_bytes().decode("utf-8")
+    ics = (site / "p" / f"{token}.ics").read_bytes().decode("utf-8")
     assert "\r\nNAME:provider\\; a\\, b\\\\ c: " in ics.replace("\r\n ", "")  # TEXT-escaped
 
 

@@ -250,7 +250,8 @@ def test_a_misspelt_builder_parameter_is_refused_with_the_nearest_known_one(clie
         assert text == (
             "400 Bad Request\nnext_decison_date: calfeed does not know this parameter; did you "
             "mean next_decision_date? (expected one of: next_decision_date, enduring_materials, "
-            "accreditor, remind, download, plain)\n")
+            "accreditor, enter-activity-data, activities-selected, materials-available, "
+            "materials-due, decision, remind, download, plain)\n")
 
 
 def test_a_parameter_like_no_known_one_is_refused_without_a_guess(client):

@@ -1,16 +1,21 @@
-"""Live reload under a real gunicorn with two workers (DESIGN §7).
+"""Live reload under a real gunicorn with two workers (docs/design.md §7).
 
 An operator edits rules.toml and the roster under a running server. A broken save must
 not take a feed down or change it: both workers keep serving the last good data with
 its ETag, /healthz says degraded and the log says what is wrong. A fixed save reaches
-every worker. And the
-rules and roster are swapped together or not at all: a good rules.toml next to a
-broken roster keeps the old rules too.
+every worker. The rules and roster are swapped together or not at all: a good
+rules.toml next to a broken roster keeps the old rules too. An edit `calfeed diff`
+refuses is refused the same way (issue 18 point 1). And the last good data is the
+server's, not one worker's: a worker started or restarted while the files are broken
+answers from it too (issue 19 point 9).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,7 +24,7 @@ import pytest
 from calfeed.serve import redact
 from calfeed.core import tokens
 
-from serving import SECRET, Server, copy_data, fetch, gunicorn, rewrite
+from serving import SECRET, Server, app_in, copy_data, fetch, gunicorn, rewrite
 
 pytest.importorskip("gunicorn", reason="gunicorn is not installed (pip install calfeed[serve])")
 
@@ -28,8 +33,12 @@ SETTLE = 10.0
 OLD_REVISED = "revised = 2026-11-21T00:00:00Z"
 NEW_REVISED = "revised = 2026-11-22T00:00:00Z"
 # Source 000, 8-month track: "Provider submits progress report … April 3, 2024".
-OLD_DATE = "materials-due = 2024-04-03"
-NEW_DATE = "materials-due = 2024-04-10"
+OLD_DATE = "materials-due = 2024-04-03,"
+# The same date moved for the tests, with the history `calfeed diff` asks a published
+# date to keep; without it, the edit `calfeed diff` refuses.
+NEW_DATE = ("materials-due = { date = 2024-04-10, changes = [{ was = 2024-04-03, "
+            "announced = 2024-03-20 }] },")
+UNREVIEWED_DATE = "materials-due = 2024-04-10,"
 
 
 def feed_path() -> str:
@@ -39,8 +48,6 @@ def feed_path() -> str:
 
 def health(server: Server) -> dict:
     """/healthz as JSON, asserting it answers 200 (degraded is not down)."""
-    import json
-
     status, _, body = fetch(server.base + "/healthz")
     assert status == 200, body
     return json.loads(body)
@@ -76,6 +83,37 @@ def answers_from_every_worker(server: Server, path: str, check) -> set[str]:
     return seen
 
 
+# calfeed's lines in gunicorn's output: "[time] [pid] [LEVEL] message".
+LOG_LINE = re.compile(r"^\[[^\]]+\] \[(\d+)\] \[([A-Z]+)\] (.*)$")
+
+
+def logged(server: Server, start: int = 0) -> list[tuple[int, str]]:
+    """(pid, message) of each calfeed line the server logged past offset start."""
+    text = server.log.read_text(encoding="utf-8")[start:]
+    return [(int(m[1]), m[3]) for m in map(LOG_LINE.match, text.splitlines()) if m]
+
+
+def mark(server: Server) -> int:
+    """Where the server's log ends now: lines logged later are the answer to what comes next."""
+    return len(server.log.read_text(encoding="utf-8"))
+
+
+def every_worker_logs(server: Server, start: int, text: str) -> list[str]:
+    """Wait until each worker has logged a line starting with text; the lines."""
+    def found() -> list[tuple[int, str]]:
+        return [(pid, line) for pid, line in logged(server, start) if line.startswith(text)]
+
+    wait_for(lambda: {pid for pid, _ in found()} >= set(server.workers()),
+             f"every worker to log {text!r}:\n{server.log.read_text()}")
+    return [line for _, line in found()]
+
+
+def no_secret_in(body: bytes, *private: str) -> None:
+    """A public answer shows none of the given texts (problem words, paths)."""
+    for text in private:
+        assert text.encode() not in body, text
+
+
 @pytest.fixture
 def served(tmp_path):
     """gunicorn (2 workers) on private copies of rules.toml and the roster."""
@@ -101,7 +139,7 @@ def test_broken_files_keep_the_old_feed_and_a_fix_reaches_every_worker(served):
     good_rules, good_roster = rules.read_text(), roster.read_text()
 
     # A half-edited save: a TOML syntax error, and a roster row with an impossible date.
-    rewrite(rules, good_rules.replace(OLD_DATE, "materials-due = 2024-04-", 1))
+    rewrite(rules, good_rules.replace(OLD_DATE, "materials-due = 2024-04-,", 1))
     rewrite(roster, good_roster.replace("2024-11-30,yes", "2024-13-30,yes"))
     wait_for(lambda: health(server)["status"] == "degraded", "/healthz to say degraded")
     time.sleep(1.2)  # past the reload interval: every worker has now looked at the files
@@ -187,3 +225,145 @@ def test_good_rules_next_to_a_broken_roster_keep_the_old_rules_too(served):
 
     answers_from_every_worker(server, track, new_rules)
     assert health(server)["revision"] == "2026-11-22T00:00:00Z"
+
+
+@pytest.mark.gunicorn
+def test_an_edit_calfeed_diff_refuses_never_goes_live_and_a_reviewed_one_does(served):
+    server, rules, roster = served
+    path = feed_path()
+    status, headers, old_body = fetch(server.base + path)
+    old_etag = headers["ETag"]
+    good = rules.read_text()
+
+    def old_feed(status, headers, body):
+        assert status == 200
+        assert headers["ETag"] == old_etag and body == old_body
+
+    # A published date moved without its history, `revised` raised: every worker
+    # refuses it, keeps the old feed, and says why in the log, one problem a line.
+    start = mark(server)
+    rewrite(rules, good.replace(OLD_DATE, UNREVIEWED_DATE, 1).replace(OLD_REVISED, NEW_REVISED))
+    lines = every_worker_logs(server, start, f"reload refused: {rules}: ")
+    assert all(line.startswith(
+        f"reload refused: {rules}: progress.cohorts[1].dates.materials-due: published date "
+        "moved from 2024-04-03 to 2024-04-10 with no history entry") for line in lines), lines
+    assert len(lines) == len(server.workers())  # one problem, one line per worker
+    assert len(answers_from_every_worker(server, path, old_feed)) == 2
+    for _ in range(6):
+        status, _, body = fetch(server.base + "/healthz")
+        assert status == 200
+        report = json.loads(body)
+        assert report["status"] == "degraded" and report["failed_at"] is not None
+        assert report["revision"] == "2026-11-21T00:00:00Z"
+        no_secret_in(body, str(rules), "materials-due", "history", "2024-04-10")
+
+    # The history added but `revised` left as it was: refused too.
+    start = mark(server)
+    rewrite(rules, good.replace(OLD_DATE, NEW_DATE, 1))
+    every_worker_logs(server, start, f"reload refused: {rules}: revised: 2026-11-21T00:00:00Z "
+                                     "is not later than 2026-11-21T00:00:00Z")
+    answers_from_every_worker(server, path, old_feed)
+
+    # Reviewed (history kept, `revised` raised): live on every worker, and each logs
+    # the reload line at gunicorn.conf.py's settings.
+    start = mark(server)
+    rewrite(rules, good.replace(OLD_DATE, NEW_DATE, 1).replace(OLD_REVISED, NEW_REVISED))
+    assert every_worker_logs(server, start, f"reload of {rules}: ") == [
+        f"reload of {rules}: events: 1 moved, 0 appeared, 0 disappeared; "
+        "1 of 4 providers affected"] * len(server.workers())
+
+    def new_feed(status, headers, body):
+        assert status == 200 and headers["ETag"] != old_etag
+        assert b"DTSTART;VALUE=DATE:20240410" in body
+
+    answers_from_every_worker(server, path, new_feed)
+    assert health(server)["status"] == "ok"
+
+
+def replaced(server: Server, gone: int, count: int) -> bool:
+    """Whether gunicorn has count workers again, none of them the one that was killed."""
+    workers = server.workers()
+    return len(workers) == count and gone not in workers
+
+
+@pytest.mark.gunicorn
+def test_a_worker_started_while_the_files_are_broken_serves_the_last_good_data(served):
+    server, rules, roster = served
+    path = feed_path()
+    status, headers, old_body = fetch(server.base + path)
+    old_etag = headers["ETag"]
+    good_roster = roster.read_text()
+
+    def old_feed(status, headers, body):
+        assert status == 200, body
+        assert headers["ETag"] == old_etag and body == old_body
+
+    rewrite(roster, good_roster.replace("2024-11-30,yes", "2024-13-30,yes"))
+    start = mark(server)
+    every_worker_logs(server, start, f"reload refused: {roster}: row ")
+
+    # gunicorn restarts a worker killed outright, with the roster still broken ...
+    workers_before = server.workers()
+    victim = workers_before[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: replaced(server, victim, 2), "gunicorn to replace the killed worker")
+    # ... and starts a third on demand (TTIN): neither has ever loaded the good roster.
+    server.process.send_signal(signal.SIGTTIN)
+    wait_for(lambda: len(server.workers()) == 3, "a third worker")
+    # Every answer of every worker is the old feed: none is a 503.
+    assert len(answers_from_every_worker(server, path, old_feed)) == 3
+    for _ in range(9):
+        report = health(server)
+        assert report["status"] == "degraded"
+        assert report["revision"] == "2026-11-21T00:00:00Z"
+    started = {pid for pid, line in logged(server, start)
+               if line.startswith("serving the last good copy ")}
+    assert started == set(server.workers()) - set(workers_before)
+
+    # Fixed: every worker, old and new, takes it.
+    rewrite(roster, good_roster.replace("Demo Health System", "Demo Health System East"))
+    wait_for(lambda: all(health(server)["status"] == "ok" for _ in range(6)), "ok everywhere")
+
+    def renamed(status, headers, body):
+        assert status == 200 and b"Demo Health System East" in body
+
+    answers_from_every_worker(server, path, renamed)
+
+
+@pytest.mark.gunicorn
+def test_a_server_started_on_broken_or_refused_files_serves_the_last_good_data(tmp_path):
+    rules, roster = copy_data(tmp_path / "data")
+    # Each run has its own port: one site address makes their feeds comparable.
+    env = {"CALFEED_RULES": str(rules), "CALFEED_PROVIDERS": str(roster),
+           "CALFEED_BASE_URL": "https://deadlines.example.org"}
+    app = app_in(tmp_path / "instance")  # the same instance folder for every run
+    path = feed_path()
+    with gunicorn(tmp_path / "first", env, app=app) as server:
+        answers_from_every_worker(server, path, lambda status, *_: status == 200 or pytest.fail())
+        status, headers, old_body = fetch(server.base + path)
+        old_etag = headers["ETag"]
+    good = rules.read_text()
+    assert b"DTSTART;VALUE=DATE:20240403" in old_body
+
+    def old_feed(status, headers, body):
+        assert status == 200, body
+        assert body == old_body and headers["ETag"] == old_etag
+
+    # Broken while the server was down: it starts on the last good copy, degraded.
+    rewrite(rules, good.replace(OLD_DATE, "materials-due = 2024-04-,", 1))
+    with gunicorn(tmp_path / "second", env, app=app) as server:
+        answers_from_every_worker(server, path, old_feed)
+        assert health(server)["status"] == "degraded"
+    # An edit `calfeed diff` refuses, made while it was down: the same.
+    rewrite(rules, good.replace(OLD_DATE, UNREVIEWED_DATE, 1).replace(OLD_REVISED, NEW_REVISED))
+    with gunicorn(tmp_path / "third", env, app=app) as server:
+        answers_from_every_worker(server, path, old_feed)
+        assert health(server)["status"] == "degraded"
+        assert any(line.startswith(f"reload refused: {rules}: progress.cohorts[1]")
+                   for _, line in logged(server))
+    # Reviewed: it starts on the files.
+    rewrite(rules, good.replace(OLD_DATE, NEW_DATE, 1).replace(OLD_REVISED, NEW_REVISED))
+    with gunicorn(tmp_path / "fourth", env, app=app) as server:
+        answers_from_every_worker(server, path, lambda status, headers, body: (
+            status == 200 and b"DTSTART;VALUE=DATE:20240410" in body) or pytest.fail(body))
+        assert health(server)["status"] == "ok"

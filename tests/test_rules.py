@@ -82,7 +82,8 @@ def check(tmp_path: Path, text: str) -> tuple[int, list[str], str, Path]:
 
 def test_every_problem_of_a_table_at_once(tmp_path):
     text = edited('time = "23:59"', 'time = "25:00"', 'tz = "America/Chicago"', 'tz = "Mars/Olympus"',
-                  "year_offset = 1", "year_offset = 9", 'move = "off-weekend"', 'moove = "off-weekend"')
+                  "year_offset = 1", "year_offset = 9",
+                  'move = "back-off-weekend"', 'moove = "back-off-weekend"')
     assert problems(tmp_path, text) == [
         'tracks.annual-reporting.yearly.moove: unknown key "moove", did you mean "move"? '
         "(expected one of: month, day, time, tz, year_offset, move)",
@@ -114,7 +115,7 @@ def test_a_missing_key_and_a_value_that_is_not_a_table(tmp_path):
 
 def test_keys_left_out_take_their_defaults(tmp_path):
     path = tmp_path / "rules.toml"
-    path.write_text(edited("year_offset = 1\n", "", 'move = "off-weekend"\n', ""), encoding="utf-8")
+    path.write_text(edited("year_offset = 1\n", "", 'move = "back-off-weekend"\n', ""), encoding="utf-8")
     loaded = rules.load(path, roster=False)
     assert loaded.tracks["annual-reporting"].yearly == YearlyRule(3, 31, "23:59", "America/Chicago",
                                                                    1, "off-weekend")
@@ -331,7 +332,8 @@ def test_a_byte_that_is_not_utf8_after_a_broken_first_row_is_placed_by_row(tmp_p
 def test_a_column_in_another_case_suggests_its_name(tmp_path):
     assert roster_problems(tmp_path, "id,name,Email\na,A,a@example.org\n") == [
         'row 1: unknown column "Email", did you mean "email"? (expected columns among: id, name, '
-        "next_decision_date, enduring_materials, accreditor, rotation, email)"]
+        "next_decision_date, enduring_materials, accreditor, rotation, email, groups, enter-activity-data, "
+        "activities-selected, materials-available, materials-due, decision)"]
 
 
 # --- addresses (issue 19, point 1) ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Privacy and web security (DESIGN §6).
+"""Privacy and web security (docs/design.md §6).
 
 Which providers have a progress report is not public: their calendars live behind
 tokens that are compared in constant time, replaced at once by a rotation, never sent
@@ -346,7 +346,8 @@ def test_every_route_with_a_token_is_under_a_private_prefix(app):
     # the redaction covers one list of prefixes: a new private kind of calendar (/g/<token>)
     # must be in it, or its tokens would reach the logs
     private = [rule.rule for rule in app.url_map.iter_rules() if "token" in rule.arguments]
-    assert len(private) == len(web.SHAPES)
+    # every shape of the provider's and the group's calendars, and the group's page by name
+    assert len(private) == 2 * len(web.SHAPES) + 1
     for rule in private:
         assert rule.split("/")[1] in calendars.PRIVATE_PREFIXES, rule
 

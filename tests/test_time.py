@@ -133,7 +133,7 @@ def deadlines(events: list[Event]) -> dict[int, Event]:
 
 
 def assert_rule(loaded: rules.Rules, events: list[Event], month: int, day: int) -> None:
-    """Published years as published; others the rule's day, a weekend moved to Monday."""
+    """Published years as published; others the rule's day, a weekend moved back to Friday."""
     track = loaded.tracks["annual-reporting"]
     for year, event in deadlines(events).items():
         if year in track.published:
@@ -142,7 +142,7 @@ def assert_rule(loaded: rules.Rules, events: list[Event], month: int, day: int) 
             continue
         assert event.status == "estimated" and wording.title(event).endswith("(estimated)")
         rule_day = date(year + 1, month, day)
-        moved = {SATURDAY: rule_day + timedelta(days=2), SUNDAY: rule_day + timedelta(days=1)}
+        moved = {SATURDAY: rule_day - timedelta(days=1), SUNDAY: rule_day - timedelta(days=2)}
         assert event.start.date() == moved.get(rule_day.weekday(), rule_day)
         assert event.start.weekday() < SATURDAY
 
@@ -162,8 +162,8 @@ def assert_window(events: list[Event], first_cycle: int, today: date) -> None:
     (2023, date(2024, 1, 1), "2024-04-01T23:59:00-05:00", "2024-04-02T04:59:00+00:00", "published"),
     (2024, date(2024, 1, 1), "2025-03-31T23:59:00-05:00", "2025-04-01T04:59:00+00:00", "published"),
     (2026, date(2026, 11, 21), "2027-03-31T23:59:00-05:00", "2027-04-01T04:59:00+00:00", "estimated"),
-    # March 31, 2029 is a Saturday.
-    (2028, date(2028, 6, 1), "2029-04-02T23:59:00-05:00", "2029-04-03T04:59:00+00:00", "estimated"),
+    # March 31, 2029 is a Saturday: the last business day in March, Friday the 30th.
+    (2028, date(2028, 6, 1), "2029-03-30T23:59:00-05:00", "2029-03-31T04:59:00+00:00", "estimated"),
 ])
 def test_annual_deadlines_of_the_sources(data_year, today, local, utc, status):
     loaded = rules.load(bundled("rules.toml"))
@@ -175,15 +175,16 @@ def test_annual_deadlines_of_the_sources(data_year, today, local, utc, status):
 @pytest.mark.parametrize("month, day, data_year, local", [
     # 2024: DST began Sunday March 10 and ended Sunday November 3.
     (3, 8, 2023, "2024-03-08T23:59:00-06:00"),   # Friday before the switch: CST
-    (3, 10, 2023, "2024-03-11T23:59:00-05:00"),  # the switch Sunday, moved to Monday: CDT
+    (3, 10, 2023, "2024-03-08T23:59:00-06:00"),  # the switch Sunday, moved back to Friday: CST
     (3, 11, 2023, "2024-03-11T23:59:00-05:00"),
     (11, 1, 2023, "2024-11-01T23:59:00-05:00"),  # Friday before the switch back: CDT
-    (11, 2, 2023, "2024-11-04T23:59:00-06:00"),  # a Saturday, moved past the switch: CST
+    (11, 2, 2023, "2024-11-01T23:59:00-05:00"),  # a Saturday, moved back to Friday: CDT
+    (11, 3, 2023, "2024-11-01T23:59:00-05:00"),  # the switch Sunday, moved back before it: CDT
     (11, 4, 2023, "2024-11-04T23:59:00-06:00"),
     # 2006, before the Energy Policy Act: DST began April 2, so March 31 was CST.
     (3, 31, 2005, "2006-03-31T23:59:00-06:00"),
-    # 2001: DST began April 1; April 2 (March 31 a Saturday, moved) was CDT.
-    (3, 31, 2000, "2001-04-02T23:59:00-05:00"),
+    # 2001: DST began April 1; March 30 (March 31 a Saturday, moved back) was CST.
+    (3, 31, 2000, "2001-03-30T23:59:00-06:00"),
 ])
 def test_deadlines_beside_the_dst_switches(variant, month, day, data_year, local):
     loaded = variant(month=month, day=day, first_cycle=data_year, published={})
@@ -221,15 +222,16 @@ def test_deadlines_beside_the_dst_switches_any_year(variant, today, rule_day):
 def test_dst_variants_land_on_both_sides(variant, rule_day):
     loaded = variant(month=rule_day[0], day=rule_day[1], first_cycle=1988, published={})
     events = engine.schedule(loaded, everything(loaded), date(2100, 12, 31))
-    # November 6 and 7 are never before the first Sunday of November once a weekend
-    # is moved to Monday; every other day of both weeks falls on either side.
-    both = {CDT, CST} if rule_day not in [(11, 6), (11, 7)] else {CST}
+    # March 8 is never after the second Sunday of March once a weekend is moved back
+    # to Friday (a Sunday March 8 goes to Friday March 6); every other day of both
+    # weeks falls on either side.
+    both = {CDT, CST} if rule_day != (3, 8) else {CST}
     assert {e.start.utcoffset() for e in deadlines(events).values()} == both
 
 
 @TIME
 @given(today=TODAYS, rule=st.dates(date(2001, 1, 1), date(2001, 12, 31)))
-def test_weekends_move_to_monday_and_weekdays_stay(variant, today, rule):
+def test_weekends_move_back_to_friday_and_weekdays_stay(variant, today, rule):
     loaded = variant(month=rule.month, day=rule.day, first_cycle=1988, published={})
     events = engine.schedule(loaded, everything(loaded), today)
     assert_times(events)
@@ -355,7 +357,7 @@ def test_vtimezone_gives_the_engines_instant_before_2007(variant, first_cycle):
     assert {e.start.year for e in timed} >= {2001, 2006, 2007, 2031}
     for reader, seen in vtimezone_instants(render(events, engine.calendar(loaded, profile))).items():
         assert seen == {e.uid: e.start.astimezone(UTC) for e in timed}, reader
-        # Data year 2000: March 31, 2001 was a Saturday, so Monday, April 2, 2001 at
-        # 11:59 p.m., after the first Sunday of April: CDT.
+        # Data year 2000: March 31, 2001 was a Saturday, so Friday, March 30, 2001 at
+        # 11:59 p.m., before the first Sunday of April: CST.
         assert seen["time/annual-reporting/2000/annual-agreement@calfeed"] == datetime(
-            2001, 4, 3, 4, 59, tzinfo=UTC), reader
+            2001, 3, 31, 5, 59, tzinfo=UTC), reader

@@ -1,4 +1,4 @@
-"""The web service as calendar clients, browsers and coordinators meet it (DESIGN §5, §6)."""
+"""The web service as calendar clients, browsers and coordinators meet it (docs/design.md §5, §6)."""
 
 from __future__ import annotations
 
@@ -144,7 +144,9 @@ def test_plain_serves_the_same_bytes_as_text(client):
     assert plain.data == feed.data
 
 
-def test_remind_adds_valarms_to_the_providers_steps(client):
+def test_remind_adds_valarms_to_the_providers_steps(tmp_path):
+    # As of January 1, 2024, when the 8-month cohort's steps are ahead (source 000).
+    client = make_app(tmp_path, CALFEED_TODAY="2024-01-01").test_client()
     plain = client.get("/tracks/progress-8-month.ics").data.decode()
     assert "BEGIN:VALARM" not in plain
     reminded = client.get("/tracks/progress-8-month.ics?remind=P14D,P2D").data.decode()
@@ -603,8 +605,11 @@ def test_broken_rules_keep_the_last_good_feed_and_the_log_says_why(tmp_path, dat
     assert any(record.getMessage().startswith(f"reload refused: {rules}: line ")
                and "TOML syntax error" in record.getMessage() for record in caplog.records)
     assert b"TOML" not in health.data and str(data).encode() not in health.data
-    # fixed, with a moved date and a later revision: the new feed, a new ETag
-    rewrite(rules, good.replace("materials-due = 2024-04-03", "materials-due = 2024-04-10").replace(
+    # fixed, with a moved date (and its history, which `calfeed diff` asks for) and a later
+    # revision: the new feed, a new ETag
+    rewrite(rules, good.replace("materials-due = 2024-04-03,", "materials-due = { date = "
+                                "2024-04-10, changes = [{ was = 2024-04-03, announced = "
+                                "2024-03-20 }] },").replace(
         "revised = 2026-11-21T00:00:00Z", "revised = 2026-11-22T00:00:00Z"))
     after = client.get("/tracks/progress-8-month.ics", headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200
@@ -751,6 +756,14 @@ def test_a_reminder_page_says_what_each_app_does(client, choice, first):
     assert f'href="webcal://localhost{base}/remind-{choice}.ics"' in page
     assert f'href="{base}/remind-{choice}.ics?download=1"' in page
     assert f"keeps one reminder per event, the first: <strong>{first} before</strong>" in page
+    # What the feed does (tests/test_reminders.py): a later reminder is first once the
+    # earlier one's day has passed; steps due together ring once; nothing past rings.
+    words = " ".join(page.split())
+    assert ("once that day has passed, the calendar carries the next one instead" in words) == (
+        choice != "1w")
+    assert ("Steps due at the same moment, like annual reporting's five, share one reminder, on "
+            "the first of them, which names them all.") in words.replace("&#39;", "'")
+    assert "Nothing reminds you of a date that has passed, so no reminder shows up overdue." in words
     assert "<strong>Apple Calendar</strong> (Mac, iPhone, iPad) shows every reminder" in page
     assert "<strong>Thunderbird</strong> shows every reminder" in page
     assert "<strong>Google Calendar</strong> ignores reminders in a subscribed calendar" in page

@@ -254,5 +254,5 @@ def test_a_roster_too_large_is_refused_and_the_last_good_data_kept(tmp_path, dat
         after = client.get(f"/p/{token}.ics")
     assert after.status_code == 200 and after.data == before.data
     assert client.get("/healthz").json["status"] == "degraded"
-    assert refused(caplog) == [f"{roster}: file: larger than 65536 KiB (expected at most "
-                               f"65536 KiB)"]
+    assert refused(caplog) == [f"{roster}: file: larger than 16384 KiB (expected at most "
+                               f"16384 KiB)"]

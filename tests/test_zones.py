@@ -147,14 +147,15 @@ def span_of(key: str) -> tuple[str, int, int]:
 
 
 # ---------------------------------------------------------------------------
-# A feed: the bundled annual deadline, 11:59 p.m. on March 31 (a weekend to Monday), in
+# A feed: the bundled annual deadline, 11:59 p.m. on March 31 (a weekend back to Friday), in
 # a zone whose rules changed, for data years 2005-2030.
 
 @pytest.mark.parametrize("key, due_2024", [
-    ("America/Santiago", "2024-04-02T02:59"),  # -03 until April 7, 2024
-    ("Africa/Cairo", "2024-04-01T21:59"),  # EET until April 26, 2024
-    ("Europe/Moscow", "2024-04-01T20:59"),  # +03
-    ("America/Mexico_City", "2024-04-02T05:59"),  # CST: no daylight saving time since 2023
+    # Data year 2023 by the rule: Sunday, March 31, 2024 back to Friday, March 29.
+    ("America/Santiago", "2024-03-30T02:59"),  # -03 until April 7, 2024
+    ("Africa/Cairo", "2024-03-29T21:59"),  # EET until April 26, 2024
+    ("Europe/Moscow", "2024-03-29T20:59"),  # +03
+    ("America/Mexico_City", "2024-03-30T05:59"),  # CST: no daylight saving time since 2023
 ])
 def test_a_feed_in_a_zone_whose_rules_changed(variant, key, due_2024):
     loaded = variant(first_cycle=2005, published={}, tz=key)

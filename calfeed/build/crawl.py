@@ -1,5 +1,7 @@
 """Fetch a site from its WSGI app, following the links of its pages: the static build's crawler.
 
+The build fetches the site's own pages this way (the home page, the tracks, the
+stylesheet and icon, the 404 page); render.py renders the providers' files.
 Each URL is one plain WSGI call of the app, as a server would make it, so the bytes
 are the server's. The crawler hands each answer to a writer and follows the same-site
 links of HTML answers; it never follows a query string, which a static host ignores.
@@ -77,7 +79,7 @@ class Crawler:
         self.site = site
         self.origin = (split.scheme, split.netloc)
         self.root = split.path.rstrip("/")  # the site's path prefix: links carry it, routes do not
-        # Paths written that any later crawl may link to again (the public ones).
+        # Paths written, which any later crawl may link to again.
         self.shared: set[str] = set()
 
     def fetch(self, path: str, status: int = 200, referrer: str | None = None) -> Answer:
@@ -114,14 +116,11 @@ class Crawler:
             return None
         return url.path[len(self.root):] or "/"
 
-    def crawl(self, seeds: Iterable[str], mine: Callable[[str], bool],
-              remember: bool = True) -> set[str]:
+    def crawl(self, seeds: Iterable[str], mine: Callable[[str], bool]) -> set[str]:
         """Fetch and write seeds and every page they link to that mine() accepts.
 
         Returns the linked paths that mine() refused, for someone else to write.
-        With remember=False the paths written are forgotten afterwards: no later
-        crawl links to them (a provider's own files), so memory stays flat however
-        many crawls there are.
+        A path written once is never fetched again, by this crawl or a later one.
         """
         queue = deque((p, None) for p in seeds)
         seen = {p for p, _ in queue}
@@ -132,8 +131,7 @@ class Crawler:
                 continue
             answer = self.fetch(path, referrer=referrer)
             self.write(path, file_path(path), answer)
-            if remember:
-                self.shared.add(path)
+            self.shared.add(path)
             if not answer.content_type.startswith("text/html"):
                 continue
             for link in links(answer.body.decode("utf-8")):

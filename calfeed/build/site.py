@@ -1,16 +1,21 @@
 """The static build: every page and feed of the site as plain files, swapped in atomically.
 
-The site is built *from* the Flask app, so it is byte-identical to what the server
-answers: crawl.py fetches each URL from the app and this module writes its body at the
-URL's path (`…/` → `…/index.html`), with a deterministic modification time, lists it
-in manifest.json, and has swap.py put the finished tree in place of the old one. The
-URLs are the home page, every track's and every provider's page and feeds, and every
-same-site path the written pages link to (the stylesheet, each event's own .ics).
+Every file is the server's answer at its URL. The site's own pages (home, tracks, the
+stylesheet, the 404 page) and each group's files (a few calendars, however large the
+roster) are fetched from the Flask app by crawl.py, one WSGI call each, following their
+links; a provider's files, which are nearly all of a site, are
+rendered by render.py straight from the outputs layer with the functions the routes
+call (one schedule per provider, not one request per file), and
+`tests/test_build_render.py` proves them byte-identical to the app's answers. Each
+file is written at its URL's path (`…/` → `…/index.html`), listed in manifest.json,
+and swap.py puts the finished tree in place of the old one.
 
-Determinism: the same inputs give the same bytes, and a file whose bytes did not change
-keeps its modification time, so rsync and `aws s3 sync` upload only what changed.
-Memory and time per provider do not grow with the roster: a provider's files are
-listed as one block of manifest lines, and its paths are never looked up again.
+Builds of one OUTDIR take turns (lock.py). Determinism: the same inputs give the same
+bytes, and a file whose bytes did not change keeps its modification time, so rsync and
+`aws s3 sync` upload only what changed. Which files changed is decided at swap time,
+against the tree actually being replaced. Memory and time per provider do not grow
+with the roster: a provider's files are listed as one block of manifest lines, and
+its paths are never looked up again.
 """
 
 from __future__ import annotations
@@ -23,15 +28,15 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from calfeed.core import calendars, wording
 from calfeed import create_app
-from calfeed.build import crawl, swap
+from calfeed.build import crawl, lock, render, swap
+from calfeed.core import calendars, wording
 from calfeed.serve import secret, web
 
 MANIFEST = "manifest.json"
@@ -54,8 +59,8 @@ class Summary:
     outdir: Path
     files: int
     calendars: int
-    changed: int  # files new or changed since the previous site
-    removed: int  # files of the previous site that are gone
+    changed: int  # files new or changed since the site it replaced
+    removed: int  # files of the site it replaced that are gone
     seconds: float
 
 
@@ -65,9 +70,7 @@ class Job:
 
     temp: Path  # the tree being written
     parts: Path  # where providers' manifest lines wait, one file per process, until the end
-    previous: Path | None  # the site being replaced, for unchanged files' mtimes
-    hashes: dict[str, str]  # its manifest: path -> sha256, so unchanged files need no reading
-    revised: float  # the rules revision, as a timestamp: the mtime of new files
+    revised: float  # the rules revision, as a timestamp: the mtime of every new file
     started: float  # the build's start: the mtime of files whose bytes changed
 
 
@@ -78,89 +81,89 @@ Block = tuple[str, str, int, int]
 
 @dataclass(frozen=True)
 class Written:
-    """What a share of the build wrote: manifest lines, and counts."""
+    """What a share of the build wrote: manifest lines, and how many files."""
 
     lines: dict[str, str]  # the site's own files: path -> manifest line
     blocks: tuple[Block, ...]  # the providers' lines, one block each
     files: int
-    changed: int  # new or different from the previous site
-    kept: int  # paths the previous site's manifest lists too
 
 
 def manifest_line(path: str, size: int, digest: str, content_type: str) -> str:
-    """One file's entry in manifest.json."""
-    return json.dumps({"path": path, "sha256": digest, "size": size,
-                       "content_type": content_type}, ensure_ascii=False)
+    """One file's entry in manifest.json: what json.dumps writes for it, a little faster."""
+    return (f'{{"path": {_json_text(path)}, "sha256": "{digest}", "size": {size}, '
+            f'"content_type": {_json_text(content_type)}}}')
 
 
-def _mtime(job: Job, name: str, size: int, digest: str) -> tuple[float, bool]:
-    """Keep the previous file's mtime when its bytes are the same; else a later one.
-
-    A file whose bytes changed must not keep its size and mtime, or rsync's quick
-    check, `aws s3 sync` and nginx's ETag (mtime and size) would all miss the change.
-    Returns the mtime and whether the file is new or changed.
-    """
-    if job.previous is None:
-        return job.revised, True
-    old = job.previous / name
-    try:
-        stat = old.stat()
-        if stat.st_size == size and (job.hashes[name] if name in job.hashes
-                                     else _sha256(old)) == digest:
-            return stat.st_mtime, False
-    except OSError:
-        return job.revised, True  # a new path: nobody has a copy to compare with
-    return max(job.revised, job.started, stat.st_mtime + 1), True
-
-
-def _sha256(path: Path) -> str:
-    """The sha256 of a file's bytes."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+def _json_text(text: str) -> str:
+    """A string as JSON writes it (UTF-8 kept as it is)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 class Tree:
-    """Writes answers into the temporary tree and lists them for the manifest."""
+    """Writes files into the temporary tree and lists them for the manifest."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
         self.root = str(job.temp)
+        self.times = (round(job.revised * 1e9),) * 2  # every new file's atime and mtime, in ns
         self.folders: set[str] = set()
         self.lines: dict[str, str] = {}
         self.blocks: list[Block] = []
-        self.files = self.changed = self.kept = 0
+        self.files = 0
         self.part: str | None = None  # this process's part file, opened at the first block
         self.part_handle = -1
         self.part_size = 0
 
     def write(self, path: str, name: str, answer: crawl.Answer) -> None:
-        """Write an answer's body at name inside the tree, with a deterministic mtime."""
-        body = answer.body
-        target = os.path.join(self.root, name)
-        folder = os.path.dirname(target)
+        """Write an answer of the app at name inside the tree (the crawler's writer)."""
+        self.put(name, answer.content_type, answer.body)
+
+    def put(self, name: str, content_type: str, body: bytes) -> None:
+        """Write a file at name inside the tree, with the revision as its mtime for now.
+
+        Whether it keeps an old file's mtime or gets a later one is decided at swap time
+        (settle), against the tree it replaces.
+        """
+        target = f"{self.root}/{name}"
+        folder = target.rpartition("/")[0]
         if folder not in self.folders:
-            os.makedirs(folder, exist_ok=True)
-            self.folders.add(folder)
-        digest = hashlib.sha256(body).hexdigest()
-        mtime, changed = _mtime(self.job, name, len(body), digest)
+            self._folder(folder)
         # One open file for the bytes and the time: a path is looked up once.
         handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
-            view = memoryview(body)
-            while view:
-                view = view[os.write(handle, view):]
-            os.utime(handle, (mtime, mtime))
+            written = os.write(handle, body)
+            if written < len(body):  # a write may stop short: write the rest
+                view = memoryview(body)[written:]
+                while view:
+                    view = view[os.write(handle, view):]
+            os.utime(handle, ns=self.times)
         finally:
             os.close(handle)
-        line = manifest_line(name, len(body), digest, answer.content_type)
+        line = manifest_line(name, len(body), hashlib.sha256(body).hexdigest(), content_type)
         if self.lines.setdefault(name, line) != line:
             raise BuildError(f"{name}: two different bodies for one path")
         self.files += 1
-        self.changed += changed
-        self.kept += name in self.job.hashes
+
+    def _folder(self, folder: str) -> None:
+        """Make a folder (and the ones above it) unless this process already has."""
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+        self.folders.add(folder)
 
     def seal(self, key: str) -> None:
-        """Move the lines written since the last seal into the part file, as one block."""
+        """Move the lines written since the last seal into the part file, as one block.
+
+        The provider's own folders are finished: they get the revision's time now, so
+        that the end of the build need not walk hundreds of thousands of them.
+        """
+        mine = f"{self.root}/{key}"
+        for folder in self.folders:
+            if folder == mine or folder.startswith(mine + "/"):
+                os.utime(folder, ns=self.times)
         data = ",\n  ".join(self.lines[name] for name in sorted(self.lines)).encode("utf-8")
         if self.part is None:
             self.part = str(self.job.parts / f"{os.getpid()}.part")
@@ -182,70 +185,64 @@ class Tree:
 
     def take(self) -> Written:
         """What was written since the last take, and forget it."""
-        written = Written(self.lines, tuple(self.blocks), self.files, self.changed, self.kept)
-        self.lines, self.blocks = {}, []
-        self.files = self.changed = self.kept = 0
+        written = Written(self.lines, tuple(self.blocks), self.files)
+        self.lines, self.blocks, self.files = {}, [], 0
         return written
 
 
-def _private(path: str) -> bool:
-    """Whether a path belongs to a provider (written by whoever renders that provider)."""
-    return path.startswith("/p/")
-
-
 def _public(path: str) -> bool:
-    """Whether a path is the site's own (written once, by the parent)."""
-    return not _private(path)
+    """Whether a path is the site's own (a provider's all start with /p/, a group's /g/)."""
+    return not path.startswith(tuple(f"/{prefix}/" for prefix in calendars.PRIVATE_PREFIXES))
 
 
-class _Renderer:
-    """One process's crawler and tree: renders providers and hands back what it wrote."""
+def _under(base: str) -> Callable[[str], bool]:
+    """Whether a path is one of a calendar's own (its base, then "/" or ".")."""
+    return lambda path: path.startswith((base + "/", base + "."))
+
+
+class _Builder:
+    """One process's renderer and tree: writes providers and hands back what it wrote."""
 
     def __init__(self, app: Any, job: Job) -> None:
-        self.app = app
         self.tree = Tree(job)
         self.crawler = crawl.Crawler(app, app.config["CALFEED_BASE_URL"].rstrip("/"),
                                      self.tree.write)
-        self.secret = web.state(app).secret
-        self.rules = web.snapshot(app).rules
+        self.render = render.Renderer(app)
 
-    def providers(self, ids: list[str]) -> tuple[Written, set[str]]:
-        """Write the given providers' pages, feeds and event files.
-
-        Returns what was written (a block of manifest lines per provider) and the
-        public paths the providers' pages link to.
-        """
-        others: set[str] = set()
+    def providers(self, ids: list[str]) -> Written:
+        """Write the given providers' pages, feeds and event files: a block of manifest lines each."""
+        rules = self.render.rules
+        assert rules is not None
+        put = self.tree.put
         for ident in ids:
-            subject = calendars.provider_of(self.secret, self.rules.providers[ident])
-            # Nobody else links to a provider's paths: none need remembering.
-            others |= self.crawler.crawl(subject.paths(), _private, remember=False)
+            subject, files = self.render.provider(rules.providers[ident])
+            for file in files:
+                put(crawl.file_path(file.path), file.content_type, file.body)
             self.tree.seal(subject.base.lstrip("/"))
-        return self.tree.take(), others
+        return self.tree.take()
 
 
 # ---------------------------------------------------------------------------
 # Worker processes
 # ---------------------------------------------------------------------------
 
-_worker: _Renderer | None = None
+_worker: _Builder | None = None
 
 
 def _worker_start(app: Any, job: Job) -> None:
-    """In each forked worker: its own renderer on the app inherited from the parent."""
+    """In each forked worker: its own builder on the app inherited from the parent."""
     global _worker
     # Ctrl-C reaches the whole process group; the parent alone decides what happens,
     # and ends the workers with SIGTERM, which must simply end them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _worker = _Renderer(app, job)
+    _worker = _Builder(app, job)
 
 
-def _worker_chunk(ids: list[str]) -> tuple[int, Written, set[str]]:
-    """Render a share of the providers in a worker; hand back what it wrote."""
+def _worker_chunk(ids: list[str]) -> tuple[int, Written]:
+    """Write a share of the providers in a worker; hand back what it wrote."""
     assert _worker is not None
-    written, others = _worker.providers(ids)
-    return len(ids), written, others
+    return len(ids), _worker.providers(ids)
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -277,13 +274,30 @@ def _load(config: dict[str, Any]) -> Any:
 
 def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
           progress: Callable[[int], None] = lambda n: None,
-          on_total: Callable[[int], None] = lambda n: None) -> Summary:
-    """Write the whole site to outdir, atomically; raise BuildError, OSError or KeyboardInterrupt."""
-    started = time.time()
+          on_total: Callable[[int], None] = lambda n: None,
+          wait: float = lock.WAIT,
+          on_wait: Callable[[int | None, float], None] = lambda pid, wait: None) -> Summary:
+    """Write the whole site to outdir, atomically; raise BuildError, OSError or KeyboardInterrupt.
+
+    Holds outdir's lock throughout: a build started meanwhile waits up to `wait`
+    seconds (on_wait(holder's pid, wait) tells it so), then gives up with BuildError.
+    """
     clock = time.perf_counter()
     outdir = Path(outdir).resolve()  # a symlinked OUTDIR: build next to what it points at
-    previous = _previous_site(outdir)
+    _previous_site(outdir)  # refuse a folder that is not a site before waiting for anything
     outdir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with lock.held(lock.path_for(outdir), wait, on_wait):
+            return _build(outdir, config, workers, progress, on_total, clock)
+    except lock.Busy as err:
+        raise BuildError(str(err)) from None
+
+
+def _build(outdir: Path, config: dict[str, Any], workers: int,
+           progress: Callable[[int], None], on_total: Callable[[int], None],
+           clock: float) -> Summary:
+    """The build itself, under outdir's lock."""
+    started = time.time()
     swap.remove_stale(outdir)
     app = _load(config)
     rules = web.snapshot(app).rules
@@ -292,19 +306,24 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
     # What is loaded now lives until the end: the collector need not look at it again,
     # and forked workers share its memory pages instead of copying them.
     gc.freeze()
-    parent: _Renderer | None = None
+    parent: _Builder | None = None
     try:
         parts = temp / ".manifest-parts"
         parts.mkdir()
-        job = Job(temp, parts, previous, _hashes(previous), rules.revised.timestamp(),
-                  float(int(started)))
-        ids = sorted(rules.providers)
-        on_total(len(rules.tracks) + len(ids))
-        parent = _Renderer(app, job)
+        job = Job(temp, parts, rules.revised.timestamp(), float(int(started)))
+        # Grouped by calendar shape: each process works a shape out once (render.py).
+        ids = render.in_shape_order(rules.providers)
+        on_total(len(rules.tracks) + len(rules.groups) + len(ids))
+        parent = _Builder(app, job)
         written: list[Written] = []
-        others: set[str] = set()
         for track in rules.tracks:
-            others |= parent.crawler.crawl(calendars.track(rules, track).paths(), _public)
+            parent.crawler.crawl(calendars.track(rules, track).paths(), _public)
+            progress(1)
+        for group in rules.groups.values():
+            subject = calendars.group_of(parent.render.secret, group)
+            # Its page links to its providers' pages: theirs to write, not the group's.
+            parent.crawler.crawl(subject.paths(), _under(subject.base))
+            parent.tree.seal(subject.base.lstrip("/"))
             progress(1)
         written.append(parent.tree.take())  # before the providers' blocks are taken
         if workers > 1 and len(ids) >= PARALLEL_MIN_PROVIDERS \
@@ -314,27 +333,26 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
             context = multiprocessing.get_context("fork")
             size = max(1, min(CHUNK, len(ids) // (workers * 4)))
             with context.Pool(workers, _worker_start, (app, job)) as pool:
-                for count, share, linked in pool.imap_unordered(_worker_chunk, _chunks(ids, size)):
+                for count, share in pool.imap_unordered(_worker_chunk, _chunks(ids, size)):
                     written.append(share)
-                    others |= linked
                     progress(count)
         else:
             for ident in ids:
-                share, linked = parent.providers([ident])
-                written.append(share)
-                others |= linked
+                written.append(parent.providers([ident]))
                 progress(1)
-        # What the providers' pages link to outside their own paths (the stylesheet, the
-        # home page) is public, and written once, here.
-        parent.crawler.crawl(["/", "/static/style.css"] + sorted(others), _public)
+        # The rest of the site's own files: the home page and what it links to.
+        parent.crawler.crawl(["/", "/static/style.css"], _public)
         answer = parent.crawler.fetch("/" + NOT_FOUND_FILE, status=404)
         parent.tree.write("/" + NOT_FOUND_FILE, NOT_FOUND_FILE, answer)
         written.append(parent.tree.take())
         parent.tree.close()
         _write_manifest(job, written, rules.revised)
         shutil.rmtree(parts)
+        # Decided now, against the tree actually being replaced: what another build
+        # (or a person) did to OUTDIR before this build took the lock counts, and no
+        # build swaps a tree in meanwhile.
         files = sum(w.files for w in written)
-        removed = _count_removed(job, sum(w.kept for w in written))
+        changed, removed = settle(job, _previous_site(outdir), files)
         _settle_directories(temp, job.revised)
         swap.swap(temp, outdir)
     except crawl.CrawlError as err:
@@ -347,84 +365,180 @@ def build(outdir: str | Path, config: dict[str, Any], workers: int = 1,
         if parent is not None:
             parent.tree.close()
         gc.unfreeze()
-    return Summary(outdir, files + 1, len(rules.tracks) + len(ids),
-                   sum(w.changed for w in written), removed, time.perf_counter() - clock)
+    return Summary(outdir, files + 1, len(rules.tracks) + len(rules.groups) + len(ids),
+                   changed, removed,
+                   time.perf_counter() - clock)
 
 
 def _write_manifest(job: Job, written: list[Written], revised: datetime) -> None:
-    """Write manifest.json from the lines and blocks, with the same mtime rule as every other file.
+    """Write manifest.json from the lines and blocks.
 
     Every file with its sha256, size and content type, sorted by path, one file per
-    line (so two builds' manifests diff line by line); streamed, so the manifest is
-    never whole in memory.
+    line (so two builds' manifests diff line by line, and settle() reads it a line at
+    a time); streamed, so the manifest is never whole in memory.
     """
     entries: list[tuple[str, str | Block]] = [
         (key, item) for share in written
         for key, item in [*share.lines.items(), *((b[0], b) for b in share.blocks)]]
     entries.sort(key=lambda entry: entry[0])
     target = job.temp / MANIFEST
-    digest = hashlib.sha256()
-    size = 0
     parts: dict[str, int] = {}
     with target.open("wb") as out:
-
-        def put(text: str | bytes) -> None:
-            nonlocal size
-            data = text.encode("utf-8") if isinstance(text, str) else text
-            out.write(data)
-            digest.update(data)
-            size += len(data)
-
-        put('{\n "revised": ' + json.dumps(wording.utc_stamp(revised)) + ',\n "files": [\n  ')
+        out.write(b'{\n "revised": ' + json.dumps(wording.utc_stamp(revised)).encode()
+                  + b',\n "files": [\n  ')
         try:
             for n, (_, item) in enumerate(entries):
                 if n:
-                    put(",\n  ")
+                    out.write(b",\n  ")
                 if isinstance(item, str):
-                    put(item)
+                    out.write(item.encode("utf-8"))
                 else:
                     _, part, offset, length = item
                     if part not in parts:
                         parts[part] = os.open(part, os.O_RDONLY)
-                    put(os.pread(parts[part], length, offset))
+                    out.write(os.pread(parts[part], length, offset))
         finally:
             for handle in parts.values():
                 os.close(handle)
-        put("\n ]\n}\n" if entries else "]\n}\n")
-    mtime, _ = _mtime(job, MANIFEST, size, digest.hexdigest())
-    os.utime(target, (mtime, mtime))
+        out.write(b"\n ]\n}\n" if entries else b"]\n}\n")
+    os.utime(target, (job.revised, job.revised))
 
 
-def _hashes(previous: Path | None) -> dict[str, str]:
-    """The previous build's manifest as path -> sha256; empty if there is none or it is unreadable."""
+# ---------------------------------------------------------------------------
+# Swap time: modification times and counts against the tree being replaced
+# ---------------------------------------------------------------------------
+
+def settle(job: Job, previous: Path | None, files: int) -> tuple[int, int]:
+    """Give each new file its modification time from the tree it replaces; (changed, removed).
+
+    A file whose bytes are the old file's keeps the old file's mtime; any other file at
+    an old path gets a later one (the build's start, or a second after the old one),
+    so that a change never keeps both the size and the mtime that rsync's quick check,
+    `aws s3 sync` and nginx's ETag go by. A new path keeps the revision's time. Both
+    manifests are sorted by path and read a line at a time, side by side: memory stays
+    flat however large the site. `files`: how many the new tree has, manifest.json aside
+    (the counts leave it aside too).
+    """
     if previous is None:
-        return {}
+        return files, 0  # every file is new, and keeps the revision's time
+    new = _read_entries(job.temp / MANIFEST)
+    old = _entries(previous / MANIFEST)
+    if old is None:
+        # No usable manifest: the old files themselves are hashed, and looked for.
+        changed = sum(_settle_file(job, previous, path, None, size, digest)
+                      for path, digest, size in new)
+        _settle_manifest(job, previous)
+        return changed, _count_removed_by_walking(job.temp, previous)
+    changed = removed = 0
+    pending = next(old, None)
+    for path, digest, size in new:
+        while pending is not None and pending[0] < path:
+            removed += 1
+            pending = next(old, None)
+        known = None
+        if pending is not None and pending[0] == path:
+            known = pending[1]
+            pending = next(old, None)
+        changed += _settle_file(job, previous, path, known, size, digest)
+    if pending is not None:
+        removed += 1 + sum(1 for _ in old)
+    _settle_manifest(job, previous)
+    return changed, removed
+
+
+def _settle_file(job: Job, previous: Path, name: str, old_digest: str | None,
+                 size: int, digest: str) -> bool:
+    """Set one new file's mtime from the old file at its path; whether it is new or changed."""
     try:
-        entries = json.loads((previous / MANIFEST).read_text(encoding="utf-8"))["files"]
-        return {e["path"]: e["sha256"] for e in entries}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}  # then the old files themselves are compared
+        stat = os.stat(previous / name)
+    except OSError:
+        return True  # a new path: nobody has a copy to compare with; it keeps the revision
+    same = stat.st_size == size and (old_digest or _sha256(previous / name)) == digest
+    mtime = stat.st_mtime if same else max(job.revised, job.started, stat.st_mtime + 1)
+    if mtime != job.revised:
+        os.utime(job.temp / name, (mtime, mtime))
+    return not same
 
 
-def _count_removed(job: Job, kept: int) -> int:
-    """How many files of the previous site the new one no longer has."""
-    if job.previous is None:
-        return 0
-    if job.hashes:
-        return len(job.hashes) - kept
-    old = (p.relative_to(job.previous) for p in job.previous.rglob("*") if p.is_file())
-    return sum(1 for p in old if str(p) != MANIFEST and not (job.temp / p).is_file())
+def _settle_manifest(job: Job, previous: Path) -> None:
+    """manifest.json follows the rule of every other file (the old one lists no hash of itself)."""
+    target = job.temp / MANIFEST
+    _settle_file(job, previous, MANIFEST, None, target.stat().st_size, _sha256(target))
+
+
+def _entries(manifest: Path) -> Iterator[tuple[str, str, int]] | None:
+    """A manifest's (path, sha256, size), a line at a time; None if it is missing or not ours.
+
+    Checked whole before anything is read from it: one broken or unsorted line, and
+    no line of it is trusted.
+    """
+    try:
+        with manifest.open("rb") as handle:
+            last = ""
+            for line in handle:
+                entry = _entry(line)
+                if entry is False:
+                    return None
+                if entry is not None:
+                    if entry[0] <= last:
+                        return None
+                    last = entry[0]
+    except OSError:
+        return None
+    return _read_entries(manifest)
+
+
+def _read_entries(manifest: Path) -> Iterator[tuple[str, str, int]]:
+    """The entries of a manifest _entries() has checked."""
+    with manifest.open("rb") as handle:
+        for line in handle:
+            entry = _entry(line)
+            if entry:
+                yield entry
+
+
+def _entry(line: bytes) -> tuple[str, str, int] | None | bool:
+    """One manifest line's (path, sha256, size); None for the lines around the list; False if unreadable."""
+    text = line.strip().rstrip(b",")
+    if not text.startswith(b'{"path"'):
+        return None if text in (b"{", b"}", b"]", b'"files": [', b"") \
+            or text.startswith(b'"revised"') else False
+    try:
+        entry = json.loads(text)
+        path, digest, size = entry["path"], entry["sha256"], entry["size"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    if not (isinstance(path, str) and isinstance(digest, str) and isinstance(size, int)):
+        return False
+    return path, digest, size
+
+
+def _sha256(path: Path) -> str:
+    """The sha256 of a file's bytes."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _count_removed_by_walking(temp: Path, previous: Path) -> int:
+    """How many files of the previous site the new one does not have, found on disk."""
+    old = (p.relative_to(previous) for p in previous.rglob("*") if p.is_file())
+    return sum(1 for p in old if str(p) != MANIFEST and not (temp / p).is_file())
 
 
 def _settle_directories(temp: Path, revised: float) -> None:
-    """Directories get the revision as mtime too, and the usual permissions (mkdtemp's are 0700)."""
+    """Directories get the revision as mtime too, and the usual permissions (mkdtemp's are 0700).
+
+    A provider's folders got theirs when it was sealed: the walk does not enter them.
+    """
     mask = os.umask(0)
     os.umask(mask)
-    # Bottom-up, and only the folders' names held: a site has hundreds of thousands of files.
-    for folder, _, _ in os.walk(temp, topdown=False):
+    providers = str(temp / "p")
+    for folder, subfolders, _ in os.walk(temp):
+        if folder == providers:
+            subfolders.clear()
+        # Setting a folder's times never changes its parent's: any order will do.
         os.utime(folder, (revised, revised))
     temp.chmod(0o777 & ~mask)
-    os.utime(temp, (revised, revised))
 
 
 def _previous_site(outdir: Path) -> Path | None:

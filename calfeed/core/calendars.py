@@ -1,8 +1,9 @@
 """Whom a calendar is for, and where its URLs are: the site's URL scheme.
 
-Three kinds of calendar share every URL shape: a public track (`/tracks/<id>`), the
-builder (`/calendar`, answers in the query string, nothing stored) and a provider
-behind its private token (`/p/<token>`). Each has a page ending in `/`, feeds ending in
+Four kinds of calendar share every URL shape: a public track (`/tracks/<id>`), the
+builder (`/calendar`, answers in the query string, nothing stored), a provider
+behind its private token (`/p/<token>`) and a group of providers behind its own
+(`/g/<token>`). Each has a page ending in `/`, feeds ending in
 `.ics` `.json` `.csv`, one `.ics` per event under
 `…/events/<track>/<cycle>/<milestone>.ics`, and per reminder choice a calendar with
 alarms at `…/remind-<choice>.ics` and the page that subscribes to it at
@@ -19,18 +20,26 @@ from datetime import date
 from urllib.parse import quote
 
 from calfeed.core import reminders, tokens, wording
-from calfeed.core.model import Event, Profile, Rules
+from calfeed.core.model import Day, Event, Group, Month, Profile, Rules
+from calfeed.core.rules import checks, reported
 from calfeed.core.rules import ndd as ndd_rules
+from calfeed.core.rules.report import Report
 
 FORMATS = ("ics", "json", "csv")
 # The builder's questions, and the options its feeds also take: any other parameter is
-# refused, since a misspelt answer would otherwise be dropped without a word.
+# refused, since a misspelt answer would otherwise be dropped without a word. It also
+# takes one parameter per dated progress-report step (builder_parameters).
 BUILDER_ANSWERS = ("next_decision_date", "enduring_materials", "accreditor")
 FEED_OPTIONS = ("remind", "download", "plain")
 # A reminder calendar's path segment: …/remind-2w2d.ics, …/remind-2w2d/.
 REMIND_PREFIX = "remind-"
 # A provider's calendars: /p/<token>/…
 PROVIDER_PREFIX = "p"
+# A group's calendars: /g/<token>/…
+GROUP_PREFIX = "g"
+# A group page's orders: its overview by next deadline at …/, by name at …/by-name/.
+GROUP_ORDERS = ("name",)
+ORDER_PREFIX = "by-"
 # Email sign-up (CALFEED_SIGNUP): every calendar's form posts to …/email/; the links in
 # messages are /confirm/<token> and /manage/<token>/ (…/unsubscribe: RFC 8058's).
 SIGNUP_SEGMENT = "email"
@@ -38,7 +47,7 @@ CONFIRM_PREFIX = "confirm"
 MANAGE_PREFIX = "manage"
 # The first path segments whose next segment is a secret token: whatever the spelling
 # of a path, a token after one of them never reaches a log whole (serve/redact.py).
-PRIVATE_PREFIXES = (PROVIDER_PREFIX, CONFIRM_PREFIX, MANAGE_PREFIX)
+PRIVATE_PREFIXES = (PROVIDER_PREFIX, GROUP_PREFIX, CONFIRM_PREFIX, MANAGE_PREFIX)
 
 
 class Unknown(LookupError):
@@ -64,17 +73,18 @@ class BadParameter(Exception):
 class Subject:
     """What a page or feed is about: whose calendar, and where its URLs live."""
 
-    kind: str  # "track" | "builder" | "provider"
-    profile: Profile
+    kind: str  # "track" | "builder" | "provider" | "group"
+    profile: Profile  # a group's: its id and name only
     base: str  # the path before "/" or ".ics": "/tracks/annual-reporting", "/calendar", "/p/<token>"
     query: str = ""  # the builder's answers, normalized: "" or "?next_decision_date=…"
     filename: str = "calendar"
     answers: tuple[str, ...] = ()  # the builder's answers in words
+    group: Group | None = None  # a group's calendar: the group
 
     @property
     def private(self) -> bool:
-        """Whether the URL carries a secret (a provider's token)."""
-        return self.kind == "provider"
+        """Whether the URL carries a secret (a provider's or a group's token)."""
+        return self.kind in ("provider", "group")
 
     def page(self, remind: str | None = None) -> str:
         """The page's path; with a reminder choice, the page that subscribes with it."""
@@ -96,11 +106,17 @@ class Subject:
         """The path of the .ics of one event."""
         return f"{self.base}/events/{event.track}/{event.cycle}/{event.milestone}.ics{self.query}"
 
+    def ordered(self, order: str) -> str:
+        """A group page in another order: …/by-name/."""
+        return f"{self.base}/{ORDER_PREFIX}{order}/"
+
     def paths(self) -> list[str]:
-        """The page, the three feeds and the reminder variants: what a static site holds."""
+        """The page, the three feeds and the reminder variants: what a static site holds
+        (and a group page's other orders)."""
         return ([self.page()] + [self.feed(fmt) for fmt in FORMATS]
                 + [path for choice in reminders.CHOICES
-                   for path in (self.page(choice.id), self.feed(remind=choice.id))])
+                   for path in (self.page(choice.id), self.feed(remind=choice.id))]
+                + [self.ordered(order) for order in GROUP_ORDERS if self.group is not None])
 
 
 def with_query(path: str, extra: Mapping[str, str]) -> str:
@@ -139,14 +155,51 @@ def known_parameters(args: Mapping[str, str], known: tuple[str, ...]) -> None:
                                unknown=True, suggestion=near[0] if near else None)
 
 
-def builder_name(rules: Rules, ndd: date | None, enduring: bool, accreditor: str | None) -> str:
+def builder_parameters(rules: Rules) -> tuple[str, ...]:
+    """The builder's answers: its questions, then one per dated progress-report step
+    (its id: the date in the coordinator's own decision report)."""
+    return BUILDER_ANSWERS + reported.steps(rules.progress)
+
+
+def builder_name(rules: Rules, ndd: date | None, enduring: bool, accreditor: str | None,
+                 own: bool = False) -> str:
     """The builder's calendar named in plain words from its answers, as calendar apps list it."""
     name = (f"Progress report (Next Decision Date {wording.long_date(ndd)}) and annual reporting"
             if ndd else "Annual reporting")
     details = ["with enduring materials"] if enduring else []
     if accreditor:
         details.append(f"accredited by the {rules.accreditors[accreditor].name}")
+    if own:
+        details.append(f"with dates {wording.REPORTED}")
     return ", ".join([name] + details)
+
+
+def own_dates(rules: Rules, args: Mapping[str, str],
+              ndd: date | None) -> tuple[tuple[str, Day | Month], ...]:
+    """The dates a coordinator gave from their decision report, in the steps' order, checked
+    as the roster's are (checks.reported_dates); an empty answer keeps calfeed's date.
+    Anything else is BadParameter naming the step's parameter."""
+    order = reported.steps(rules.progress)
+    given = {ident: args.get(ident, "").strip() for ident in order if args.get(ident, "").strip()}
+    if not given:
+        return ()
+    if ndd is None:
+        ident = next(iter(given))
+        raise BadParameter(ident, given[ident], "a next_decision_date with it",
+                           f"{ident}: a date from a decision report needs that report's Next "
+                           f"Decision Date (expected a next_decision_date with it)")
+    dates: dict[str, Day | Month] = {}
+    for ident, text in given.items():
+        when, why = reported.parse(text)
+        if why is not None:
+            raise BadParameter(ident, text, reported.ACCEPTED,
+                               f"{ident}: {why} (expected {reported.ACCEPTED})")
+        dates[ident] = when  # type: ignore[assignment]
+    report = Report("")
+    if not checks.reported_dates(report, lambda ident: ident, dates, order, ndd):
+        ident, what, expected = report.found[0]
+        raise BadParameter(ident, given[ident], expected, f"{ident}: {what} (expected {expected})")
+    return tuple((ident, dates[ident]) for ident in order if ident in dates)
 
 
 def builder(rules: Rules, args: Mapping[str, str], today: date,
@@ -154,9 +207,10 @@ def builder(rules: Rules, args: Mapping[str, str], today: date,
     """The builder's calendar from its answers (and `options`); anything else is BadParameter.
 
     Any Next Decision Date from the first published cohort's to two years after
-    today is taken: a published cohort, or an estimated schedule.
+    today is taken: a published cohort, or an estimated schedule; with it, the dates of
+    the coordinator's own decision report, one parameter per step (own_dates).
     """
-    known_parameters(args, BUILDER_ANSWERS + options)
+    known_parameters(args, builder_parameters(rules) + options)
     raw = args.get("next_decision_date", "").strip()
     ndd = None
     if raw.lower() not in ("", "none"):
@@ -178,6 +232,7 @@ def builder(rules: Rules, args: Mapping[str, str], today: date,
         known = ", ".join(rules.accreditors)
         raise BadParameter("accreditor", raw_accreditor,
                            f"one of: {known}, or empty for ACCME" if known else "empty for ACCME")
+    own = own_dates(rules, args, ndd)
     # The id (and so every UID) names the answers, never their order or spelling.
     parts = ["calendar"]
     words = []
@@ -198,9 +253,14 @@ def builder(rules: Rules, args: Mapping[str, str], today: date,
         parts.append(accreditor)
         words.append(rules.accreditors[accreditor].name)
         query.append(f"accreditor={accreditor}")
+    if own:
+        # Not in the id: the events keep the UIDs of calfeed's dates they replace.
+        words.append(wording.count(len(own), "date") + " " + wording.REPORTED)
+        query += [f"{step}={checks.field_date(when)}" for step, when in own]
     ident = "-".join(parts)
-    profile = Profile(id=ident, name=builder_name(rules, ndd, enduring, accreditor),
-                      next_decision_date=ndd, enduring_materials=enduring, accreditor=accreditor)
+    profile = Profile(id=ident, name=builder_name(rules, ndd, enduring, accreditor, bool(own)),
+                      next_decision_date=ndd, enduring_materials=enduring, accreditor=accreditor,
+                      reported=own)
     return Subject("builder", profile, "/calendar", "?" + "&".join(query) if query else "",
                    filename=ident, answers=tuple(words))
 
@@ -219,7 +279,30 @@ def provider_of(secret: bytes, profile: Profile) -> Subject:
 
 def provider_urls(secret: bytes, profile: Profile, site: str) -> dict[str, str]:
     """A provider's private page and feed URLs on a site (for `calfeed links`)."""
-    subject = provider_of(secret, profile)
+    return _urls(provider_of(secret, profile), site)
+
+
+def group(found: Group | None, token: str) -> Subject:
+    """A group's calendar behind its token (the group it finds, if any); else Unknown."""
+    if found is None:
+        raise Unknown(tokens.prefix(token))
+    # Only the id and name: a group's events come from its providers' (core/groups.py).
+    profile = Profile(id=found.id, name=found.name, tracks=())
+    return Subject("group", profile, f"/{GROUP_PREFIX}/{token}", filename=found.id, group=found)
+
+
+def group_of(secret: bytes, found: Group) -> Subject:
+    """A group's calendar, its token made with the secret key."""
+    return group(found, tokens.token(secret, found.id, found.rotation, "group"))
+
+
+def group_urls(secret: bytes, found: Group, site: str) -> dict[str, str]:
+    """A group's private page and feed URLs on a site (for `calfeed links`)."""
+    return _urls(group_of(secret, found), site)
+
+
+def _urls(subject: Subject, site: str) -> dict[str, str]:
+    """A private calendar's page and feed URLs, in the order `calfeed links` prints them."""
     ics = site + subject.feed()
     return {"page": site + subject.page(), "webcal": webcal(ics), "ics": ics,
             "json": site + subject.feed("json"), "csv": site + subject.feed("csv")}

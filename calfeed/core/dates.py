@@ -20,6 +20,7 @@ YEARS_AHEAD = 2
 # `move` to a weekday: the first such day on or after the date.
 DAYS = (MO, TU, WE, TH, FR, SA, SU)
 FORWARD = {name: relativedelta(weekday=day(+1)) for name, day in zip(WEEKDAYS, DAYS)}
+FRIDAY = 4
 SATURDAY = 5
 # Placeholders a progress-report step's texts may use; see progress_fields.
 PROGRESS_FIELDS = ("next_decision_date", "review_cohort", "review_year")
@@ -32,11 +33,13 @@ def zone(name: str) -> ZoneInfo:
 
 
 def move(day: date, how: str | None) -> date:
-    """Move a day forward to a named weekday, or off a weekend to Monday."""
+    """Move a day forward to a named weekday, or off a weekend: to Monday, or back to Friday."""
     if how is None:
         return day
     if how == "off-weekend":
         return day + FORWARD["monday"] if day.weekday() >= SATURDAY else day
+    if how == "back-off-weekend":
+        return on_or_before(day, FRIDAY) if day.weekday() >= SATURDAY else day
     return day + FORWARD[how]
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 
 from calfeed.core import wording
-from calfeed.core.cohorts import fill_step as _step
+from calfeed.core.cohorts import fill_step
 from calfeed.core.dates import (
     YEARS_AHEAD,
     cohort_identity,
@@ -35,6 +35,7 @@ from calfeed.core.model import (
     Profile,
     Progress,
     Relative,
+    Replaced,
     Rules,
     Timed,
     Track,
@@ -60,6 +61,7 @@ class _Due:
     precision: str
     estimated: bool
     changes: tuple[Change, ...] = ()  # `was` in the same form as start
+    reported: bool = False  # from the provider's own decision report
 
 
 def yearly_deadline(track: Track, data_year: int) -> _Due:
@@ -101,11 +103,13 @@ def _resolve(milestone: Milestone, track: Track, done: dict[str, _Due],
              deadline: _Due | None) -> _Due:
     """Resolve one milestone's date form (relative ones after their anchors)."""
     when = milestone.when
-    estimated = milestone.estimated or track.estimated
+    # A date from the provider's own decision report is nobody's guess, in any schedule.
+    estimated = (milestone.estimated or track.estimated) and not milestone.reported
     if isinstance(when, Day):
-        return _Due(when.day, "day", estimated, milestone.changes)
+        return _Due(when.day, "day", estimated, milestone.changes, milestone.reported)
     if isinstance(when, Month):
-        return _Due(date(when.year, when.month, 1), "month", estimated, milestone.changes)
+        return _Due(date(when.year, when.month, 1), "month", estimated, milestone.changes,
+                    milestone.reported)
     if isinstance(when, Timed):
         zone = _zone(when.tz)
         return _Due(when.at.replace(tzinfo=zone), "time", estimated,
@@ -195,18 +199,61 @@ def _accreditor_due(accreditor: Accreditor, data_year: int,
     return (_Due(day, "day", estimated, history), wording.accreditor_suffix(name), note, None)
 
 
-def _estimated_date(cohorts: list[Cohort], step: str, ndd: date) -> Day | Month:
+def _accreditor_estimate(accreditor: Accreditor, accme_day: date) -> _Due | None:
+    """What the accreditor's rule gives for a data year, whether or not it published a date."""
+    rule = accreditor.rule
+    if rule is None:
+        return None
+    day = on_or_before(accme_day - timedelta(days=rule.days_before), WEEKDAYS.index(rule.weekday))
+    return _Due(day, "day", True)
+
+
+def _cohort_estimates(progress: Progress | None, track: Track) -> dict[str, _Due]:
+    """calfeed's estimate of each step of a published cohort, as it stood before the publication.
+
+    The estimated schedule its Next Decision Date had from the cohorts above it in
+    rules.toml (published before it), under the same UIDs. None for a cohort named
+    otherwise (the two November 2023 tables, whose events no estimate ever held) or
+    with no cohort before it.
+    """
+    ndd = track.next_decision_date
+    if progress is None or ndd is None or track.estimated:
+        return {}
+    if (track.id, track.cycle) != cohort_identity(ndd):
+        return {}
+    place = next((n for n, c in enumerate(progress.cohorts) if c.id == track.id), 0)
+    estimate = estimated_track(replace(progress, cohorts=progress.cohorts[:place]), ndd) \
+        if place else None
+    return _resolve_all(estimate, None) if estimate else {}
+
+
+def _replaced(due: _Due, estimate: _Due | None) -> Replaced | None:
+    """The estimate a published date replaced, if calfeed had one and it was not that date.
+
+    Compared with the date as first published: a later move is history (`changes`).
+    """
+    if estimate is None or estimate.start is None or due.estimated or due.start is None:
+        return None
+    first = due.changes[0].was if due.changes else due.start
+    if (estimate.start, estimate.precision) == (first, due.precision):
+        return None
+    return Replaced(estimate.start, estimate.precision)  # type: ignore[arg-type]
+
+
+def _estimated_date(cohorts: list[Cohort], step: Milestone, ndd: date) -> Day | Month:
     """Where a step falls for a Next Decision Date, placed as it was in the given cohorts.
 
     A day keeps its distance before the Next Decision Date, moved back to the
-    weekday ACCME used; with several cohorts the earliest place wins, and places
-    that disagree by more than SAME_PLACE_DAYS, or a step published as a month,
-    give a month.
+    weekday ACCME used; with several cohorts the earliest place wins. A step where
+    the provider acts is always a day, the earliest place (a month a cohort gave
+    only as a month counts from its first day): a coordinator needs a day to act by,
+    and the earliest is never late. ACCME's own notices become a month where a cohort
+    gave a month, or where the places disagree by more than SAME_PLACE_DAYS.
     """
     places: list[date] = []
     months = False
     for cohort in cohorts:
-        when = cohort.dates[step]
+        when = cohort.dates[step.id]
         if isinstance(when, Day):
             ahead = cohort.next_decision_date - when.day
             places.append(on_or_before(ndd - ahead, when.day.weekday()))
@@ -216,7 +263,7 @@ def _estimated_date(cohorts: list[Cohort], step: str, ndd: date) -> Day | Month:
             places.append(ndd.replace(day=1) - relativedelta(months=shift))
             months = True
     first = min(places)
-    if months or (max(places) - first).days > SAME_PLACE_DAYS:
+    if step.actor != "provider" and (months or (max(places) - first).days > SAME_PLACE_DAYS):
         return Month(first.year, first.month)
     return Day(first)
 
@@ -239,7 +286,7 @@ def estimated_track(progress: Progress, ndd: date) -> Track | None:
     fields = progress_fields(ndd)
     ident, cycle = cohort_identity(ndd)
     steps = tuple(
-        _step(s, _estimated_date(models, s.id, ndd) if isinstance(s.when, PerCohort) else None,
+        fill_step(s, _estimated_date(models, s, ndd) if isinstance(s.when, PerCohort) else None,
               fields, note)
         for s in progress.steps)
     return Track(ident, wording.estimated_schedule_name(progress.name, ndd),
@@ -248,24 +295,105 @@ def estimated_track(progress: Progress, ndd: date) -> Track | None:
                  estimated=True, follows=follows)
 
 
-def tracks_for(rules: Rules, profile: Profile) -> list[Track]:
-    """The tracks of a profile's calendar, with an estimated one for an uncovered NDD."""
-    found = [t for t in rules.tracks.values() if applies(t, profile)]
+def published_cohort(rules: Rules, ndd: date) -> Track | None:
+    """ACCME's published cohort for a Next Decision Date, as a track; None if none is."""
+    return next((t for t in rules.tracks.values()
+                 if t.kind == "progress" and t.next_decision_date == ndd), None)
+
+
+def accme_schedule(rules: Rules, ndd: date) -> Track | None:
+    """ACCME's progress-report schedule for a Next Decision Date: its cohort, else an estimate."""
+    found = published_cohort(rules, ndd)
+    if found is None and rules.progress is not None:
+        found = estimated_track(rules.progress, ndd)
+    return found
+
+
+def own_schedule(progress: Progress, base: Track | None, ndd: date,
+                 reported: tuple[tuple[str, Day | Month], ...],
+                 accreditor: Accreditor | None = None) -> Track:
+    """A progress-report schedule with the provider's own dates from its decision report.
+
+    Each step it dates is `reported`, with a note on where the date comes from (and on
+    ACCME's published date, where that differs: the provider's own stands); every other
+    step keeps `base`'s date. A provider with a Recognized Accreditor has no ACCME base:
+    only the steps it dated, named as its accreditor's. The schedule keeps the base's id
+    and cycle (else the Next Decision Date's), so its events keep the UIDs of the
+    estimate and of the cohort ACCME publishes (docs/design.md §3).
+    """
+    own = dict(reported)
+    fields = progress_fields(ndd)
+    ident, cycle = (base.id, base.cycle) if base else cohort_identity(ndd)
+    before = {m.id: m for m in base.milestones} if base else {}
+    name = accreditor.name if accreditor else None
+    steps = []
+    for step in progress.steps:
+        when, replaced = own.get(step.id), before.get(step.id)
+        if when is None:
+            if replaced is not None:
+                steps.append(replaced)
+            continue
+        accme = (replaced.when if base is not None and not base.estimated and replaced
+                 and replaced.when != when else None)
+        note = "\n\n" + wording.reported_step_note(name, accme)  # type: ignore[arg-type]
+        made = fill_step(step, when, fields, note, replaced.changes if replaced else ())
+        if accreditor is not None:
+            # Its accreditor, not ACCME, acts on this provider's progress report.
+            made = replace(made, title=made.title + wording.accreditor_schedule_suffix(name),
+                           actor="accreditor" if made.actor == "accme" else made.actor)
+        steps.append(replace(made, reported=True))
+    everything = all(s.id in own for s in progress.steps if isinstance(s.when, PerCohort))
+    if accreditor is not None:
+        title, source = wording.accreditor_schedule_name(progress.name, ndd, name), \
+            wording.accreditor_schedule_source(name)  # type: ignore[arg-type]
+    elif everything or base is None:
+        title, source = wording.reported_schedule_name(progress.name, ndd), \
+            wording.REPORTED_SOURCE
+    else:
+        title, source = wording.with_reported(base.name), f"{wording.REPORTED_SOURCE}; {base.source}"
+    partial = base is not None and accreditor is None and not everything
+    if accreditor is not None:  # its accreditor's page, not ACCME's progress-report guide
+        links = (Link(accreditor.name, accreditor.url),) if accreditor.url else ()
+    else:
+        links = base.links if base else progress.links
+    return Track(ident, title, source, "progress", tuple(steps), links, cycle, ndd,
+                 estimated=partial and base.estimated,  # type: ignore[union-attr]
+                 decision=base.decision if base else None,
+                 follows=base.follows if partial else None)  # type: ignore[union-attr]
+
+
+def progress_schedule(rules: Rules, profile: Profile) -> Track | None:
+    """The progress-report schedule of a profile's Next Decision Date, as its calendar shows it.
+
+    ACCME's published cohort for that date, else an estimate, with the provider's own
+    dates from its decision report in place of calfeed's. A provider with a Recognized
+    Accreditor gets no ACCME schedule: its accreditor decides on its progress reports
+    (published-dates.md, "Who accredits whom"), so it has only the dates it entered.
+    """
     ndd = profile.next_decision_date
-    if (ndd is None or profile.tracks is not None or rules.progress is None
-            or any(t.next_decision_date == ndd for t in found)):
-        return found
-    estimate = estimated_track(rules.progress, ndd)
-    return ([estimate] if estimate else []) + found
+    if ndd is None or profile.tracks is not None:
+        return None
+    accreditor = rules.accreditors.get(profile.accreditor or "")
+    if accreditor is not None:
+        if not profile.reported or rules.progress is None:
+            return None
+        # Named after the Next Decision Date, as an estimate is: never a cohort of ACCME's.
+        return own_schedule(rules.progress, None, ndd, profile.reported, accreditor)
+    base = accme_schedule(rules, ndd)
+    if base is None or not profile.reported or rules.progress is None:
+        return base
+    return own_schedule(rules.progress, base, ndd, profile.reported)
 
 
-def applies(track: Track, profile: Profile) -> bool:
-    """Whether a track is part of a profile's calendar."""
+def tracks_for(rules: Rules, profile: Profile) -> list[Track]:
+    """The tracks of a profile's calendar: its progress-report schedule first, then the others."""
     if profile.tracks is not None:
-        return track.id in profile.tracks
-    if track.kind == "progress" and track.next_decision_date is not None:
-        return track.next_decision_date == profile.next_decision_date
-    return True
+        return [t for t in rules.tracks.values() if t.id in profile.tracks]
+    # Published cohorts come in through progress_schedule, for their Next Decision Date.
+    found = [t for t in rules.tracks.values()
+             if not (t.kind == "progress" and t.next_decision_date is not None)]
+    schedule = progress_schedule(rules, profile)
+    return ([schedule] if schedule else []) + found
 
 
 def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
@@ -273,6 +401,7 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
     """The events of one cycle of one track for one profile."""
     resolved = _resolve_all(track, deadline)
     accreditor = rules.accreditors.get(profile.accreditor or "")
+    estimates = _cohort_estimates(rules.progress, track) if track.kind == "progress" else {}
     data_year = int(cycle) if track.kind == "yearly" else None
     events = []
     for milestone in track.milestones:
@@ -287,8 +416,16 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
             caveats.append(wording.FLAG_CAVEATS[flag])
         links = milestone.links + tuple(l for l in track.links if l not in milestone.links)
         explained = track.follows is not None
+        estimate = estimates.get(milestone.id)
+        if isinstance(milestone.when, Deadline) and track.yearly is not None:
+            estimate = _Due(rule_deadline(track.yearly, int(cycle)), "time", True)
+        authority = "ACCME"
         if accreditor and isinstance(milestone.when, Deadline):
+            accme = due
             due, suffix, note, caveat = _accreditor_due(accreditor, int(cycle), due)
+            if suffix:  # the accreditor's own date, published or estimated
+                authority = accreditor.name
+                estimate = _accreditor_estimate(accreditor, accme.start.date())  # type: ignore[union-attr]
             explained = bool(suffix) and due.estimated  # the accreditor's rule, said in the note
             title += suffix
             description += "\n\n" + note
@@ -308,18 +445,22 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
             start=due.start,
             end=_end(due.start, due.precision),
             precision=due.precision,  # type: ignore[arg-type]
-            status="estimated" if due.estimated else "published",
+            status="reported" if due.reported else "estimated" if due.estimated else "published",
             actor=milestone.actor,
             description=description,
             url=links[0].url if links else None,
             links=links,
             when=milestone.when.when if isinstance(milestone.when, Undated) else None,
-            changes=due.changes,
+            # A reported date's history is that of ACCME's date it replaces: not its own.
+            changes=() if due.reported else due.changes,
             explained=explained and due.estimated,
             caveats=tuple(caveats),
             data_year=data_year,
-            sequence=event_sequence(due.estimated, due.changes),
-            modified=modified(due.changes),
+            sequence=event_sequence(due.estimated, due.changes, due.reported),
+            modified=None if due.reported else modified(due.changes),
+            authority=authority,
+            # A coordinator's own date replaces nothing ACCME gave: its note says whose it is.
+            replaced=None if due.reported else _replaced(due, estimate),
         ))
     return events
 
@@ -335,19 +476,26 @@ def schedule(rules: Rules, profile: Profile, today: date) -> list[Event]:
             deadline = yearly_deadline(track, year)
             events += _expand(rules, track, profile, str(year), deadline,
                               cycle_fields(year, deadline))
+    # A publication replacing calfeed's estimate is news while its date is ahead; once it
+    # has passed, saying so forever would claim estimates calfeed may never have shown
+    # (a yearly rule written after ACCME published the year).
+    events = [replace(e, replaced=None) if e.replaced and e.passed(today) else e for e in events]
     return sorted(events, key=lambda e: e.sort_key)
 
 
-def event_sequence(estimated: bool, changes: tuple[Change, ...]) -> int:
+def event_sequence(estimated: bool, changes: tuple[Change, ...], reported: bool = False) -> int:
     """An event's SEQUENCE: never lower than any earlier feed gave it, higher at each change.
 
     Feeds once numbered every event with the calendar's `sequence`, which stays below
     SEQUENCE_FLOOR for any rules revised before 2027; a client may ignore an update whose
     SEQUENCE went down, so each event counts up from there: one for becoming published
     (an estimate replaced by ACCME's date moves the event) and one per recorded move.
-    Estimated dates carry no history, so the count only ever grows.
+    Estimated dates carry no history, so the count only ever grows. A date from the
+    provider's own decision report counts one more than a published date it replaces
+    (`changes` are that date's history), two more than an estimate, so switching to it
+    moves the event.
     """
-    return SEQUENCE_FLOOR + (not estimated) + len(changes)
+    return SEQUENCE_FLOOR + (not estimated) + len(changes) + reported
 
 
 def modified(changes: tuple[Change, ...]) -> datetime | None:
@@ -372,10 +520,29 @@ def sequence(revised: datetime) -> int:
 
 def calendar(rules: Rules, profile: Profile, url: str | None = None) -> Calendar:
     """The header of a profile's calendar: identity, name, description, revision."""
-    names = [t.name for t in tracks_for(rules, profile)]
+    tracks = tracks_for(rules, profile)
+    names = [t.name for t in tracks]
     description = ("ACCME deadlines for " + profile.name + ": " + "; ".join(names) + ". "
                    "Made by calfeed from ACCME's published schedules; dates marked "
                    "(estimated) follow ACCME's usual rule and are not yet published.")
+    if any(m.reported for t in tracks for m in t.milestones):
+        description += " " + wording.REPORTED_CALENDAR_NOTE
+    note = progress_note(rules, profile)
+    if note:
+        description += " " + note
     return Calendar(uid=f"{profile.id}@calfeed", name=f"{profile.name} — ACCME deadlines",
                     description=description, revised=rules.revised,
                     sequence=sequence(rules.revised), url=url)
+
+
+def progress_note(rules: Rules, profile: Profile) -> str | None:
+    """What a calendar says of whose progress-report dates it shows, when not ACCME's.
+
+    A provider with a Recognized Accreditor and a Next Decision Date: its accreditor
+    sets those dates, so calfeed shows only the ones entered from its decision report.
+    """
+    accreditor = rules.accreditors.get(profile.accreditor or "")
+    if accreditor is None or profile.next_decision_date is None or profile.tracks is not None:
+        return None
+    return wording.accreditor_progress_note(accreditor.name, profile.next_decision_date,
+                                            bool(profile.reported))

@@ -8,7 +8,9 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 Precision = Literal["day", "month", "time", "undated"]
-Status = Literal["published", "estimated"]
+# "reported": a date the provider's coordinator entered from its own decision report
+# (the builder's answers, or the roster): neither ACCME's publication nor an estimate.
+Status = Literal["published", "estimated", "reported"]
 Actor = Literal["provider", "accme", "accreditor"]
 # "progress": a one-off cohort table (its cycle is the cohort, "2023-11");
 # "yearly": recurs every data year (its cycles are the years, "2024").
@@ -20,8 +22,9 @@ WEEKDAYS: tuple[str, ...] = (
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
 )
 # `move` values: a weekday name moves forward to that day; "off-weekend" moves
-# a Saturday or Sunday forward to Monday.
-MOVES: tuple[str, ...] = WEEKDAYS + ("off-weekend",)
+# a Saturday or Sunday forward to Monday; "back-off-weekend" moves it back to the
+# Friday before (the last business day: an estimate that must never be late).
+MOVES: tuple[str, ...] = WEEKDAYS + ("off-weekend", "back-off-weekend")
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,18 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Replaced:
+    """calfeed's estimate of a date that was then published: what the publication replaced.
+
+    Never a move: `changes` record moves of published dates. `was` has the form of the
+    event's start (a date, a month's first day, an aware date-time).
+    """
+
+    was: date | datetime
+    precision: Precision
+
+
+@dataclass(frozen=True)
 class Milestone:
     """One row of an ACCME table: ACCME's words, who acts, and exactly one date form."""
 
@@ -119,6 +134,10 @@ class Milestone:
     only_if: str | None = None
     estimated: bool = False
     changes: tuple[Change, ...] = ()  # the date's history, oldest first
+    # A progress-report step dated from the provider's own decision report: its
+    # `changes` are then those of the date it replaces (ACCME's published one), which
+    # only count in its SEQUENCE, so that it never goes down (engine.event_sequence).
+    reported: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,6 +236,27 @@ class Profile:
     # Email addresses for `calfeed notify` only. Out of repr, equality and hash, so
     # no log line, cache key or rendered output can ever carry one.
     contacts: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # Progress-report step id -> its date from the provider's own decision report, in
+    # the steps' order (the roster's step columns, the builder's answers).
+    reported: tuple[tuple[str, Day | Month], ...] = ()
+    # The groups the roster's `groups` cell names. Out of equality: membership changes
+    # no event of the provider's own calendar, so its cached schedules stay good.
+    groups: tuple[str, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Many providers in one view: a consultant's clients, or every provider of an accreditor."""
+
+    id: str
+    name: str
+    # Provider ids in roster order: those whose `groups` cell names the group, and with
+    # `accreditor`, every provider it accredits.
+    members: tuple[str, ...]
+    accreditor: str | None = None
+    rotation: int = 0  # bump to give the group a new private URL
+    # The weekly digest's addresses: as a Profile's contacts, out of repr, equality and hash.
+    contacts: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -233,6 +273,10 @@ class Rules:
     progress: Progress | None = None  # its cohorts are also in `tracks`, one track each
     # `calfeed check`'s warning lines: unusual but possible (a milestone not on a Wednesday)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    groups: dict[str, Group] = field(default_factory=dict)  # the groups file, if any
+    groups_path: str | None = None
+    digest_day: str = "monday"  # the weekday of the groups' weekly digest ([notify])
+    digest_weeks: int = 5  # how far ahead a digest looks
 
 
 @dataclass(frozen=True)
@@ -275,6 +319,11 @@ class Event:
     # equals 22:59 in Mexico City), so without it two events written in different zones
     # would be equal, and a cache of serialized events would hand one the other's bytes.
     zone: str | None = field(default=None, init=False)
+    # Who sets the date: "ACCME", or the Recognized Accreditor's name for its own deadline.
+    authority: str = "ACCME"
+    # calfeed's estimate this published date replaced, when it differed from what was
+    # published (the first published date, before any move); None otherwise.
+    replaced: Replaced | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "zone", getattr(getattr(self.start, "tzinfo", None), "key", None))
@@ -314,6 +363,18 @@ class Lead:
     months: int = 0
     days: int = 0
     exact: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One reminder on an event: how long before its start it fires, and what it says.
+
+    Steps due at the same moment ring once, on the first of them: its alarm's text
+    names them all (reminders.py).
+    """
+
+    before: timedelta
+    description: str
 
 
 @dataclass(frozen=True)

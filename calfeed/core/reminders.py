@@ -6,7 +6,13 @@ for an all-day step (whose day is floating). Alarms are only for steps the provi
 acts on, and never at or after a step's start. Each alarm is expressed as the exact
 time before the step's start (what Outlook stores: minutes before the start, counted
 from local midnight for an all-day event), so every client fires it at the same
-instant. Pure: no clock, no I/O.
+instant.
+
+Alarms help only where they are news (issue 18 point 6, docs/design.md §4): steps due
+at the same moment (annual reporting's five) ring once, on the first of them in ACCME's
+order, with a text naming them all; and a calendar carries no alarm on a step that has
+passed, nor one whose day is before the calendar's "today", which clients would show as
+overdue when they import it. Pure: no clock (today is an argument), no I/O.
 """
 
 from __future__ import annotations
@@ -20,14 +26,16 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import FR, relativedelta
 
-from calfeed.outputs import ical
-from calfeed.core.model import Event, Lead
+from calfeed.core import wording
+from calfeed.core.model import Alarm, Event, Lead
 
 MOST = 3
 LONGEST = timedelta(days=366)
 ACCEPTED = "up to 3 ISO 8601 durations, comma-separated, like P14D,P2D or PT12H"
 EXPECTED = "expected up to 3 durations like P14D,P2D or PT12H"
 # ISO 8601 allows years and months; iCalendar durations (and TRIGGER) do not.
+# RFC 5545's dur-value: weeks alone, or days and/or a time of hours, minutes, seconds.
+DURATION = re.compile(r"([+-])?P(?:(\d+)W|(\d+D)?(?:T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?)\Z")
 CALENDAR_UNITS = re.compile(r"P(?=\d+[YM])(\d+Y)?(\d+M)?(\d+[WD])?(T.*)?\Z")
 
 # When a reminder comes on its day: the start of a working morning.
@@ -70,7 +78,7 @@ def parse(text: str) -> tuple[timedelta, ...]:
             # "P" and "PT" parse as zero in icalendar: a duration needs a number.
             if not any(c.isdigit() for c in item):
                 raise ValueError(item)
-            duration = ical.duration(item)
+            duration = duration_of(item)
         except ValueError:
             raise ValueError(
                 f"remind: {part.strip()!r} is not an ISO 8601 duration ({EXPECTED})"
@@ -85,6 +93,21 @@ def parse(text: str) -> tuple[timedelta, ...]:
     if len(found) > MOST:
         raise ValueError(f"remind: {len(found)} durations are too many ({EXPECTED})")
     return tuple(sorted(found, reverse=True))
+
+
+def duration_of(text: str) -> timedelta:
+    """An iCalendar (RFC 5545) duration like P14D, P2W or PT12H30M; ValueError if it is not one."""
+    match = DURATION.match(text)
+    if match is None or not any(match.groups()[1:]):
+        raise ValueError(text)
+    sign, weeks, *parts = match.groups()
+    days, hours, minutes, seconds = (int(part[:-1]) if part else 0 for part in parts)  # "14D"
+    try:
+        found = timedelta(weeks=int(weeks or 0), days=days, hours=hours, minutes=minutes,
+                          seconds=seconds)
+    except OverflowError:  # PT999…9S: no calendar's duration, and none the checks can size
+        raise ValueError(text) from None
+    return -found if sign == "-" else found
 
 
 def leads(durations: Sequence[timedelta]) -> tuple[Lead, ...]:
@@ -109,9 +132,15 @@ def working_day(day: date) -> date:
     return day + relativedelta(weekday=FR(-1)) if day.weekday() >= 5 else day
 
 
-def moments(event: Event, chosen: Sequence[Lead]) -> tuple[datetime, ...]:
-    """When the alarms of a step fire (aware, earliest first); none if the provider does not act."""
+def moments(event: Event, chosen: Sequence[Lead],
+            today: date | None = None) -> tuple[datetime, ...]:
+    """When the alarms of a step fire (aware, earliest first); none if the provider does not act.
+
+    With `today`: none for a step that has passed, and none on a day before today.
+    """
     if event.start is None or event.actor != ACTING or not chosen:
+        return ()
+    if today is not None and event.passed(today):
         return ()
     start, day, zone = _start(event)
     found = set()
@@ -122,25 +151,55 @@ def moments(event: Event, chosen: Sequence[Lead]) -> tuple[datetime, ...]:
             before = working_day(day - relativedelta(months=lead.months, days=lead.days))
             moment = datetime.combine(before, WORKDAY_START, zone).astimezone(timezone.utc)
         # Aware datetimes in one zone compare by wall clock: compare in UTC.
-        if moment < start.astimezone(timezone.utc):
+        if moment < start.astimezone(timezone.utc) and (
+                today is None or moment.astimezone(zone).date() >= today):
             found.add(moment)
     return tuple(m.astimezone(zone) for m in sorted(found))
 
 
 @lru_cache(maxsize=4096)
-def triggers(event: Event, chosen: tuple[Lead, ...]) -> tuple[timedelta, ...]:
+def triggers(event: Event, chosen: tuple[Lead, ...],
+             today: date | None = None) -> tuple[timedelta, ...]:
     """How long before the step's start each alarm fires, longest first: Outlook keeps one."""
-    found = moments(event, chosen)
+    found = moments(event, chosen, today)
     if not found:
         return ()
     start = _start(event)[0].astimezone(timezone.utc)
     return tuple(start - moment.astimezone(timezone.utc) for moment in found)
 
 
-def alarms(chosen: Sequence[Lead]) -> Callable[[Event], tuple[timedelta, ...]] | None:
-    """What ical.render asks for each event's alarms; None for a calendar without reminders."""
+def _moment(event: Event) -> tuple[str, object]:
+    """When a step is due, as one key for every step due then: its precision and start
+    (an aware start compares as an instant)."""
+    return event.precision, event.start
+
+
+def calendar_alarms(events: Sequence[Event], chosen: Sequence[Lead],
+                    today: date) -> list[tuple[Alarm, ...]]:
+    """Each event's alarms, in the order of `events` (a calendar's, so ACCME's order at
+    each moment): one ring per deadline moment, on its first step, naming every step."""
+    found: list[tuple[Alarm, ...]] = [()] * len(events)
+    frozen = tuple(chosen)
+    if not frozen:
+        return found
+    together: dict[tuple[str, object], list[int]] = {}
+    for n, event in enumerate(events):
+        if event.start is not None and event.actor == ACTING and not event.passed(today):
+            together.setdefault(_moment(event), []).append(n)
+    for places in together.values():
+        first = events[places[0]]
+        before = triggers(first, frozen, today)
+        if before:
+            text = wording.alarm_text([events[n] for n in places])
+            found[places[0]] = tuple(Alarm(b, text) for b in before)
+    return found
+
+
+def alarms(chosen: Sequence[Lead], events: Sequence[Event],
+           today: date) -> Callable[[Event], tuple[Alarm, ...]] | None:
+    """What ical.render asks for each of a calendar's events: its alarms (calendar_alarms);
+    None for a calendar without reminders."""
     if not chosen:
         return None
-    frozen = tuple(chosen)
-    # Remembered per step and choice: a build renders each step in several calendars.
-    return lambda event: triggers(event, frozen)
+    found = dict(zip(events, calendar_alarms(events, chosen, today)))
+    return lambda event: found.get(event, ())

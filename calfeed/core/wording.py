@@ -35,6 +35,14 @@ ESTIMATED_FEED_NOTE = ("Estimated: ACCME has not yet published this date; "
 ESTIMATED_TAG = "Estimated date"
 ESTIMATED_PAGE_NOTE = ("ACCME has not published this date yet: it follows ACCME's usual "
                        "rule and may change.")
+# A date from the provider's own decision report (status "reported"): the page's tag,
+# the CSV's Status, where the feed's description says it comes from.
+REPORTED = "from your decision report"
+REPORTED_TAG = "From your decision report"
+REPORTED_SOURCE = "Your organization's decision report"
+REPORTED_CALENDAR_NOTE = ("Dates from your decision report are as your organization "
+                          "entered them.")
+STATUS_LABELS = {"reported": REPORTED_TAG}
 # A date that moved: the page's tags, and its heading over the moves that are news.
 MOVED_TAG = "Moved"
 CHANGED_RECENTLY_TAG = "Changed recently"
@@ -49,6 +57,27 @@ def title(event: Event, estimated: bool = True) -> str:
     """
     caveats = event.caveats if estimated else tuple(c for c in event.caveats if c != ESTIMATED)
     return f"{event.bare_title} ({'; '.join(caveats)})" if caveats else event.bare_title
+
+
+def summary(event: Event) -> str:
+    """An event's title as a calendar shows it: "… (estimated) — due 11:59 p.m. CT"."""
+    return title(event) + due(event)
+
+
+def alarm_text(events: Sequence[Event]) -> str:
+    """What one reminder says: its step's title, or every step due at that moment.
+
+    "Annual Reporting in PARS, data year 2025: 5 steps due Tuesday, March 31, 2026,
+    11:59 p.m. CT: Accept the terms …; Enter all activities …; …".
+    """
+    first = events[0]
+    if len(events) == 1:
+        return summary(first)
+    assert first.start is not None
+    tracks = {schedule(e) for e in events}
+    prefix = f"{schedule(first)}: " if len(tracks) == 1 else ""
+    return (f"{prefix}{len(events)} steps due {moment_words(first.start, first.precision)}: "
+            + "; ".join(title(e) for e in events))
 
 
 def yes_no(text: str) -> bool | None:
@@ -116,6 +145,8 @@ def when(event: Event) -> str:
     if start is None:
         return event.when or "No date published"
     if event.precision == "month":
+        if event.status == "reported":
+            return f"{month_year(start)} (the month your decision report gives)"
         return f"{month_year(start)} (no exact day published)"
     if isinstance(start, datetime):
         return f"{weekday_date(start.date())}, {deadline_time(start)}"
@@ -172,8 +203,8 @@ def actor_label(actor: str, you: bool = False) -> str:
 
 
 def status_label(status: str) -> str:
-    """A date's status as a table labels it: "Published", "Estimated"."""
-    return status.capitalize()
+    """A date's status as a table labels it: "Published", "Estimated", "From your decision report"."""
+    return STATUS_LABELS.get(status, status.capitalize())
 
 
 def actor_phrase(actor: str) -> str:
@@ -213,6 +244,35 @@ def change_words(change: Change, start: date | datetime | None, precision: str) 
         note = change.note.strip()
         text += " " + (note if note.endswith((".", "!", "?")) else note + ".")
     return text
+
+
+def authority(name: str) -> str:
+    """Who sets a date, in a sentence: "ACCME", "the California Medical Association"."""
+    return name if name == "ACCME" else f"the {name}"
+
+
+# Who gave a date that is no longer calfeed's estimate, by its new status: a status
+# that comes later (a date the provider reports) gets its own words here.
+CONFIRMED_BY = {"published": "Published by {authority}"}
+
+
+def confirmed_by(event: Event) -> str:
+    """Who gave an event's date, now that it is no longer an estimate: "Published by ACCME"."""
+    words = CONFIRMED_BY.get(event.status, event.status.capitalize() + " by {authority}")
+    return words.format(authority=authority(event.authority))
+
+
+def replaced_words(event: Event) -> str | None:
+    """What a published date replaced, as a sentence; None if it replaced no other estimate.
+
+    "Published by ACCME: replaces calfeed's estimate of Wednesday, January 20, 2027."
+    Never "moved": calfeed's estimate was never a date ACCME gave.
+    """
+    replaced = event.replaced
+    if replaced is None:
+        return None
+    return (f"{confirmed_by(event)}: replaces calfeed's estimate of "
+            f"{moment_words(replaced.was, replaced.precision)}.")
 
 
 def utc_stamp(moment: datetime) -> str:
@@ -328,3 +388,138 @@ def estimated_schedule_page_note(ndd: date, follows: str) -> str:
             f"{long_date(ndd)}. These dates are estimated from {follows}: each step as far "
             f"before the Next Decision Date as it was there, on the same weekday, never later. "
             f"Your organization's decision report from ACCME has the exact dates.")
+
+
+# ---------------------------------------------------------------------------
+# Progress-report dates from the provider's own decision report
+
+
+def when_words(when: Day | Month) -> str:
+    """A step's date as written in rules or a report: "Wednesday, April 3, 2024", "July 2024"."""
+    if isinstance(when, Day):
+        return weekday_date(when.day)
+    return month_year(date(when.year, when.month, 1))
+
+
+def reported_step_note(accreditor: str | None, accme: Day | Month | None) -> str:
+    """The description's note on a step dated from the provider's own decision report.
+
+    `accme` is ACCME's published date for the step where it differs: both are said,
+    and the report's stands.
+    """
+    if accreditor is not None:
+        return (f"From your decision report: your Recognized Accreditor, the {accreditor}, "
+                f"sets your progress-report dates, and your organization entered this one "
+                f"from its decision report. The step is worded as ACCME words it.")
+    text = ("From your decision report: your organization entered this date from the "
+            "decision report ACCME sent it; calfeed shows it as entered, not estimated.")
+    if accme is not None:
+        text += (f" ACCME's published milestones for this Next Decision Date give "
+                 f"{when_words(accme)}; the date in your decision report stands.")
+    return text
+
+
+def reported_schedule_name(name: str, ndd: date) -> str:
+    """A progress-report schedule whose every date is from the provider's decision report."""
+    return f"{with_next_decision_date(name, ndd)} ({REPORTED})"
+
+
+def with_reported(name: str) -> str:
+    """A schedule some of whose dates are from the provider's decision report."""
+    return f"{name}, with dates {REPORTED}"
+
+
+def accreditor_schedule_suffix(name: str) -> str:
+    """What a progress-report step's title adds when its accreditor sets the provider's dates."""
+    return f" — {name} schedule"
+
+
+def accreditor_schedule_name(progress: str, ndd: date, name: str) -> str:
+    """The progress-report schedule of a provider whose Recognized Accreditor sets its dates."""
+    return f"{with_next_decision_date(progress, ndd)} (from your {name} decision report)"
+
+
+def accreditor_schedule_source(name: str) -> str:
+    """Where that schedule comes from."""
+    return f"Your organization's decision report from the {name}"
+
+
+def accreditor_progress_note(name: str, ndd: date, reported: bool) -> str:
+    """What a calendar says of the progress-report dates of a state-accredited provider."""
+    sets = (f"Your progress report (Next Decision Date {long_date(ndd)}) is decided by the "
+            f"{name}, your Recognized Accreditor, which sets its dates in your decision report: "
+            f"calfeed shows no ACCME dates for it.")
+    if reported:
+        return f"{sets} The progress-report dates here are the ones entered from that report."
+    return f"{sets} Enter the dates from that report to have them in this calendar."
+
+
+def reported_page_note(count_: int) -> str:
+    """What a page says above a calendar with dates from the provider's own decision report."""
+    return (f"{count(count_, 'date')} in this calendar {'is' if count_ == 1 else 'are'} "
+            f"{REPORTED}, as your organization entered {'it' if count_ == 1 else 'them'}: "
+            f"shown as given, never estimated, and kept when ACCME publishes its own.")
+
+
+# ---------------------------------------------------------------------------
+# Groups: many providers in one calendar, page and digest
+
+# A group event's title names at most this many providers; more are counted.
+NAMED_IN_TITLE = 3
+
+
+def and_list(words: Sequence[str]) -> str:
+    """Words as a sentence lists them: "A", "A and B", "A, B and C"."""
+    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]])) if words else ""
+
+
+def providers_short(names: Sequence[str]) -> str:
+    """Whom a group event is due for, short enough for a title: "A, B and C", or "12 providers"."""
+    if len(names) > NAMED_IN_TITLE:
+        return f"{len(names):,} providers"
+    return and_list(list(names))
+
+
+def group_title(names: Sequence[str], bare_title: str) -> str:
+    """A group event's bare title: its providers first, as a shared calendar is kept by hand."""
+    return f"{providers_short(names)}: {bare_title}"
+
+
+def providers_line(names: Sequence[str], which: str | None = None) -> str:
+    """The paragraph a group event's description ends with: every provider it is due for
+    (`which`: what they share, "the 150 providers accredited by …")."""
+    if len(names) == 1:
+        return f"For {names[0]}."
+    return f"For {which or f'{len(names):,} providers'}: " + "; ".join(names) + "."
+
+
+def group_calendar_name(name: str) -> str:
+    """A group calendar's name, as calendar apps list it."""
+    return f"{name} — ACCME deadlines"
+
+
+def group_calendar_description(name: str, members: int, schedules: Sequence[str]) -> str:
+    """A group calendar's description: whose deadlines, and how events name them."""
+    return (f"ACCME deadlines for the {count(members, 'provider')} of {name}: "
+            + "; ".join(schedules) + ". Each event names the providers it is due for; a step "
+            "due at the same moment for several providers is one event. Made by calfeed from "
+            "ACCME's published schedules; dates marked (estimated) follow ACCME's usual rule "
+            "and are not yet published.")
+
+
+def providers_with(facts: Sequence[tuple[str, object]], count_: int,
+                   accreditors: dict[str, str]) -> str:
+    """A set of a group's providers by what they share: "the 150 providers accredited by the
+    California Medical Association that offer enduring materials"."""
+    words = [f"the {count_:,} providers" if count_ > 1 else "the provider"]
+    for name, value in facts:
+        if name == "accreditor":
+            words.append("accredited by " + (f"the {accreditors.get(str(value), value)}"
+                                             if value else "ACCME"))
+    verb = "offer" if count_ > 1 else "offers"
+    for name, value in facts:
+        if name == "enduring_materials":
+            words.append(f"that {verb} enduring materials")
+        elif name == "next_decision_date" and isinstance(value, date):
+            words.append(f"with the Next Decision Date {long_date(value)}")
+    return " ".join(words)

@@ -9,17 +9,20 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
+from functools import partial
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
-from calfeed.notify import mail, plan as notify, sendlog, signups, smtp, subscriptions
+from calfeed.notify import (digest, digest_mail, mail, plan as notify, sendlog, signups, smtp,
+                            subscriptions)
 from calfeed.core import wording
 from calfeed.core.model import Lead, Rules
+from calfeed.notify.digest import Digest
 from calfeed.notify.plan import Message
 from calfeed.notify.smtp import MailError
 
@@ -55,8 +58,8 @@ class Outcome:
     """What a run did: messages sent, messages that failed (with why), claims a dead run left."""
 
     planned: int = 0
-    sent: list[Message] = field(default_factory=list)
-    failed: list[tuple[Message, str]] = field(default_factory=list)
+    sent: list[Message | Digest] = field(default_factory=list)
+    failed: list[tuple[Message | Digest, str]] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
 
 
@@ -68,11 +71,14 @@ def _utc_now() -> datetime:
 def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[str, str],
         mailer: Sender, say: Callable[[str, bool], None],
         clock: Callable[[], datetime] = _utc_now, run_id: str = "",
-        time_limit: float = RUN_SECONDS, signup: Signup | None = None) -> Outcome:
-    """Send today's messages; `say(line, is_problem)` reports one line per message.
+        time_limit: float = RUN_SECONDS, group_pages: Mapping[str, str] | None = None,
+        signup: Signup | None = None) -> Outcome:
+    """Send today's messages, then the groups' digests due; `say(line, is_problem)` reports
+    one line per message.
 
     Sending stops `time_limit` seconds after the run took the lock: the messages left
-    fail as "not tried", and the next run sends them.
+    fail as "not tried", and the next run sends them. `group_pages` maps each group's id
+    to its private page, which its digest links to.
     """
     outcome = Outcome()
 
@@ -92,8 +98,9 @@ def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[s
         plan = notify.plan(rules, today, contents.told, contents.reminded, audience.signups,
                            audience.stopped)
         pages = {**pages, **audience.pages}
-        outcome.planned = len(plan.messages)
-        log.learn(plan.quiet)
+        digests, first_met = digest.plan(rules, today, contents.told, contents.digested)
+        outcome.planned = len(plan.messages) + len(digests)
+        log.learn(plan.quiet + first_met)
         domain = parseaddr(sender)[1].rpartition("@")[2] or None
         server_down: str | None = None
         for message in plan.messages:
@@ -129,6 +136,12 @@ def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[s
             log.confirm(message, clock())
             outcome.sent.append(message)
             say(f"sent to {message.label}: {subject}", False)
+        for letter in digests:
+            compose = partial(digest_mail.compose, letter, rules, sender,
+                              (group_pages or {}).get(letter.group.id, ""))
+            server_down = _deliver(letter, digest_mail.subject(letter), compose,
+                                   log.confirm_digest, log, mailer, outcome, say, clock, domain,
+                                   server_down)
         if signup is not None:
             subscriptions.tidy(log.db, {a.lower() for a in notify.recipients(rules)},
                                clock().timestamp())
@@ -150,6 +163,41 @@ def _audience(db: sqlite3.Connection, state: str | Path, rules: Rules, today: da
         say(f"not planned for {', '.join(stopped)}: the address's owner stopped these emails "
             f"(remove it from the roster)", False)
     return found
+
+
+def _deliver(letter: Digest, subject: str, compose: Callable[[], EmailMessage],
+             confirm: Callable[[Digest, datetime], None], log: sendlog.SendLog, mailer: Sender,
+             outcome: Outcome, say: Callable[[str, bool], None], clock: Callable[[], datetime],
+             domain: str | None, server_down: str | None) -> str | None:
+    """Compose, claim, send and confirm one digest, as each reminder message is; returns
+    why the server is down (the messages after it are not tried), or None."""
+    if server_down is not None:
+        reason = f"not tried: {server_down}"
+        outcome.failed.append((letter, reason))
+        say(f"not sent to {letter.label}: {subject}: {reason}", True)
+        return server_down
+    try:
+        email = compose()
+    except Exception as err:  # one message that cannot be written never stops the rest
+        reason = f"cannot be composed: {type(err).__name__}: {smtp.scrub(str(err))}"
+        outcome.failed.append((letter, reason))
+        say(f"not sent to {letter.label}: {subject}: {reason}", True)
+        return None
+    now = clock()
+    email["Date"] = format_datetime(now)
+    email["Message-ID"] = make_msgid("calfeed", domain=domain)
+    log.claim(letter, now)
+    try:
+        mailer.send(email)
+    except MailError as err:
+        log.release(letter)
+        outcome.failed.append((letter, str(err)))
+        say(f"not sent to {letter.label}: {subject}: {err}", True)
+        return str(err) if err.server_down else None
+    confirm(letter, clock())
+    outcome.sent.append(letter)
+    say(f"sent to {letter.label}: {subject}", False)
+    return None
 
 
 def preview(state: str | Path, rules: Rules, today: date,
@@ -174,6 +222,13 @@ def preview(state: str | Path, rules: Rules, today: date,
                     else f"{item.notice} notice")
             lines.append(f"  {item.key}: {what}: {wording.title(item.event)} "
                          f"({mail.headline(item)})")
-    lines.append(f"{today.isoformat()}: {wording.count(len(plan.messages), 'message')} "
-                 f"would be sent")
+    digests, _ = digest.plan(rules, today, contents.told, contents.digested)
+    for letter in digests:
+        members = digest_mail.audience_of(letter, rules)
+        lines.append(f"would send to {letter.label}: {digest_mail.subject(letter)}")
+        for news in letter.news:
+            lines.append(f"  {news.notice} notice: {wording.title(news.shared.step)} "
+                         f"({digest_mail.change(news, members).headline})")
+    lines.append(f"{today.isoformat()}: "
+                 f"{wording.count(len(plan.messages) + len(digests), 'message')} would be sent")
     return lines

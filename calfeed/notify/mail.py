@@ -109,16 +109,29 @@ def _upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def replaces(item: Item) -> str | None:
+    """What a publication says of the estimate the recipient knew: ", replacing calfeed's
+    estimate of …" or ", as calfeed estimated"; None for a date that is simply new."""
+    if item.notice != "published" or item.was_status != wording.ESTIMATED:
+        return None
+    if item.was == item.start:
+        return "as calfeed estimated"
+    return f"replacing calfeed's estimate of {was(item)}"
+
+
 def headline(item: Item) -> str:
     """What an item says before its steps: the reason, the date, the time left."""
     month = item.event.precision == "month"
-    # A month's notice says the month once: "Date published: December 2026 (no exact day …)".
+    # A month's notice says the month once: "Published by ACCME: December 2026 (no exact day …)".
     left = "" if month and item.notice else _left(item)
     if item.notice == "moved":
         return f"Date moved to {wording.when(item.event)} (was {was(item)})" + (
             f", {left}" if left else "")
     if item.notice == "published":
-        return f"Date published: {wording.when(item.event)}" + (f", {left}" if left else "")
+        # Who published it, and what it replaces: never "moved", since calfeed's
+        # estimate was never a date ACCME gave.
+        return (f"{wording.confirmed_by(item.event)}: {wording.when(item.event)}"
+                + "".join(f", {part}" for part in (replaces(item), left) if part))
     if month:
         return f"{_upper_first(left)} (no exact day published)"
     return f"{_upper_first(left)}: {wording.when(item.event)}"
@@ -131,8 +144,17 @@ def subject(message: Message) -> str:
     many rows), and says "estimated" when the first date is one.
     """
     first = message.items[0]
-    together = [i for i in message.items if (i.start, i.event.track, i.notice, i.provider) == (
-        first.start, first.event.track, first.notice, first.provider)]
+    # A publication is one piece of news however many dates it gives (a cohort's table).
+    published = first.notice == "published"
+
+    def news(item: Item) -> tuple:
+        """What items told together share: a publication's schedule, else one date's."""
+        if published:
+            return (item.event.track, item.event.cycle, item.notice, item.provider,
+                    item.was_status)
+        return item.start, item.event.track, item.notice, item.provider
+
+    together = [i for i in message.items if news(i) == news(first)]
     what = (f"{first.event.track_name} ({len(together)} steps)" if len(together) > 1
             else wording.title(first.event, estimated=False))
     if len({i.key for i in message.items}) > 1:
@@ -141,8 +163,13 @@ def subject(message: Message) -> str:
     date = wording.when(first.event) + estimated
     if first.notice == "moved":
         text = f"Date moved: {what} — now {date}"
-    elif first.notice == "published":
-        text = f"New date: {what} — {date}"
+    elif published:
+        by = wording.confirmed_by(first.event)
+        if len(together) > 1:
+            text = f"{by}: {what}" + (", replacing calfeed's estimates"
+                                      if first.was_status == wording.ESTIMATED else "")
+        else:
+            text = f"{by}: {what} — {date}" + (f", {replaces(first)}" if replaces(first) else "")
     elif first.event.precision == "month":  # the month is said in how long is left
         text = f"{_upper_first(_left(first))}: {what}{estimated}"
     else:

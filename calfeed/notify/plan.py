@@ -7,9 +7,11 @@ due now, and dispatch.py sends it.
 - A reminder goes out `days_before` (rules.toml [notify], default 30, 7 and 1) each
   dated deadline where the provider acts. A run that finds several lead times passed
   (the timer missed days) sends only the nearest one, and nothing after the deadline.
-- A date that moved, or a date that is newly published (a new event, or an estimate
-  ACCME confirmed), is one notice. Reminders are keyed by the event's date, so after a
-  move they count again towards the new date.
+- A published date that moved is one notice ("moved"); a date that is newly published
+  (a new event, or an estimate that ACCME's, or an accreditor's, publication replaced,
+  at the estimate's date or another) is one notice ("published"), never a move.
+  Reminders are keyed by the event's date, so after either they count again towards
+  the new date.
 - A recipient gets one message per run, whatever the number of providers they are on
   and calendars they signed up to (a `Source` each: a roster place, or a sign-up with
   its own lead times, keyed in the send log by its calendar, "track:…").
@@ -67,7 +69,8 @@ class Item:
     days_left: int  # from today to the deadline's day (a month's first), in the deadline's zone
     lead: int | None  # the reminder this is (days before), or None for a notice only
     notice: Notice | None
-    was: str | None = None  # the date key before a move
+    was: str | None = None  # the date key the recipient was told before: a move's, or the estimate's
+    was_status: str | None = None  # the status they were told it had ("estimated")
     source: Source | None = None  # the sign-up it is for; None: the roster's provider
 
     @property
@@ -274,10 +277,14 @@ def _item(source: Source, today: date, address: str, event: Event, first: bool,
             # An estimate coming into view (next year's deadline) is no news; a date
             # ACCME published is.
             notice = "published" if event.status == "published" else None
+        elif event.status == "reported" and before.status != "reported":
+            notice = None  # the provider's own date, from its own decision report: not news
+        elif before.status == "estimated" and event.status == "published":
+            # A publication replacing calfeed's estimate, at its date or another: the
+            # estimate was never a date ACCME gave, so this is no move.
+            notice = "published"
         elif before.start != key:
             notice = "moved"
-        elif before.status == "estimated" and event.status == "published":
-            notice = "published"
     days_left = (due_day(event) - today).days
     lead = None
     if remindable(event):
@@ -288,6 +295,8 @@ def _item(source: Source, today: date, address: str, event: Event, first: bool,
             lead = due
     if notice is None and lead is None:
         return None
-    was = before.start if notice == "moved" and before is not None else None
-    return Item(source.profile, event, key, days_left, lead, notice, was,
-                source if source.signup else None)
+    signup = source if source.signup else None
+    if notice is None or before is None:
+        return Item(source.profile, event, key, days_left, lead, notice, source=signup)
+    return Item(source.profile, event, key, days_left, lead, notice, before.start,
+                before.status, signup)

@@ -6,7 +6,8 @@ row, committed), sends it, and confirms it: its `sent` rows, the dates its recip
 now knows (`told`) and the claim's removal are one transaction. A claim still there
 when the next run starts belongs to a run that died between the claim and the
 confirmation: the message is planned again and sent again (at least once; see the
-README, "Email reminders").
+README, "Email reminders"). A group's weekly digest goes the same way, confirmed by its
+row in `digests` (recipient, group, week).
 
 WAL lets a reader (a dry run, `sqlite3` at the shell) read while a run writes, and
 `BEGIN IMMEDIATE` with a busy timeout makes a writer wait for the lock instead of
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from calfeed.notify.digest import Digest
 from calfeed.notify.plan import Message, Record, Told
 
 BUSY_TIMEOUT_MS = 60_000
@@ -51,6 +53,14 @@ CREATE TABLE IF NOT EXISTS told (
     status     TEXT NOT NULL,
     PRIMARY KEY (recipient, provider, uid)
 );
+CREATE TABLE IF NOT EXISTS digests (
+    recipient  TEXT NOT NULL,
+    grp        TEXT NOT NULL,     -- the group's id
+    week       TEXT NOT NULL,     -- the digest day it is for: 2024-03-11
+    sent_at    TEXT NOT NULL,
+    run        TEXT NOT NULL,
+    PRIMARY KEY (recipient, grp, week)
+);
 CREATE TABLE IF NOT EXISTS claims (
     recipient  TEXT PRIMARY KEY,
     label      TEXT NOT NULL,  -- the providers, for the warning line: never the address
@@ -70,6 +80,7 @@ class Contents:
 
     told: dict[tuple[str, str, str], Told]
     reminded: frozenset[tuple[str, str, str, str, int]]
+    digested: frozenset[tuple[str, str, str]] = frozenset()  # (recipient, group, week)
 
 
 def _connect(path: Path, readonly: bool = False, immutable: bool = False) -> sqlite3.Connection:
@@ -133,7 +144,9 @@ def _contents(db: sqlite3.Connection) -> Contents:
     reminded = frozenset(db.execute(
         "SELECT recipient, provider, uid, event_date, lead_days FROM sent "
         "WHERE kind = 'reminder'"))
-    return Contents(told, reminded)  # type: ignore[arg-type]
+    digested = frozenset(db.execute("SELECT recipient, grp, week FROM digests")
+                         ) if "digests" in tables else frozenset()
+    return Contents(told, reminded, digested)  # type: ignore[arg-type]
 
 
 class SendLog:
@@ -214,7 +227,7 @@ class SendLog:
         with _transaction(self.db):
             _told(self.db, records)
 
-    def claim(self, message: Message, now: datetime) -> None:
+    def claim(self, message: Message | Digest, now: datetime) -> None:
         """Mark a message as being sent, before it goes to the SMTP server."""
         with _transaction(self.db):
             self.db.execute("INSERT INTO claims VALUES (?, ?, ?, ?)",
@@ -234,7 +247,16 @@ class SendLog:
                                    i.event.status) for i in message.items))
             self.db.execute("DELETE FROM claims WHERE recipient = ?", (message.recipient,))
 
-    def release(self, message: Message) -> None:
+    def confirm_digest(self, digest: Digest, now: datetime) -> None:
+        """The digest was accepted: its week, the dates it told and the claim's removal, at once."""
+        with _transaction(self.db):
+            self.db.execute("INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?)",
+                            (digest.recipient, digest.group.id, digest.week.isoformat(),
+                             now.isoformat(), self.run))
+            _told(self.db, digest.records)
+            self.db.execute("DELETE FROM claims WHERE recipient = ?", (digest.recipient,))
+
+    def release(self, message: Message | Digest) -> None:
         """The message failed: drop its claim, so the next run tries again."""
         with _transaction(self.db):
             self.db.execute("DELETE FROM claims WHERE recipient = ?", (message.recipient,))

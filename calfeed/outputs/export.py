@@ -38,6 +38,16 @@ def change_dict(change: Change) -> dict[str, Any]:
             "note": change.note}
 
 
+def replaced_dict(event: Event) -> dict[str, Any] | None:
+    """The estimate a published date replaced: `was` as `start` is written, its precision, who
+    published the date, and the sentence pages say; None if it replaced no other estimate."""
+    replaced = event.replaced
+    if replaced is None:
+        return None
+    return {"was": _iso(replaced.was), "precision": replaced.precision,
+            "by": event.authority, "note": wording.replaced_words(event)}
+
+
 def event_dict(event: Event) -> dict[str, Any]:
     """One event as the JSON contract lays it out."""
     return {
@@ -50,6 +60,7 @@ def event_dict(event: Event) -> dict[str, Any]:
         "url": event.url, "when": event.when,
         "links": [{"title": link.title, "url": link.url} for link in event.links],
         "changes": [change_dict(c) for c in event.changes],
+        "replaced": replaced_dict(event),
     }
 
 
@@ -94,9 +105,10 @@ def csv_row(event: Event) -> dict[str, str | None]:
         # "Estimated" is said once, in Status; other caveats stay with the title.
         "Step": wording.title(event, estimated=False), "Who acts": wording.actor_label(event.actor),
         "Status": wording.status_label(event.status),
-        # The moves in words, newest first.
-        "Changes": " ".join(wording.change_words(c, event.start, event.precision)
-                            for c in reversed(event.changes)),
+        # The moves in words, newest first, then the estimate the publication replaced.
+        "Changes": " ".join([wording.change_words(c, event.start, event.precision)
+                             for c in reversed(event.changes)]
+                            + [wording.replaced_words(event) or ""]).strip(),
         "Schedule": wording.schedule(event),
         "Details": event.description, "Link": event.url,
         "uid": event.uid, "track": event.track, "cycle": event.cycle,

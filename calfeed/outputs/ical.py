@@ -1,6 +1,6 @@
 """Render events as an iCalendar feed: the only module that imports icalendar.
 
-What real clients need (DESIGN §4) decides every choice here: all-day markers from
+What real clients need (docs/design.md §4) decides every choice here: all-day markers from
 `date` objects, an RRULE-form VTIMEZONE that Outlook reads correctly, no VALARM
 unless asked, and output that depends on nothing but the inputs.
 """
@@ -15,14 +15,16 @@ import icalendar
 from icalendar import vCategory, vDDDTypes, vDuration, vInt, vText
 
 from calfeed.core import wording, zones
-from calfeed.core.model import Calendar, Event
+from calfeed.core.model import Alarm, Calendar, Event
 
 PRODID = "-//calfeed//calfeed//EN"
 # Clients poll twice a day at most; ACCME publishes a handful of times a year.
 REFRESH = timedelta(hours=12)
 # Values every VEVENT carries, encoded once: icalendar only reads them when it
 # serializes, so one object can stand in many events.
-STATUS = {"estimated": vText("TENTATIVE"), "published": vText("CONFIRMED")}
+# A date from the provider's own decision report is as firm as a published one.
+STATUS = {"estimated": vText("TENTATIVE"), "published": vText("CONFIRMED"),
+          "reported": vText("CONFIRMED")}
 PUBLIC = vText("PUBLIC")
 TRANSPARENT = vText("TRANSPARENT")
 FREE = vText("FREE")
@@ -30,11 +32,12 @@ DISPLAY = vText("DISPLAY")
 
 
 def render(events: Sequence[Event], calendar: Calendar,
-           alarms: Callable[[Event], Sequence[timedelta]] | None = None) -> bytes:
+           alarms: Callable[[Event], Sequence[Alarm | timedelta]] | None = None) -> bytes:
     """The .ics bytes of a calendar: the same inputs always give the same bytes.
 
-    `alarms` says, for each event, how long before its start each reminder fires
-    (reminders.alarms makes it); each becomes a VALARM, in that order.
+    `alarms` says, for each event, its reminders (reminders.alarms makes it: when each
+    fires and what it says); each becomes a VALARM, in that order. A bare timedelta is
+    a reminder that says the event's own title.
     """
     dated = [e for e in events if e.precision != "undated"]
     # VTIMEZONEs before the events that name them: some clients read in one pass.
@@ -112,8 +115,8 @@ def _vevent_ical(event: Event, revised: datetime, url: str | None) -> bytes:
 
 
 def _alarmed(event: Event, revised: datetime, url: str | None,
-             triggers: tuple[timedelta, ...]) -> bytes:
-    """A VEVENT's bytes with a VALARM per trigger, last, in the order given.
+             triggers: tuple[Alarm | timedelta, ...]) -> bytes:
+    """A VEVENT's bytes with a VALARM per alarm, last, in the order given.
 
     icalendar writes a component's own lines, then each subcomponent's, then its END
     line: the event serialized once (and shared by the calendar without reminders and
@@ -125,16 +128,18 @@ def _alarmed(event: Event, revised: datetime, url: str | None,
         return plain
     assert plain.endswith(_VEVENT_END)
     summary = _summary(event)
-    return (plain[:-len(_VEVENT_END)] + b"".join(_valarm_ical(summary, t) for t in triggers)
+    return (plain[:-len(_VEVENT_END)]
+            + b"".join(_valarm_ical(t.description, t.before) if isinstance(t, Alarm)
+                       else _valarm_ical(summary, t) for t in triggers)
             + _VEVENT_END)
 
 
 @lru_cache(maxsize=4096)
-def _valarm_ical(summary: str, before: timedelta) -> bytes:
-    """A display alarm's bytes: the event's summary, `before` its start."""
+def _valarm_ical(description: str, before: timedelta) -> bytes:
+    """A display alarm's bytes: what it says, `before` the event's start."""
     alarm = icalendar.Alarm()
     alarm.add("action", DISPLAY)
-    alarm.add("description", vText(summary))
+    alarm.add("description", vText(description))
     alarm.add("trigger", ExactDuration(-before))
     return alarm.to_ical()
 
@@ -200,13 +205,17 @@ def _vevent(event: Event, common: _Common) -> icalendar.Event:
 
 
 def _summary(event: Event) -> str:
-    """An event's title as a calendar shows it, and its reminders say it."""
-    return wording.title(event) + wording.due(event)
+    """An event's title as a calendar shows it, and its own reminders say it."""
+    return wording.summary(event)
 
 
 def _event_description(event: Event, common: _Common) -> str:
-    """Its moves (newest first), ACCME's full text, who acts, whether it is estimated, the links."""
+    """Its moves (newest first) and the estimate its publication replaced, ACCME's full text,
+    who acts, whether it is estimated, the links."""
     moves = [wording.change_words(c, event.start, event.precision) for c in reversed(event.changes)]
+    replaced = wording.replaced_words(event)
+    if replaced:
+        moves.append(replaced)
     lines = moves + ([""] if moves else []) + [
         event.description, "", f"Who acts: {wording.actor_phrase(event.actor)}"]
     if event.status == "estimated" and not event.explained:
@@ -286,7 +295,3 @@ class ExactDuration(vDuration):
             f"{seconds}S" if seconds or not (hours or minutes) else "")
         return f"{sign}PT{text}".encode("ascii")
 
-
-def duration(text: str) -> timedelta:
-    """An iCalendar (ISO 8601) duration like P14D or PT12H; ValueError if it is not one."""
-    return vDuration.from_ical(text)

@@ -8,15 +8,20 @@ rules, for the builder's form and the accreditor's note.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from calfeed.core import reminders, wording
-from calfeed.core.calendars import Subject, webcal
-from calfeed.core.model import Calendar, Event, Link, Rules, Track
+from calfeed.core import engine, reminders, wording
+from calfeed.core.calendars import BadParameter, Subject, webcal
+from calfeed.core.dates import progress_fields
+from calfeed.core.model import Calendar, Day, Event, Link, Month, PerCohort, Rules, Track
 from calfeed.core.rules import first_ndd, last_ndd, ndd_accepted
+from calfeed.core.rules import ndd as ndd_rules
+from calfeed.core.rules import reported
+from calfeed.core.rules.checks import field_date
 
 # Steps further ahead than this fold their full text on a page (the first one never
 # does), so the next few months read at a glance and a year ahead is a list of titles.
@@ -39,7 +44,8 @@ class EventView:
     paragraphs: tuple[str, ...]
     links: tuple[Link, ...]
     ics: str | None
-    moves: tuple[str, ...] = ()  # "Moved: was …; announced …", newest first
+    # "Moved: was …; announced …", newest first, then "Published by ACCME: replaces …"
+    moves: tuple[str, ...] = ()
     recent: bool = False  # a move announced in the last 30 days
 
 
@@ -136,6 +142,9 @@ def event_view(event: Event, today: date, subject: Subject) -> EventView:
         iso = start.isoformat()[:7] if event.precision == "month" else start.isoformat()
     paragraphs = tuple(p.strip() for p in event.description.split("\n\n") if p.strip())
     moves = tuple(wording.change_words(c, start, event.precision) for c in reversed(event.changes))
+    # The estimate its publication replaced: older than any move, so said last.
+    replaced = wording.replaced_words(event)
+    moves += (replaced,) if replaced else ()
     return EventView(event, wording.title(event), wording.when(event), iso, day,
                      event.passed(today),
                      wording.actor_label(event.actor, you=subject.kind != "track"),
@@ -251,9 +260,78 @@ def subscribe_links(ics_url: str, name: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class DateField:
+    """One step's field in "Dates from your decision report": a date, or a month."""
+
+    id: str  # the step's id: its parameter
+    label: str  # the step's wording
+    type: str  # "date" or "month", as calfeed's date for the step is a day or a month
+    value: str  # the coordinator's date, else calfeed's
+    calfeed: str | None  # calfeed's own date for the step, in words, and whose it is
+    error: str | None = None  # why the value was refused (on the 400 page)
+
+
+def _step_forms(rules: Rules, ndd: date) -> dict[str, tuple[str, Day | Month | None, str]]:
+    """Each dated step's label, ACCME's date for this Next Decision Date (published or
+    estimated) and its status."""
+    progress = rules.progress
+    assert progress is not None
+    schedule = engine.accme_schedule(rules, ndd)
+    whens = {m.id: m.when for m in schedule.milestones} if schedule else {}
+    status = "estimated" if schedule is None or schedule.estimated else "published"
+    fields = progress_fields(ndd)
+    return {s.id: (s.title.format_map(fields),
+                   w if isinstance(w := whens.get(s.id), (Day, Month)) else None, status)
+            for s in progress.steps if isinstance(s.when, PerCohort)}
+
+
+def date_fields(rules: Rules, ndd: date, accreditor: str | None,
+                own: dict[str, Day | Month], typed: dict[str, str] | None = None,
+                error: BadParameter | None = None) -> list[DateField]:
+    """The fields of "Dates from your decision report": each step's, prefilled with the
+    coordinator's dates, or before they gave any, calfeed's (none for a provider whose
+    accreditor sets them); on the 400 page, what was typed and why one was refused."""
+    found = []
+    for ident, (label, when, status) in _step_forms(rules, ndd).items():
+        accme = None if accreditor else when
+        calfeed = (f"calfeed's date: {wording.when_words(accme)} ({status})" if accme else None)
+        mine = own.get(ident)
+        if typed is not None:
+            value = typed.get(ident, "")
+        else:
+            # calfeed's dates fill the form until the coordinator has given any: from then
+            # on a step they left out stays empty (its date in the hint), so sending the
+            # form again never makes an estimate theirs unasked.
+            value = field_date(mine) if mine else field_date(accme) if accme and not own else ""
+        form = mine or when
+        month = isinstance(form, Month) or bool(typed and reported.ISO_MONTH.match(value))
+        found.append(DateField(ident, label, "month" if month else "date", value, calfeed,
+                               error.reason if error and error.name == ident else None))
+    return found
+
+
 def builder_form(rules: Rules, today: date, subject: Subject | None = None) -> dict[str, Any]:
-    """The builder form: the Next Decision Dates it takes, the accreditors, a subject's answers."""
+    """The builder form: the Next Decision Dates it takes, the accreditors, a subject's answers,
+    and with a Next Decision Date the fields of the dates from the decision report."""
     profile = subject.profile if subject else None
+    ndd = profile.next_decision_date if profile else None
+    own = dict(profile.reported) if profile else {}
+    return {
+        **_form(rules, today),
+        "ndd": ndd.isoformat() if ndd else "",
+        "enduring": bool(profile and profile.enduring_materials),
+        "accreditor": (profile.accreditor or "") if profile else "",
+        "reported": [(ident, field_date(when)) for ident, when in own.items()],
+        "dates": date_fields(rules, ndd, profile.accreditor, own)  # type: ignore[union-attr]
+        if ndd and rules.progress else [],
+        "accreditor_name": rules.accreditors[profile.accreditor].name
+        if profile and profile.accreditor else None,
+    }
+
+
+def _form(rules: Rules, today: date) -> dict[str, Any]:
+    """What every builder form says: the Next Decision Dates it takes, the accreditors."""
     first = first_ndd(rules.progress)
     published = sorted(t.next_decision_date for t in rules.tracks.values()
                        if t.kind == "progress" and t.next_decision_date)
@@ -263,9 +341,29 @@ def builder_form(rules: Rules, today: date, subject: Subject | None = None) -> d
         "accepted": ndd_accepted(first, today),
         "published": [wording.long_date(d) for d in published],  # type: ignore[arg-type]
         "accreditors": [(a.id, a.name) for a in rules.accreditors.values()],
-        "ndd": profile.next_decision_date.isoformat() if profile and profile.next_decision_date else "",
-        "enduring": bool(profile and profile.enduring_materials),
-        "accreditor": (profile.accreditor or "") if profile else "",
+    }
+
+
+def builder_refilled(rules: Rules, today: date, args: Mapping[str, str],
+                     error: BadParameter) -> dict[str, Any]:
+    """The builder form as it was sent, for the 400 page: every answer as typed, the refused
+    one marked, so the coordinator corrects one field instead of starting again."""
+    raw_ndd = args.get("next_decision_date", "").strip()
+    ndd, _ = ndd_rules.parse(raw_ndd, first_ndd(rules.progress), today)
+    accreditor = args.get("accreditor", "").strip()
+    typed = {ident: args.get(ident, "").strip() for ident in reported.steps(rules.progress)}
+    dates = date_fields(rules, ndd, accreditor or None, {}, typed, error) \
+        if ndd and rules.progress else []
+    return {
+        **_form(rules, today),
+        "ndd": raw_ndd,
+        "enduring": wording.yes_no(args.get("enduring_materials", "")) is True,
+        "accreditor": accreditor,
+        # Shown in their own fields when there are any, carried unseen only when not.
+        "reported": [] if dates else [(ident, text) for ident, text in typed.items() if text],
+        "dates": dates,
+        "accreditor_name": rules.accreditors[accreditor].name
+        if accreditor in rules.accreditors else None,
     }
 
 
@@ -286,6 +384,9 @@ class SubscribeBox:
     chosen: str  # the chosen reminders in words ("no reminders")
     reminded: bool  # whether the calendar has alarms
     outlook_keeps: str  # the one reminder Outlook keeps ("2 weeks")
+    # Whether a later one takes its place once its day has passed (the feed leaves out
+    # reminders before its "today", so the first it carries is the next still to come).
+    outlook_next: bool
     links: dict[str, str]  # webcal, google, outlook, office
     ics_url: str  # the address to copy
     download: str  # the .ics as a one-off download (root-relative)
@@ -300,7 +401,7 @@ def subscribe_box(subject: Subject, site: str, name: str, choice: str | None) ->
     leads = reminders.BY_ID[choice].leads if choice else ()
     ics_url = site + subject.feed(remind=choice)
     return SubscribeBox(tuple(options), wording.leads(leads), bool(leads),
-                        wording.lead(leads[0]) if leads else "",
+                        wording.lead(leads[0]) if leads else "", len(leads) > 1,
                         subscribe_links(ics_url, name), ics_url,
                         subject.feed(remind=choice, download="1"))
 
@@ -331,6 +432,8 @@ def calendar_page(rules: Rules, subject: Subject, calendar: Calendar, tracks: li
         "accreditor_note": wording.accreditor_page_note(
             accreditor.name, accreditor.rule and accreditor.rule.weekday,
             accreditor.rule and accreditor.rule.days_before) if accreditor else None,
+        "progress_note": engine.progress_note(rules, subject.profile),
+        "reported": sum(1 for e in events if e.status == "reported"),
         "builder": builder_form(rules, today, subject) if subject.kind == "builder" else None,
     }
 

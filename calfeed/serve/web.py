@@ -6,7 +6,8 @@ subject, renders (or finds in the cache) the feed, answers conditional requests,
 turns problems into 400, 404 and 503 answers.
 
 Its routes come from one table: every kind of calendar (KINDS) has the same five URL
-shapes (SHAPES), so a new kind is one row. Public answers (/healthz, the 503) say the
+shapes (SHAPES), so a new kind is one row (a group's page has one more: its overview
+by name). Public answers (/healthz, the 503) say the
 state of the data and when it loaded, never why a load failed: the problem lines name
 roster providers and server paths, so they go to the log and to `calfeed check`.
 """
@@ -33,11 +34,11 @@ from flask import (
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.http import is_resource_modified
 
-from calfeed.core import calendars, engine, reminders, wording
-from calfeed.outputs import export, ical, views
-from calfeed.serve import redact, secret
+from calfeed.core import calendars, engine, groups, reminders, wording
+from calfeed.outputs import export, group_export, group_views, ical, views
+from calfeed.serve import lastgood, redact, secret
 from calfeed.core.calendars import BadParameter, Subject
-from calfeed.core.model import Event, Lead, Profile
+from calfeed.core.model import Calendar, Event, Group, Lead, Profile, Rules
 from calfeed.serve.store import FeedCache, Snapshot, Store
 
 bp = Blueprint("calfeed", __name__)
@@ -97,17 +98,25 @@ class Rendered:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, serving: bool = True) -> None:
     """Register the blueprint, the data store, the template words and the log redaction.
 
-    The CALFEED_* values in app.config are already parsed (calfeed.settings).
+    The CALFEED_* values in app.config are already parsed (calfeed.settings). A serving
+    app (a WSGI server's, `calfeed run`'s) looks at the files every
+    CALFEED_RELOAD_INTERVAL and answers from the server's last good copy when they are
+    broken; another command's, and a static build's, reads the files once, as they are.
     """
     config = app.config
     today: date | None = config.get("CALFEED_TODAY")
     key = secret.key(config.get("CALFEED_SECRET_KEY"), app.instance_path)
-    store = Store(config["CALFEED_RULES"], config.get("CALFEED_PROVIDERS"), key,
-                  interval=config["CALFEED_RELOAD_INTERVAL"],
-                  today=(lambda: today) if today else date.today)
+    serving = serving and not config.get("CALFEED_STATIC")
+    rules_path, providers_path = config["CALFEED_RULES"], config.get("CALFEED_PROVIDERS")
+    groups_path = config.get("CALFEED_GROUPS")
+    store = Store(rules_path, providers_path, key,
+                  interval=config["CALFEED_RELOAD_INTERVAL"] if serving else None,
+                  today=(lambda: today) if today else date.today,
+                  keep=lastgood.folder(app.instance_path, rules_path, providers_path, groups_path)
+                  if serving else None, groups_path=groups_path)
     site = config.get("CALFEED_BASE_URL") or None
     # A static build fetches every URL once: a rendered feed is never asked for again.
     # (CALFEED_STATIC is the build's own config key, not a setting anyone gives.)
@@ -217,7 +226,8 @@ class Kind:
     name: str  # the endpoints' prefix: track_page, builder_feed, provider_event, …
     base: str  # the route before "/" or ".ics" (calendars.Subject.base, with its arguments)
     find: Find  # (snapshot, feed options, **path arguments) -> Subject
-    answers: tuple[str, ...] = ()  # the query parameters that say whose calendar it is
+    # The query parameters that say whose calendar it is (the builder's depend on the rules).
+    answers: Callable[[Rules], tuple[str, ...]] = lambda rules: ()
 
 
 def _track(snap: Snapshot, options: tuple[str, ...], track: str) -> Subject:
@@ -236,11 +246,17 @@ def _provider(snap: Snapshot, options: tuple[str, ...], token: str) -> Subject:
     return calendars.provider(snap.provider(token), token)
 
 
+def _group(snap: Snapshot, options: tuple[str, ...], token: str) -> Subject:
+    """A group's calendar behind its private token."""
+    return calendars.group(snap.group(token), token)
+
+
 KINDS = (
     Kind("track", "/tracks/<track>", _track),
-    Kind("builder", "/calendar", _builder, calendars.BUILDER_ANSWERS),
-    # Behind a private prefix (calendars.PRIVATE_PREFIXES): redacted from every log.
+    Kind("builder", "/calendar", _builder, calendars.builder_parameters),
+    # Behind private prefixes (calendars.PRIVATE_PREFIXES): redacted from every log.
     Kind("provider", f"/{calendars.PROVIDER_PREFIX}/<token>", _provider),
+    Kind("group", f"/{calendars.GROUP_PREFIX}/<token>", _group),
 )
 
 Event3 = tuple[str, str, str]  # (track, cycle, milestone): one event's .ics
@@ -251,7 +267,7 @@ def _page_view(kind: Kind) -> Callable[..., Response]:
     def view(choice: str | None = None, **ids: str) -> Response:
         snap = snapshot()
         if request.environ.get("QUERY_STRING"):
-            _once(kind.answers)
+            _once(kind.answers(snap.rules))  # type: ignore[arg-type]  # loaded: never None
         return _page(kind.find(snap, (), **ids), snap, choice)
     return view
 
@@ -301,6 +317,14 @@ for _kind in KINDS:
                         f"{_kind.name}_{_shape.name}", _shape.view(_kind), methods=["GET"])
 
 
+@bp.get(f"/{calendars.GROUP_PREFIX}/<token>/{calendars.ORDER_PREFIX}"
+        f"<any({', '.join(calendars.GROUP_ORDERS)}):order>/")
+def group_ordered_page(token: str, order: str) -> Response:
+    """A group's page with its overview in another order (a path, so static hosts have it)."""
+    snap = snapshot()
+    return _page(_group(snap, (), token), snap, order=order)
+
+
 # ---------------------------------------------------------------------------
 # Feeds
 # ---------------------------------------------------------------------------
@@ -325,7 +349,7 @@ def _feed(kind: Kind, ids: dict[str, str], fmt: str, only: Event3 | None = None,
     if request.environ.get("QUERY_STRING"):
         # One grammar on every format: each parameter once, a bad `remind` refused on
         # .json and .csv too, though only the .ics carries alarms.
-        _once(kind.answers + calendars.FEED_OPTIONS)
+        _once(kind.answers(snap.rules) + calendars.FEED_OPTIONS)  # type: ignore[arg-type]
         subject = kind.find(snap, calendars.FEED_OPTIONS, **ids)
         remind = _remind(chosen)
         if fmt != "ics":
@@ -352,7 +376,7 @@ def _feed(kind: Kind, ids: dict[str, str], fmt: str, only: Event3 | None = None,
     if validators and not is_resource_modified(validators, rendered.etag,
                                                last_modified=rendered.last_modified):
         return Response(status=304, headers=headers)
-    # A spreadsheet file is always a download; a feed only when asked (DESIGN §5), and
+    # A spreadsheet file is always a download; a feed only when asked (docs/design.md §5), and
     # one event's .ics always.
     if download or only is not None or (fmt == "csv" and not plain):
         headers += (("Content-Disposition", f'attachment; filename="{rendered.filename}.{fmt}"'),)
@@ -366,19 +390,17 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...]
     """Schedule and render a feed: the only place a request does the work."""
     rules = snap.rules
     assert rules is not None
-    events = _schedule(snap, subject.profile, today)
-    calendar = engine.calendar(rules, subject.profile, site + subject.page())
-    if only is not None:
-        events = [e for e in events if (e.track, e.cycle, e.milestone) == only
-                  and e.precision != "undated"]
-        if not events:
-            raise NotFound()
-    if fmt == "ics":
-        body = ical.render(events, calendar, reminders.alarms(remind))
-    elif fmt == "json":
-        body = export.to_json(calendar, events).encode("utf-8")
+    if subject.group is not None:
+        body = _group_body(snap, subject, subject.group, fmt, remind, today, site, only)
     else:
-        body = export.to_csv(events, today).encode("utf-8")
+        events = _schedule(snap, subject.profile, today)
+        calendar = engine.calendar(rules, subject.profile, site + subject.page())
+        if only is not None:
+            events = [e for e in events if (e.track, e.cycle, e.milestone) == only
+                      and e.precision != "undated"]
+            if not events:
+                raise NotFound()
+        body = feed_body(fmt, events, calendar, today, remind)
     # The feed depends on the files (revised, or a roster edit that keeps it) and
     # on today (which data years are shown): Last-Modified is the latest of them.
     midnight = datetime.combine(today, time(), timezone.utc)
@@ -394,6 +416,66 @@ def _render(snap: Snapshot, subject: Subject, fmt: str, remind: tuple[Lead, ...]
         ("Cache-Control", f"{'private' if subject.private else 'public'}, max-age={FEED_MAX_AGE}")))
 
 
+def feed_body(fmt: str, events: list[Event], calendar: Calendar, today: date,
+              remind: tuple[Lead, ...] = ()) -> bytes:
+    """A feed's bytes in one format: what a route answers and the static build writes."""
+    if fmt == "ics":
+        # The alarms of the whole calendar at once: steps due together ring once, and
+        # nothing rings for what is past on the calendar's day.
+        return ical.render(events, calendar, reminders.alarms(remind, events, today))
+    if fmt == "json":
+        return export.to_json(calendar, events).encode("utf-8")
+    return export.to_csv(events, today).encode("utf-8")
+
+
+def page_html(rules: Rules, subject: Subject, events: list[Event], today: date, site: str,
+              choice: str | None = None) -> str:
+    """A calendar's page (or, with a reminder choice, the page subscribing with it), in an
+    app context: what a route answers and the static build writes."""
+    page = views.calendar_page(rules, subject,
+                               engine.calendar(rules, subject.profile, site + subject.page()),
+                               engine.tracks_for(rules, subject.profile), events, today, site,
+                               choice)
+    return render_template("subscribe.html" if choice else "calendar.html", **page)
+
+
+def _group_body(snap: Snapshot, subject: Subject, group: Group, fmt: str,
+                remind: tuple[Lead, ...], today: date, site: str, only: Event3 | None) -> bytes:
+    """A group's feed in one format, or one event of it (the path names its variant after
+    the milestone: groups.key)."""
+    rules = snap.rules
+    assert rules is not None
+    shared = _group_schedule(snap, group, today)
+    calendar = groups.calendar(rules, shared, site + subject.page())
+    if only is not None:
+        events = [s.event for s in shared.events if (s.event.track, s.event.cycle, s.key) == only
+                  and s.event.precision != "undated"]
+        if not events:
+            raise NotFound()
+        return feed_body("ics", events, calendar, today, remind)
+    if fmt == "json":
+        return group_export.to_json(calendar, shared, provider_pages(shared, site),
+                                    _accreditor_names(rules)).encode("utf-8")
+    if fmt == "csv":
+        return group_export.to_csv(shared, today, _accreditor_names(rules)).encode("utf-8")
+    return feed_body("ics", shared.feed(), calendar, today, remind)
+
+
+def group_html(rules: Rules, subject: Subject, shared: groups.Schedule,
+               today: date, site: str, choice: str | None = None,
+               order: str = "deadline") -> str:
+    """A group's page (the overview in `order`), or with a reminder choice the page
+    subscribing with it, in an app context: what a route answers."""
+    calendar = groups.calendar(rules, shared, site + subject.page())
+    if choice:
+        page = views.calendar_page(rules, subject, calendar, list(shared.tracks), [], today,
+                                   site, choice)
+        return render_template("subscribe.html", **page)
+    page = group_views.group_page(rules, subject, calendar, shared, provider_pages(shared, ""),
+                                  today, site, order)
+    return render_template("group.html", **page)
+
+
 def _schedule(snap: Snapshot, profile: Profile, today: date) -> list[Event]:
     """engine.schedule, remembered for the last few profiles of this data load (never mutated)."""
     key = (profile, today)
@@ -406,23 +488,51 @@ def _schedule(snap: Snapshot, profile: Profile, today: date) -> list[Event]:
     return events
 
 
+def _group_schedule(snap: Snapshot, group: Group, today: date) -> groups.Schedule:
+    """groups.schedule, remembered beside the providers' schedules of this data load."""
+    key = (group, today)
+    found = snap.schedules.get(key)
+    if found is None:
+        found = groups.schedule(snap.rules, group, today)  # type: ignore[arg-type]
+        if len(snap.schedules) >= SCHEDULES_KEPT:
+            snap.schedules.clear()
+        snap.schedules[key] = found
+    return found
+
+
+def provider_pages(shared: groups.Schedule, prefix: str) -> dict[str, str]:
+    """Each member's private page, after a prefix (the site, or the site's root path)."""
+    key = state().secret
+    return {m.profile.id: prefix + calendars.provider_of(key, m.profile).page()
+            for m in shared.members}
+
+
+def _accreditor_names(rules: Rules) -> dict[str, str]:
+    """Accreditor id → name."""
+    return {a.id: a.name for a in rules.accreditors.values()}
+
+
 def _http_date(moment: datetime) -> str:
     """An HTTP date: Sun, 22 Nov 2026 00:00:00 GMT."""
     return moment.astimezone(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 
-def _page(subject: Subject, snap: Snapshot, choice: str | None = None) -> Response:
-    """The calendar page of any subject; with a reminder choice, the page subscribing with it."""
+def _page(subject: Subject, snap: Snapshot, choice: str | None = None,
+          order: str = "deadline") -> Response:
+    """The calendar page of any subject; with a reminder choice, the page subscribing with it.
+
+    A group's page orders its overview by next deadline, or by `order`.
+    """
     rules = snap.rules
     assert rules is not None
     today = _today()
-    # A reminder choice's page lists no dates: nothing to schedule.
-    events = [] if choice else _schedule(snap, subject.profile, today)
-    page = views.calendar_page(rules, subject,
-                               engine.calendar(rules, subject.profile, base_url() + subject.page()),
-                               engine.tracks_for(rules, subject.profile), events, today, base_url(),
-                               choice)
-    html = render_template("subscribe.html" if choice else "calendar.html", **page)
+    if subject.group is not None:
+        html = group_html(rules, subject, _group_schedule(snap, subject.group, today), today,
+                          base_url(), choice, order)
+    else:
+        # A reminder choice's page lists no dates: nothing to schedule.
+        events = [] if choice else _schedule(snap, subject.profile, today)
+        html = page_html(rules, subject, events, today, base_url(), choice)
     response = make_response(html)
     response.headers["Cache-Control"] = (
         f"{'private' if subject.private else 'public'}, max-age={PAGE_MAX_AGE}")
@@ -498,6 +608,11 @@ def bad_parameter(err: BadParameter) -> Response:
         response.headers["Cache-Control"] = "no-store"
         return response
     corrected = None
+    refilled = None
+    if request.path.startswith("/calendar/"):
+        snap = state().store.current()
+        if snap.rules is not None:
+            refilled = views.builder_refilled(snap.rules, _today(), request.args, err)
     if err.suggestion:
         # The same address with the nearest known name: one click to what was meant.
         query = "&".join(f"{quote(err.suggestion if k == err.name else k, safe='')}={quote(v, safe=',')}"
@@ -506,7 +621,7 @@ def bad_parameter(err: BadParameter) -> Response:
     return _error_page(400, "That calendar cannot be made",
                        "This address has a parameter calfeed does not know." if err.unknown else
                        "One parameter in this address has a value calfeed does not accept.",
-                       parameter=err, corrected=corrected)
+                       parameter=err, corrected=corrected, builder=refilled)
 
 
 @bp.app_errorhandler(Unavailable)

@@ -7,11 +7,27 @@ value never hides another problem of the file.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
+from dateutil.relativedelta import relativedelta
+
 from calfeed.core.dates import YEARS, YEARS_AHEAD, rule_deadline
-from calfeed.core.model import WEEKDAYS, Change, Day, Milestone, Month, PerCohort, Relative, Track, Undated
+from calfeed.core.model import (
+    WEEKDAYS,
+    Change,
+    Day,
+    Group,
+    Milestone,
+    Month,
+    PerCohort,
+    Profile,
+    Relative,
+    Track,
+    Undated,
+)
+from calfeed.core.rules.groups import Row as GroupRow
 from calfeed.core.rules.report import Report, did_you_mean, key_place, show
 from calfeed.core.rules.values import clock_change, once
 
@@ -166,39 +182,56 @@ def _written(when: Day | Month) -> str:
     return when.day.isoformat() if isinstance(when, Day) else f'"{when.year:04d}-{when.month:02d}"'
 
 
+def field_date(when: Day | Month) -> str:
+    """A step's date as a roster cell or a form field holds it: 2027-01-13, 2027-07."""
+    return when.day.isoformat() if isinstance(when, Day) else f"{when.year:04d}-{when.month:02d}"
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """How the step checks word a date and the steps' order: for rules.toml, or for a report."""
+
+    written: Callable[[Day | Month], str]
+    order: str  # what "in order" means, as the message's expected text
+
+
+COHORT_FRAME = _Frame(_written, "dates in the order of the [[progress.steps]]")
+
+
 def _not_before(report: Report, here: str, when: Day | Month, before: str,
-                earlier: Day | Month) -> bool:
+                earlier: Day | Month, frame: _Frame = COHORT_FRAME) -> bool:
     """A step's date not before the date of the step before it."""
     if _span(when)[1] >= _span(earlier)[0]:
         return True
-    report.add(here, f"{_written(when)} is before step {show(before)} ({_written(earlier)}), "
-               "which comes earlier", "dates in the order of the [[progress.steps]]")
+    report.add(here, f"{frame.written(when)} is before step {show(before)} "
+               f"({frame.written(earlier)}), which comes earlier", frame.order)
     return False
 
 
 def _in_its_frame(report: Report, here: str, ident: str, when: Day | Month, ndd: date | None,
-                  decision: Month | None) -> bool:
+                  decision: Month | None, frame: _Frame = COHORT_FRAME) -> bool:
     """A step's date after the decision that required the report, and by its Next Decision
     Date; ACCME's decision in that date's month."""
     first, last = _span(when)
+    written = frame.written
     fine = True
     if ndd is not None and first > ndd:
-        report.add(here, f"{_written(when)} is after the Next Decision Date {ndd.isoformat()}",
+        report.add(here, f"{written(when)} is after the Next Decision Date {ndd.isoformat()}",
                    "every step on or before the Next Decision Date")
         fine = False
     if decision is not None and ident == DECISION_STEP and first <= _span(decision)[1]:
-        report.add(here, f"{_written(when)} is not after the decision cohort {_written(decision)}",
+        report.add(here, f"{written(when)} is not after the decision cohort {written(decision)}",
                    "ACCME's decision on the report after the decision that required it")
         fine = False
     elif decision is not None and last < _span(decision)[0]:
-        report.add(here, f"{_written(when)} is before the decision cohort {_written(decision)}",
+        report.add(here, f"{written(when)} is before the decision cohort {written(decision)}",
                    "steps after the decision that required them")
         fine = False
     if ident == DECISION_STEP and ndd is not None and (first.year, first.month) != (
             ndd.year, ndd.month):
-        report.add(here, f"{_written(when)} is not the month of the Next Decision Date "
-                   f"{ndd.isoformat()}", f'"{ndd.year:04d}-{ndd.month:02d}": ACCME decides in '
-                   "the month of the Next Decision Date")
+        report.add(here, f"{written(when)} is not the month of the Next Decision Date "
+                   f"{ndd.isoformat()}", f"{written(Month(ndd.year, ndd.month))}: ACCME decides "
+                   "in the month of the Next Decision Date")
         fine = False
     return fine
 
@@ -223,3 +256,51 @@ def cohort_dates(report: Report, where: str, dates: dict[str, Day | Month],
                         f"{WEEKDAYS[when.day.weekday()].capitalize()}",
                         "a Wednesday, as every milestone ACCME has published")
     return fine
+
+
+def reported_dates(report: Report, place: Callable[[str], str], dates: dict[str, Day | Month],
+                   steps: Sequence[str], ndd: date) -> bool:
+    """A provider's own dates from its decision report as they can be; False (and a problem
+    each, placed by `place(step id)`) where they cannot.
+
+    The cohort checks (the steps' order, none after the Next Decision Date, the
+    decision in its month), and none more than a year before the Next Decision Date: a
+    progress report is due within a year of the decision that asked for it. A day that
+    is not a Wednesday is the report's to say: no warning.
+    """
+    frame = _Frame(field_date, "dates in the order of the steps: " + ", ".join(steps))
+    earliest = ndd - relativedelta(years=1)
+    ordered = [(ident, dates[ident]) for ident in steps if ident in dates]
+    fine = True
+    for n, (ident, when) in enumerate(ordered):
+        here = place(ident)
+        if n:
+            fine = _not_before(report, here, when, *ordered[n - 1], frame=frame) and fine
+        fine = _in_its_frame(report, here, ident, when, ndd, None, frame) and fine
+        if _span(when)[1] < earliest:
+            report.add(here, f"{field_date(when)} is more than a year before the Next Decision "
+                       f"Date {ndd.isoformat()}", f"a date from {earliest.isoformat()} to "
+                       f"{ndd.isoformat()}")
+            fine = False
+    return fine
+
+
+# --- groups --------------------------------------------------------------------------------------
+
+def members(report: Report, rows: Mapping[str, GroupRow], providers: Mapping[str, Profile]
+            ) -> dict[str, Group]:
+    """Each group with its providers in roster order: those whose `groups` cell names it and,
+    for a group with an accreditor, every provider it accredits. A group nobody belongs to
+    is a warning: possible (a consultant's first client not yet on the roster), but more
+    likely a misspelt id."""
+    found: dict[str, Group] = {}
+    for ident, row in rows.items():
+        ids = tuple(p.id for p in providers.values()
+                    if ident in p.groups or (row.accreditor and p.accreditor == row.accreditor))
+        if not ids:
+            report.warn(f"row {row.row} (id {show(ident)})", "no provider belongs to the group",
+                        "a roster whose groups cell names it"
+                        + (f", or a provider accredited by {row.accreditor}" if row.accreditor
+                           else ", or an accreditor"))
+        found[ident] = Group(ident, row.name, ids, row.accreditor, row.rotation, row.contacts)
+    return found

@@ -16,7 +16,7 @@ from calfeed.core.rules.report import Report, show
 from calfeed.core.rules.schema import Key, Read, Table, Type, read, table_of
 from calfeed.core.rules.text import TEXT
 from calfeed.core.rules.tracks import TRACKS
-from calfeed.core.rules.values import aware_time, typed
+from calfeed.core.rules.values import WEEKDAY, aware_time, typed
 
 # Email reminders go out this many days before each deadline where the provider acts.
 DEFAULT_LEAD_DAYS = (30, 7, 1)
@@ -24,6 +24,10 @@ MAX_LEAD_DAYS = 366
 MAX_LEADS = 5
 LEADS_EXPECTED = (f"an array of up to {MAX_LEADS} whole numbers of days, 0-{MAX_LEAD_DAYS}, "
                   "like [30, 7, 1]")
+# The groups' weekly digest: on this weekday, everything due this many weeks ahead.
+DEFAULT_DIGEST_DAY = "monday"
+DEFAULT_DIGEST_WEEKS = 5
+MAX_DIGEST_WEEKS = 26
 
 
 @dataclass(frozen=True)
@@ -32,15 +36,20 @@ class RulesFile:
 
     revised: datetime | None  # aware, UTC
     roster: str | None
+    groups: str | None  # the groups file, relative to rules.toml
     tracks: dict[str, Track]  # the published cohorts' tracks first
     accreditors: dict[str, Accreditor]
     progress: Progress | None
     lead_days: tuple[int, ...]
+    digest_day: str
+    digest_weeks: int
     # The first Next Decision Date the roster may name, and the accreditors it may name:
     # taken from the tables as written, so that one broken cohort or accreditor does not
     # also make every provider naming it an error.
     first_ndd: date | None
     accreditor_ids: frozenset[str]
+    # The dated progress-report steps, as written: the roster's step columns.
+    steps: tuple[str, ...] = ()
 
 
 def _days_before(report: Report, where: str, value: Any) -> tuple[int, ...] | None:
@@ -64,6 +73,16 @@ def _days_before(report: Report, where: str, value: Any) -> tuple[int, ...] | No
     return tuple(sorted(days, reverse=True))
 
 
+def _digest_weeks(report: Report, where: str, value: Any) -> int | None:
+    """How many weeks ahead a group's digest looks: a whole number, 1-26."""
+    expected = f"a whole number of weeks, 1-{MAX_DIGEST_WEEKS}"
+    weeks = typed(report, where, value, int, expected)
+    if weeks is not None and not 1 <= weeks <= MAX_DIGEST_WEEKS:
+        report.add(where, f"{weeks} weeks", expected)
+        return None
+    return weeks
+
+
 NOTIFY = Table("[notify]", (
     Key("days_before", Type(f"array of up to {MAX_LEADS} whole numbers, 0–{MAX_LEAD_DAYS}, each once",
                             _days_before),
@@ -71,6 +90,13 @@ NOTIFY = Table("[notify]", (
         "contacts; `[]`: no reminders, only the notices of moved and newly published dates",
         default=DEFAULT_LEAD_DAYS, default_text="`[30, 7, 1]`",
         example="`days_before = [30, 7, 1]`"),
+    Key("digest_day", WEEKDAY, "the weekday `calfeed notify` sends each group its "
+        "weekly digest (see \"Groups\")", default=DEFAULT_DIGEST_DAY, default_text="`\"monday\"`",
+        example='`digest_day = "monday"`'),
+    Key("digest_weeks", Type(f"integer 1-{MAX_DIGEST_WEEKS}", _digest_weeks),
+        "how many weeks ahead a group's digest lists what is due",
+        default=DEFAULT_DIGEST_WEEKS, default_text=f"`{DEFAULT_DIGEST_WEEKS}`",
+        example="`digest_weeks = 5`"),
 ))
 
 TOP = Table("top level", (
@@ -81,14 +107,16 @@ TOP = Table("top level", (
         required=True, example="`revised = 2026-11-21T00:00:00Z`"),
     Key("roster", TEXT, "the roster CSV, relative to rules.toml (`CALFEED_PROVIDERS` / "
         "`--providers` override it)", example='`roster = "providers.csv"`'),
+    Key("groups", TEXT, "the groups CSV (see \"Groups\"), relative to rules.toml "
+        "(`CALFEED_GROUPS` / `--groups` override it)", example='`groups = "groups.csv"`'),
     Key("tracks", TRACKS, "one `[tracks.ID]` table per published schedule (yearly, or one-off)",
         required=True, default={}),
     Key("progress", Type("table", progress), "progress reports: the steps once, and one entry "
         "per published cohort (below)"),
     Key("accreditors", ACCREDITORS, "one `[accreditors.ID]` table per Recognized Accreditor",
         default={}),
-    Key("notify", Type("table", table_of(NOTIFY, lambda report, where, found: found["days_before"])),
-        "the email reminders: `days_before`, below", default=DEFAULT_LEAD_DAYS),
+    Key("notify", Type("table", table_of(NOTIFY, lambda report, where, found: found)),
+        "the email reminders: `days_before`, and the groups' digest, below"),
 ))
 
 
@@ -139,6 +167,15 @@ def _first_ndd(written: dict[str, Any]) -> date | None:
     return min(days) if days else None
 
 
+def _dated_steps(written: dict[str, Any]) -> tuple[str, ...]:
+    """The ids of the dated [[progress.steps]] (those without `when`), read as written."""
+    raw = written.get("progress")
+    steps = raw.get("steps") if isinstance(raw, dict) else None
+    return tuple(dict.fromkeys(
+        s["id"] for s in (steps if isinstance(steps, list) else [])
+        if isinstance(s, dict) and isinstance(s.get("id"), str) and "when" not in s))
+
+
 def parse_rules(report: Report, text: str) -> RulesFile | None:
     """Parse and check rules.toml text; None if it is not TOML (every problem in `report`)."""
     written = _toml(report, text)
@@ -148,10 +185,20 @@ def parse_rules(report: Report, text: str) -> RulesFile | None:
     assert found is not None  # a TOML document is a table
     revised = found["revised"]
     raw_accreditors = written.get("accreditors")
+    notify = found["notify"]
+
+    def notified(name: str, default: Any) -> Any:
+        value = notify[name] if notify is not None else None
+        return default if value is None else value
+
     return RulesFile(
         revised=revised and revised.astimezone(timezone.utc), roster=found["roster"],
+        groups=found["groups"],
         tracks=_with_cohorts(report, found, written), accreditors=found["accreditors"] or {},
         progress=found["progress"],
-        lead_days=DEFAULT_LEAD_DAYS if found["notify"] is None else found["notify"],
+        lead_days=notified("days_before", DEFAULT_LEAD_DAYS),
+        digest_day=notified("digest_day", DEFAULT_DIGEST_DAY),
+        digest_weeks=notified("digest_weeks", DEFAULT_DIGEST_WEEKS),
         first_ndd=_first_ndd(written),
-        accreditor_ids=frozenset(raw_accreditors if isinstance(raw_accreditors, dict) else ()))
+        accreditor_ids=frozenset(raw_accreditors if isinstance(raw_accreditors, dict) else ()),
+        steps=_dated_steps(written))

@@ -12,15 +12,17 @@ from pathlib import Path
 
 from calfeed.core.rules.accreditors import ACCREDITOR, RULE
 from calfeed.core.rules.document import NOTIFY, TOP
+from calfeed.core.rules.groups import COLUMNS as GROUP_COLUMNS
 from calfeed.core.rules.history import CHANGE
 from calfeed.core.rules.progress import COHORT, PROGRESS, STEP
-from calfeed.core.rules.roster import COLUMNS
+from calfeed.core.rules.roster import COLUMNS, STEP_COLUMNS
 from calfeed.core.rules.schema import Table, markdown
 from calfeed.core.rules.tracks import MILESTONE, TRACK, YEARLY
 
 # Every schema the README documents, by the name its marker gives.
 TABLES: dict[str, Table] = {t.name: t for t in (TOP, NOTIFY, TRACK, YEARLY, MILESTONE, PROGRESS,
-                                                  STEP, COHORT, ACCREDITOR, RULE, CHANGE, COLUMNS)}
+                                                  STEP, COHORT, ACCREDITOR, RULE, CHANGE, COLUMNS,
+                                                  STEP_COLUMNS, GROUP_COLUMNS)}
 MARKER = re.compile(r"<!-- keys: (.+?) -->\n((?:\|.*\n)*)")
 
 

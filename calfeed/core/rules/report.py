@@ -32,10 +32,13 @@ class Report:
         self.file = file
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        # Each problem's parts, for a reader that words them itself (the builder's 400).
+        self.found: list[tuple[str, str, str]] = []
 
     def add(self, where: str, what: str, expected: str) -> None:
         """Record one problem as `FILE: WHERE: what (expected …)`."""
         self.problems.append(self._line(where, what, expected))
+        self.found.append((where, what, expected))
 
     def warn(self, where: str, what: str, expected: str) -> None:
         """Record something unusual but possible as `FILE: WHERE: warning: what (expected …)`."""

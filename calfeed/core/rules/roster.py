@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from calfeed.core import addresses, wording
-from calfeed.core.model import Profile
-from calfeed.core.rules import ndd, sheets
+from calfeed.core.model import Day, Month, Profile
+from calfeed.core.rules import checks, ndd, reported, sheets
 from calfeed.core.rules.report import Report, did_you_mean, show
-from calfeed.core.rules.schema import Key, Table, Type
+from calfeed.core.rules.schema import Key, Read, Table, Type
 from calfeed.core.rules.text import one_line
 from calfeed.core.rules.values import safe_id
 
@@ -30,6 +30,9 @@ class Known:
     first_ndd: date | None
     accreditors: frozenset[str]
     today: date
+    steps: tuple[str, ...] = ()  # the dated progress-report steps: the roster's step columns
+    groups: frozenset[str] | None = None  # the groups file's ids; None: there is no groups file
+    groups_file: str = ""  # its name, for messages
 
 
 def _name(report: Report, where: str, cell: str) -> str | None:
@@ -86,6 +89,31 @@ def _accreditor(report: Report, where: str, cell: str, known: Known) -> str | No
     return None
 
 
+def _groups(report: Report, where: str, cell: str, known: Known) -> tuple[str, ...] | None:
+    """Ids of the groups file's groups, separated by `;`, each once."""
+    found: list[str] = []
+    fine = True
+    ids = sorted(known.groups or ())
+    for part in cell.split(";"):
+        ident = part.strip()
+        if not ident or ident in found:
+            continue
+        # A groups file that did not read (its own problem) cannot say which ids are known.
+        if ident in ids or (known.groups is None and known.groups_file):
+            found.append(ident)
+            continue
+        fine = False
+        if known.groups is None:
+            report.add(where, f"unknown group {show(ident)}: there is no groups file",
+                       'a groups file named in rules.toml (groups = "groups.csv") or by '
+                       "--groups, or an empty cell")
+        else:
+            report.add(where, f"unknown group {show(ident)}{did_you_mean(ident, ids)}",
+                       f"ids of {known.groups_file} separated by ;: " + ", ".join(ids)
+                       if ids else f"an empty cell: {known.groups_file} has no groups")
+    return tuple(found) if fine else None
+
+
 def _rotation(report: Report, where: str, cell: str) -> int | None:
     """A small whole number, in ASCII digits (unlike str.isdigit, which takes "²")."""
     if re.fullmatch(r"[0-9]{1,6}", cell):
@@ -127,6 +155,14 @@ def _email(report: Report, where: str, cell: str) -> tuple[str, ...] | None:
     return tuple(found) if fine else None
 
 
+def _reported(report: Report, where: str, cell: str) -> Day | Month | None:
+    """A step's date from the provider's own decision report: a day, or a month."""
+    when, why = reported.parse(cell)
+    if why is not None:
+        report.add(where, _spreadsheet_date(cell) or why, reported.ACCEPTED)
+    return when
+
+
 COLUMNS = Table("providers.csv", (
     Key("id", Type("id", safe_id), "the provider's stable id (never shown publicly)",
         required=True, example="`demo-8-month`"),
@@ -152,18 +188,71 @@ COLUMNS = Table("providers.csv", (
         "whom `calfeed notify` emails (see \"Email reminders\"); used for nothing else: never "
         "in a page, feed, JSON, CSV, the static build or a log line", default=(),
         example="`cme@example.org; director@example.org`"),
+    Key("groups", Type("ids separated by `;`", _groups, contextual=True),
+        "the groups it belongs to, from the groups file (see \"Groups\"); a group with an "
+        "`accreditor` needs no mention here", default=(), example="`acme-consulting`"),
 ), called="column")
 ROSTER_COLUMNS = COLUMNS.names
 HEADER_EXPECTED = "a header row: " + ",".join(ROSTER_COLUMNS[:5])
+# One more column per dated step of [[progress.steps]], named by its id: the dates of
+# the provider's own decision report, which its calendar shows instead of calfeed's.
+STEP_COLUMN = Key("STEP-ID", Type("YYYY-MM-DD, or YYYY-MM", _reported),
+                  "one column per dated progress-report step, named by its `[[progress.steps]]` "
+                  "id (`enter-activity-data`, `activities-selected`, `materials-available`, "
+                  "`materials-due`, `decision`): the date in the provider's own decision report, "
+                  "a day, or a month where the report gives only the month. Shown as the "
+                  "provider's own (`reported`) instead of calfeed's; needs `next_decision_date`; "
+                  "empty: calfeed's date", example="`2027-01-13`, `2027-07`")
+STEP_COLUMNS = Table("providers.csv: dates from the decision report", (STEP_COLUMN,),
+                     called="column")
+
+
+def columns(steps: tuple[str, ...]) -> Table:
+    """The roster's columns: the provider's, then one per dated progress-report step."""
+    return Table(COLUMNS.name, COLUMNS.keys + tuple(
+        Key(ident, STEP_COLUMN.type, STEP_COLUMN.help) for ident in steps), called="column")
+
+
+def _own_dates(report: Report, place: str, found: Read, known: Known) -> bool:
+    """The row's dates from its decision report as they can be (checks.reported_dates), and
+    its Next Decision Date given with them; a provider whose accreditor sets its progress
+    report dates without them is a warning. False (and a problem) if they cannot be."""
+    own = {ident: found[ident] for ident in known.steps if found[ident] is not None}
+    day = found["next_decision_date"]
+    if not own:
+        if day is not None and found["accreditor"]:
+            report.warn(f"{place}, column accreditor", f"accredited by {show(found['accreditor'])} "
+                        "with a next_decision_date: its accreditor sets its progress-report "
+                        "dates, so calfeed shows none", "the dates from its decision report in "
+                        "the step columns (" + ", ".join(known.steps) + ")")
+        return True
+    if day is None:
+        if "next_decision_date" not in found.failed:
+            report.add(f"{place}, column next_decision_date",
+                       "empty, but the row has dates from its decision report ("
+                       + ", ".join(own) + ")", "the Next Decision Date of that decision report")
+        return False
+    return checks.reported_dates(report, lambda ident: f"{place}, column {ident}", own,
+                                 known.steps, day)
+
+
+# Rows are counted as well as bytes (rules.MAX_ROSTER_BYTES): short rows pack millions
+# of providers into few bytes, and a server holds two rosters while it reloads.
+MAX_ROWS = 100_000
 
 
 def parse_roster(report: Report, text: str, first: date | None, accreditors: Iterable[str],
-                 today: date) -> dict[str, Profile]:
-    """The providers of a roster CSV: Next Decision Dates calfeed can schedule, known accreditors."""
-    known = Known(first, frozenset(accreditors), today)
+                 today: date, steps: tuple[str, ...] = (), groups: Iterable[str] | None = None,
+                 groups_file: str = "") -> dict[str, Profile]:
+    """The providers of a roster CSV: Next Decision Dates calfeed can schedule, known
+    accreditors and groups (None: there is no groups file), and the dates of their own
+    decision reports (one column per step id)."""
+    known = Known(first, frozenset(accreditors), today, steps,
+                  None if groups is None else frozenset(groups), groups_file)
     providers: dict[str, Profile] = {}
     first_row: dict[str, int] = {}
-    for row_no, place, found in sheets.rows(report, text, COLUMNS, HEADER_EXPECTED, known):
+    for row_no, place, found in sheets.rows(report, text, columns(steps), HEADER_EXPECTED, known,
+                                            most=MAX_ROWS):
         ident = found["id"]
         if ident in first_row:
             report.add(f"{place}, column id", f"duplicate provider id {show(ident)}",
@@ -171,8 +260,12 @@ def parse_roster(report: Report, text: str, first: date | None, accreditors: Ite
             continue
         if ident:
             first_row[ident] = row_no
-        if found.ok:
+        own = _own_dates(report, place, found, known)
+        if found.ok and own:
             providers[ident] = Profile(ident, found["name"], found["next_decision_date"],
                                        found["enduring_materials"], found["accreditor"], None,
-                                       found["rotation"], found["email"])
+                                       found["rotation"], found["email"],
+                                       reported=tuple((s, found[s]) for s in steps
+                                                      if found[s] is not None),
+                                       groups=found["groups"])
     return providers

@@ -85,9 +85,10 @@ def _wrong_length(header: list[str], cells: list[str]) -> str:
 
 
 def rows(report: Report, text: str, table: Table, header_expected: str,
-         context: Any = None) -> Iterator[tuple[int, str, Read]]:
+         context: Any = None, most: int | None = None) -> Iterator[tuple[int, str, Read]]:
     """Each row that is not blank and has one cell per column: its number, its place in
-    messages (`row 4 (id "demo-annual")`), and its cells as read."""
+    messages (`row 4 (id "demo-annual")`), and its cells as read; at most `most` rows
+    after the header (a problem, and no more rows, beyond)."""
     # Rows end at LF or CRLF only: a lone CR is a character like any other, so one
     # inside a quoted cell stays in its cell (and a name refuses it by its row), and one
     # outside quotes is reported at its row instead of splitting it.
@@ -99,6 +100,10 @@ def rows(report: Report, text: str, table: Table, header_expected: str,
     named_by = header.index(first.name)
     columns = [(key, header.index(key.name) if key.name in header else None) for key in table.keys]
     for row_no, cells in _rows(reader, report):
+        if most is not None and row_no > most + 1:  # row 1 is the header
+            report.add(f"row {row_no}", f"more than {most:,} rows",
+                       f"at most {most:,} rows after the header")
+            return
         if not any(c.strip() for c in cells):
             continue  # spreadsheets leave blank lines at the end
         if len(cells) != len(header):

@@ -114,7 +114,9 @@ YEARLY = Table("[tracks.ID.yearly]", (
                                              "{} years", "0 to 5 years, usually 1")),
         "data year Y is due in Y + this", default=1, default_text="1", example="`1`"),
     Key("move", MOVE,
-        '`"off-weekend"` (Saturday/Sunday → Monday) or a weekday name (forward to that day)',
+        '`"off-weekend"` (Saturday/Sunday → Monday), `"back-off-weekend"` (Saturday/Sunday → '
+        'the Friday before: the last business day, for an estimate that must never be late) '
+        'or a weekday name (forward to that day)',
         default="off-weekend", default_text='`"off-weekend"`', example='`"off-weekend"`'),
 ))
 
