@@ -17,7 +17,7 @@ from calfeed.build import site as build
 from calfeed.cli import main
 from calfeed.core import tokens
 
-from conftest import SECRET, TODAY, settings
+from apps import SECRET, TODAY, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_URL = "https://cme.example.org"

@@ -17,23 +17,11 @@ from click.testing import CliRunner
 from calfeed import bundled
 from calfeed.core import rules
 from calfeed.cli import main
+from files import roster_row as row
 
 ROOT = Path(__file__).resolve().parents[1]
 NDD_ACCEPTED = ("a Next Decision Date from 2024-07-31 (the first published cohort) to 2028-11-21 "
                 "(2 years after today), as YYYY-MM-DD, or empty for no progress report")
-
-
-def row(roster: Path, ident: str) -> int:
-    """The spreadsheet row (the header is row 1) of a provider in a roster file."""
-    lines = roster.read_text(encoding="utf-8").splitlines()
-    return next(n for n, line in enumerate(lines, 1) if line.startswith(ident + ","))
-
-
-@pytest.fixture
-def cli():
-    """Run `calfeed ARGS` in-process; stdout and stderr kept apart."""
-    runner = CliRunner()
-    return lambda *args, **env: runner.invoke(main, list(args), env=env or None)
 
 
 def test_check_ok(cli):

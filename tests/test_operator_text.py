@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import os
+import tomllib
 import unicodedata
 from datetime import date
 from email import policy
@@ -32,12 +33,15 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from ical.calendar_stream import IcsCalendarStream
 
+from calfeed import bundled
 from calfeed.notify import mail, plan as notify
 from calfeed.core import rules as rules_file, tokens
 from calfeed.cli import main
 
-from conftest import SECRET, TODAY, make_app
-from test_rules_fuzz import BASE, toml_document
+from apps import SECRET, TODAY, make_app
+from tomlwrite import toml_document
+
+BASE = tomllib.loads(bundled("rules.toml").read_text(encoding="utf-8"))
 
 DEEPER = int(os.environ.get("CALFEED_FUZZ_EXAMPLES", "0"))
 TEXTS = settings(max_examples=DEEPER or 120, deadline=None, derandomize=not DEEPER,

@@ -26,7 +26,7 @@ from calfeed.core import calendars, engine, tokens
 from calfeed.cli import main
 from calfeed.serve import redact, web
 
-from conftest import SECRET, TODAY, make_app
+from apps import SECRET, TODAY, make_app
 from serving import SECRET as SERVER_SECRET
 from serving import copy_data, fetch, gunicorn, rewrite
 

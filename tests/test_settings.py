@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from calfeed import create_app, settings
 from calfeed.cli import main
 
-from conftest import SECRET
+from apps import SECRET
 from serving import GUNICORN_CONF, copy_data
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from calfeed.build import site as build, swap
 from calfeed.cli import main
 
-from conftest import SECRET, TODAY
+from apps import SECRET, TODAY
 
 from building import (
     BASE_URL,

@@ -40,12 +40,6 @@ dates = { enter-activity-data = 2027-01-27, activities-selected = 2027-02-10, ma
 """
 
 
-@pytest.fixture(scope="module")
-def loaded():
-    """The bundled rules and demo roster."""
-    return rules.load(bundled("rules.toml"), today=TODAY)
-
-
 def load_text(tmp_path: Path, text: str, roster: str = ROSTER) -> rules.Rules:
     """Load a rules text with a roster, today pinned."""
     (tmp_path / "rules.toml").write_text(text, encoding="utf-8")
@@ -243,7 +237,7 @@ REPLACED_ENTRY = ("Published by ACCME: replaces calfeed's estimate of Wednesday,
 
 def published_app(tmp_path: Path, extra: str = COHORT_2027_07):
     """The app on the bundled rules with `extra` added, today pinned."""
-    from conftest import make_app
+    from apps import make_app
 
     folder = tmp_path / "data"
     folder.mkdir()

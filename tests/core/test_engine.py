@@ -10,19 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
-import pytest
 
-from calfeed import bundled
 from calfeed.core import engine, rules, wording
 from calfeed.core.model import Profile
 
 TODAY = date(2026, 11, 21)
-
-
-@pytest.fixture(scope="module")
-def loaded():
-    """The bundled rules and demo roster."""
-    return rules.load(bundled("rules.toml"))
 
 
 def dated(events, track):

@@ -21,12 +21,12 @@ from calfeed.core import calendars, engine, groups, rules, wording
 from calfeed.outputs import ical
 from calfeed.serve import web
 
-from conftest import make_app
+from apps import make_app
 from grouping import DEMO, GROUPS_CSV, set_groups, set_members
 from readback import by_ical, by_icaljs, by_vobject
 # The rules fuzzer's cells, damage and problem-line shape, for the groups file too.
 from test_rules_fuzz import CELLS, FUZZ, PROBLEM, mangled_bytes
-from files import FIXTURES, ROOT
+from files import FIXTURES, ROOT, roster_row
 
 CHICAGO = ZoneInfo("America/Chicago")
 MARCH_2025 = date(2025, 3, 1)
@@ -99,9 +99,9 @@ def test_check_names_each_problem_of_both_files_on_one_line(data):
         'once; first seen in row 2)',
         f'{groups_csv}: row 5, column id: id "a b" is not safe in a URL path (expected 1-64 '
         "letters, digits, '-' or '_', starting with a letter or digit)",
-        f'{roster}: row 3 (id "demo-12-month"), column groups: unknown group "Acme", did you mean '
+        f'{roster}: row {roster_row(roster, "demo-12-month")} (id "demo-12-month"), column groups: unknown group "Acme", did you mean '
         '"acme"? (expected ids of groups.csv separated by ;: acme, cma)',
-        f'{roster}: row 4 (id "demo-annual"), column groups: unknown group "acmee", did you mean '
+        f'{roster}: row {roster_row(roster, "demo-annual")} (id "demo-annual"), column groups: unknown group "acmee", did you mean '
         '"acme"? (expected ids of groups.csv separated by ;: acme, cma)',
     ]
 
@@ -111,7 +111,7 @@ def test_a_group_named_without_a_groups_file_is_refused(data):
     result = check(data)
     assert result.exit_code == 1
     assert result.output == (
-        f'{data / "providers.csv"}: row 2 (id "demo-8-month"), column groups: unknown group '
+        f'{data / "providers.csv"}: row {roster_row(data / "providers.csv", "demo-8-month")} (id "demo-8-month"), column groups: unknown group '
         '"acme": there is no groups file (expected a groups file named in rules.toml '
         '(groups = "groups.csv") or by --groups, or an empty cell)\n')
 

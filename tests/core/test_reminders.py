@@ -67,7 +67,7 @@ from ical.calendar_stream import IcsCalendarStream
 
 from calfeed.core import tokens
 from calfeed.core.model import Event, Lead
-from conftest import SECRET, make_app
+from apps import SECRET, make_app
 
 CHICAGO = ZoneInfo("America/Chicago")
 UTC = timezone.utc

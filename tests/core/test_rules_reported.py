@@ -31,7 +31,7 @@ from calfeed.notify import plan as notify
 from calfeed.outputs import export
 from calfeed.outputs import ical as feed
 
-from conftest import make_app
+from apps import make_app
 
 TODAY = date(2026, 11, 21)
 RULES_TEXT = bundled("rules.toml").read_text(encoding="utf-8")
@@ -222,12 +222,6 @@ def test_feed_json_and_csv_say_the_date_is_from_the_decision_report(bundled_rule
     assert (rows["materials-due"]["Date"], rows["materials-due"]["Status"]) == (
         "2027-04-14", "From your decision report")
     assert rows["decision"]["Status"] == "Estimated"
-
-
-@pytest.fixture
-def client(tmp_path):
-    """The app on the bundled data, today 2026-11-21."""
-    return make_app(tmp_path).test_client()
 
 
 def test_the_page_one_event_and_reminder_calendar_of_own_dates(client):
@@ -468,7 +462,7 @@ def test_diff_counts_no_provider_whose_own_dates_a_publication_leaves_alone(tmp_
 def test_the_static_build_carries_a_providers_own_dates(tmp_path):
     from calfeed.core import tokens
 
-    from conftest import SECRET
+    from apps import SECRET
 
     roster = (f"{HEADER},materials-due\n"
               "alder,Alder Heart Institute,2027-07-31,no,,,2027-04-14\n")

@@ -26,7 +26,7 @@ from calfeed.outputs import ical as rendering
 from calfeed.outputs.ical import PRODID, render, vtimezone
 
 import readback
-from test_time import everything, variant  # noqa: F401 (variant: the fixture)
+from test_dates import everything, variant  # noqa: F401 (variant: the fixture)
 
 UTC = timezone.utc
 

@@ -12,11 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
 
 from calfeed import bundled
-from calfeed.cli import main
 from files import FIXTURES
 
 AFTER = str(FIXTURES / "extension-2019.toml")
@@ -32,13 +29,6 @@ annual-reporting 2019 (Annual Reporting in PARS, data year 2019)
   moved program-summary "Complete and submit your Program Summary": Tuesday, March 31, 2020, 11:59 p.m. CT → Thursday, April 30, 2020, 11:59 p.m. CT ({EVERYONE})
 3 moved; reaches 3 of 3 providers on the roster and every builder calendar; revised 2020-02-01T00:00:00Z → 2020-03-30T00:00:00Z
 """
-
-
-@pytest.fixture
-def cli():
-    """Run `calfeed ARGS` in-process; stdout and stderr kept apart."""
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, list(args))
 
 
 def edit(folder: Path, name: str, *replacements: tuple[str, str], source: Path | None = None) -> str:

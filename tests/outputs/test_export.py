@@ -11,7 +11,7 @@ import csv
 import io
 from datetime import date, time
 
-from conftest import make_app
+from apps import make_app
 
 HEADER = ("Date,Last day,Time,Time zone,When,Step,Who acts,Status,Changes,Schedule,Details,Link,"
           "uid,track,cycle,milestone,precision,start")

@@ -31,7 +31,6 @@ from dateutil.tz import tzical
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import vDuration
 
-from calfeed import bundled
 from calfeed.core import engine, reminders, rules
 from calfeed.outputs import ical as feed
 from calfeed.core.model import Profile
@@ -42,12 +41,6 @@ DEMOS = ("demo-8-month", "demo-12-month", "demo-annual", "demo-state")
 REGENERATE = os.environ.get("CALFEED_REGENERATE") == "1"
 UTC = timezone.utc
 CHICAGO = ZoneInfo("America/Chicago")
-
-
-@pytest.fixture(scope="module")
-def loaded():
-    """The bundled rules and demo roster."""
-    return rules.load(bundled("rules.toml"))
 
 
 def render(loaded, provider, remind=(), url=None, today=TODAY):
@@ -425,7 +418,6 @@ def test_every_event_is_transparent_public_and_free(loaded):
 RENDER_IN_A_NEW_PROCESS = """
 import sys
 from datetime import date, timedelta
-from calfeed import bundled
 from calfeed.core import engine, reminders, rules
 from calfeed.outputs import ical
 loaded = rules.load(bundled("rules.toml"))

@@ -14,7 +14,7 @@ import pytest
 
 from calfeed.core import tokens
 
-from conftest import SECRET, make_app
+from apps import SECRET, make_app
 
 BUILDER_8_MONTH = "/calendar/?next_decision_date=2024-07-31"
 

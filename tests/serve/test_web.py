@@ -18,7 +18,8 @@ from calfeed.serve import web
 from serving import rewrite
 from calfeed.cli import main
 
-from conftest import SECRET, TODAY, make_app
+from apps import SECRET, TODAY, make_app
+from files import roster_row
 
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
             "base-uri 'none'; frame-ancestors 'none'")
@@ -712,7 +713,7 @@ def test_a_server_that_never_loaded_says_unavailable_and_nothing_of_why(tmp_path
     result = CliRunner().invoke(main, ["check", "--rules", str(data / "rules.toml"),
                                        "--today", TODAY])
     assert result.exit_code == 1
-    assert f'{roster}: row 6 (id "hidden-clinic"), column next_decision_date: 2027-13-31 is not ' \
+    assert f'{roster}: row {roster_row(roster, "hidden-clinic")} (id "hidden-clinic"), column next_decision_date: 2027-13-31 is not ' \
            f'a day on the calendar' in result.stderr
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from calfeed.core import rules, tokens
 
-from conftest import SECRET, make_app
+from apps import SECRET, make_app
 
 ANSWERS = {200, 301, 302, 304, 308, 400, 404, 405}
 FUZZ = settings(max_examples=300, derandomize=True, database=None, deadline=None,

@@ -24,7 +24,7 @@ from calfeed.core import tokens
 from calfeed.build import site as build
 from calfeed import create_app
 
-from conftest import SECRET, make_app, settings
+from apps import SECRET, make_app, settings
 from grouping import GROUP_ADDRESSES, set_groups
 from serving import rewrite
 

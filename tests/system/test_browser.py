@@ -19,7 +19,7 @@ from calfeed.core import calendars
 from calfeed import create_app
 from calfeed.serve import web
 
-from conftest import make_app
+from apps import make_app
 from grouping import set_groups
 from serving import copy_data
 from files import FIXTURES, ROOT, TESTS

@@ -20,7 +20,7 @@ from calfeed.build import site as build
 from calfeed import create_app
 from calfeed.core import tokens
 
-from conftest import SECRET, TODAY
+from apps import SECRET, TODAY
 from grouping import set_groups
 from serving import copy_data
 from files import ROOT

@@ -12,8 +12,7 @@ from datetime import date
 
 import pytest
 
-from calfeed import bundled
-from calfeed.core import engine, rules
+from calfeed.core import engine
 
 TODAY = date(2026, 11, 27)
 
@@ -144,12 +143,6 @@ def expected(provider: str) -> list[tuple[str, str | None]]:
     if provider != "demo-state":
         return DEMO_EVENTS[provider]
     return [(uid, CMA_ESTIMATES.get(uid.split("/")[2], start)) for uid, start in DEMO_EVENTS[provider]]
-
-
-@pytest.fixture(scope="module")
-def loaded():
-    """The bundled rules and demo roster."""
-    return rules.load(bundled("rules.toml"))
 
 
 @pytest.mark.parametrize("provider", sorted(DEMO_EVENTS))

@@ -16,21 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import ARGS, CHROMIUM, SCREENSHOTS, WIDTHS, axe_violations, sync_api
-from test_signup import ME, drain, link, notify, signup_app, to
+from test_browser import SCREENSHOTS, WIDTHS, axe_violations, chromium  # noqa: F401 (chromium: the fixture)
+from signing import ME, drain, link, notify, signup_app, to
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """Headless Chromium (one per module)."""
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @contextmanager
