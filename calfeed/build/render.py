@@ -19,7 +19,7 @@ the providers' files repeat:
   render it; any part of its files that does not come out byte-identical is rendered
   the direct way for every provider of that shape.
 
-`tests/test_build_render.py` proves the files byte-identical to the app's answers,
+`tests/build/test_render.py` proves the files byte-identical to the app's answers,
 for the demo site and a sample of a 1,000-provider site.
 """
 

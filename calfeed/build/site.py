@@ -6,7 +6,7 @@ roster) are fetched from the Flask app by crawl.py, one WSGI call each, followin
 links; a provider's files, which are nearly all of a site, are
 rendered by render.py straight from the outputs layer with the functions the routes
 call (one schedule per provider, not one request per file), and
-`tests/test_build_render.py` proves them byte-identical to the app's answers. Each
+`tests/build/test_render.py` proves them byte-identical to the app's answers. Each
 file is written at its URL's path (`…/` → `…/index.html`), listed in manifest.json,
 and swap.py puts the finished tree in place of the old one.
 

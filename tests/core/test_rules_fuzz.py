@@ -325,7 +325,7 @@ def valid_variations(draw) -> dict:
             day = draw(in_years)
             if isinstance(value, datetime):
                 # After 4 a.m.: no zone drawn below changes its clocks then, and a time
-                # that does not exist or happens twice is refused (test_clock_changes.py).
+                # that does not exist or happens twice is refused (tests/core/test_rules_clock_changes.py).
                 # From 1912: before, Pago Pago kept local mean time, an offset with
                 # seconds, which no VTIMEZONE gives every calendar (refused too).
                 day = datetime.combine(draw(st.dates(date(1912, 1, 1), date(2200, 12, 31))),

@@ -50,7 +50,7 @@ def local_times(key: str, first: int, last: int) -> list[datetime]:
     """Times a deadline may have: 23:59 or noon every fourth day, and minutes around each change.
 
     Not a local time the clocks skip or repeat: calfeed check refuses those
-    (test_clock_changes.py).
+    (tests/core/test_rules_clock_changes.py).
     """
     zone = ZoneInfo(key)
     found = []

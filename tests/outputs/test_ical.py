@@ -9,7 +9,7 @@ feed's own VTIMEZONE, through dateutil), so the VTIMEZONE is checked too.
 The golden files under tests/golden/ are the four demo providers' feeds with
 today pinned to 2026-11-21. After a deliberate change, regenerate them with
 
-    CALFEED_REGENERATE=1 python -m pytest tests/test_ical.py
+    CALFEED_REGENERATE=1 python -m pytest tests/outputs/test_ical.py
 
 and read the diff line by line before committing it.
 """
@@ -85,7 +85,7 @@ def test_demo_feed_matches_golden_file(loaded, provider):
         path.write_bytes(body)
     assert body == path.read_bytes(), (
         f"{path.name} differs; if the change is intended, regenerate with "
-        "CALFEED_REGENERATE=1 python -m pytest tests/test_ical.py")
+        "CALFEED_REGENERATE=1 python -m pytest tests/outputs/test_ical.py")
 
 
 # ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 loaded off the request path, and the last good copy shared by every worker (docs/design.md §7).
 
 Each app here stands for one gunicorn worker: apps on the same instance folder and
-files are siblings. tests/test_reload.py does the same with a real gunicorn.
+files are siblings. tests/system/test_reload.py does the same with a real gunicorn.
 """
 
 from __future__ import annotations

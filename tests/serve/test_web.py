@@ -377,7 +377,7 @@ def test_builder_page_for_the_8_month_report_shows_its_milestones_with_literal_d
     assert "Provider enters CME activity data" in page
     assert "Progress Report Materials Submission Deadline" in page
     # the undated step keeps ACCME's wording (in the fold of past dates with its cohort:
-    # see test_pages.py)
+    # see tests/outputs/test_views.py)
     assert "Due upon receipt of invoice" in page
     # the 12-month track is not this provider's
     assert "May 8, 2024" not in page
@@ -757,7 +757,7 @@ def test_a_reminder_page_says_what_each_app_does(client, choice, first):
     assert f'href="webcal://localhost{base}/remind-{choice}.ics"' in page
     assert f'href="{base}/remind-{choice}.ics?download=1"' in page
     assert f"keeps one reminder per event, the first: <strong>{first} before</strong>" in page
-    # What the feed does (tests/test_reminders.py): a later reminder is first once the
+    # What the feed does (tests/core/test_reminders.py): a later reminder is first once the
     # earlier one's day has passed; steps due together ring once; nothing past rings.
     words = " ".join(page.split())
     assert ("once that day has passed, the calendar carries the next one instead" in words) == (

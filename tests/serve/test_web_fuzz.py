@@ -2,7 +2,7 @@
 every query parameter and every path segment, fuzzed; and the limits
 (reminders, the window of years, file sizes) refuse with a message.
 
-The rules and roster fuzzing is in test_fuzz_rules.py; this file is about the web app.
+The rules and roster fuzzing is in tests/core/test_rules_fuzz.py; this file is about the web app.
 """
 
 from __future__ import annotations

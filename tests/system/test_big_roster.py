@@ -9,7 +9,7 @@ request thread keeps answering from the old data. Asserted: no error, only 200s,
 WORKER TIMEOUT and no worker replaced, and each worker ends up serving the new
 roster. The suite runs a small roster; the README's figure is the one at the limit:
 
-    CALFEED_ROSTER_ROWS=100000 python -m pytest -s tests/test_big_roster.py
+    CALFEED_ROSTER_ROWS=100000 python -m pytest -s tests/system/test_big_roster.py
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Bounded both ways: at most MAX_REQUESTS requests and at most SECONDS of load, on
 loopback interface only. The suite runs the short form; the README's figures come from
 the full minute:
 
-    CALFEED_LOAD_SECONDS=60 python -m pytest -s tests/test_load.py
+    CALFEED_LOAD_SECONDS=60 python -m pytest -s tests/system/test_load.py
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The README's key tables, made from the schema: `python -m calfeed.core.rules.reference README.md`.
 
 Each table in the README follows a marker `<!-- keys: NAME -->` naming its schema; this
-rewrites the table after each marker, and tests/test_rules.py fails when they differ.
+rewrites the table after each marker, and tests/core/test_rules.py fails when they differ.
 """
 
 from __future__ import annotations
