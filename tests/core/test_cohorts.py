@@ -21,6 +21,7 @@ from calfeed import bundled
 from calfeed.core import engine, rules, wording
 from calfeed.outputs import ical as feed
 from calfeed.core.model import Profile
+import loading
 
 TODAY = date(2026, 11, 27)
 RULES_TEXT = bundled("rules.toml").read_text(encoding="utf-8")
@@ -48,12 +49,10 @@ def load_text(tmp_path: Path, text: str, roster: str = ROSTER) -> rules.Rules:
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
-    """The problem lines of a rules text, without the file name."""
-    with pytest.raises(rules.RulesError) as err:
-        load_text(tmp_path, text)
-    prefix = f"{tmp_path / 'rules.toml'}: "
-    assert all(p.startswith(prefix) for p in err.value.problems)
-    return [p[len(prefix):] for p in err.value.problems]
+    """The problem lines of a rules text with the cohorts roster, which must not load."""
+    found = loading.problems(tmp_path, text, ROSTER)
+    assert found, "the text loaded"
+    return found
 
 
 def progress(events):

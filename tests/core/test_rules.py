@@ -31,7 +31,8 @@ from calfeed.core.rules.document import RulesFile, parse_rules
 from calfeed.core.rules.report import Report
 from calfeed.core.rules.schema import markdown
 from calfeed.notify.mail import COMPOSING
-from files import ROOT
+from files import ROOT, roster_row
+import loading
 
 RULES_TEXT = bundled("rules.toml").read_text(encoding="utf-8")
 ROSTER_TEXT = bundled("providers.csv").read_text(encoding="utf-8")
@@ -50,13 +51,10 @@ def edited(*pairs: str, text: str = RULES_TEXT) -> str:
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
-    """The lines of a rules.toml text (with an empty roster), without the file name."""
-    path = tmp_path / "rules.toml"
-    path.write_text(text, encoding="utf-8")
-    (tmp_path / "providers.csv").write_text("id,name\n", encoding="utf-8")
-    with pytest.raises(rules.RulesError) as err:
-        rules.load(path, tmp_path / "providers.csv", today=TODAY)
-    return [line.removeprefix(f"{path}: ") for line in err.value.problems]
+    """The lines of a rules.toml text (with an empty roster) that must not load, today pinned."""
+    found = loading.problems(tmp_path, text, today=TODAY)
+    assert found, "the text loaded"
+    return found
 
 
 def roster_problems(tmp_path: Path, text: str) -> list[str]:
@@ -270,9 +268,8 @@ def test_the_bundled_cohorts_have_no_warning():
 # --- the roster: what spreadsheets do (issue 18, point 9) ----------------------------------------
 
 def row(ident: str) -> int:
-    """A demo provider's spreadsheet row (the header is row 1)."""
-    return next(n for n, line in enumerate(ROSTER_TEXT.splitlines(), 1)
-                if line.startswith(ident + ","))
+    """A demo provider's spreadsheet row in the bundled roster (the header is row 1)."""
+    return roster_row(bundled("providers.csv"), ident)
 
 
 @pytest.mark.parametrize("cell, reads", [

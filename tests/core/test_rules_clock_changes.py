@@ -11,25 +11,15 @@ a calendar can show (through 2202), so no client ever has to guess.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from calfeed.core import rules
-
-from test_rules_fuzz import ONE_OFF, edited, write
+from test_rules_fuzz import ONE_OFF, edited
 from files import FIXTURES
+from loading import problems
 
 PUBLISHED_2023 = "2023 = 2024-04-01T23:59:00"
 RULE = 'month = 3\nday = 31\ntime = "23:59"\ntz = "America/Chicago"\nyear_offset = 1\nmove = "back-off-weekend"'
-def problems(tmp_path: Path, text: str) -> list[str]:
-    """The problem lines calfeed check prints for a rules file, [] if it loads."""
-    path = write(tmp_path, "rules.toml", text)
-    try:
-        rules.load(path, write(tmp_path, "providers.csv", "id,name\n"))
-    except rules.RulesError as err:
-        return [line.removeprefix(f"{path}: ") for line in err.problems]
-    return []
 
 
 def timed(at: str, tz: str = "America/Chicago") -> str:

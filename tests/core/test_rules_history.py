@@ -30,6 +30,7 @@ from calfeed.outputs import ical as feed
 from calfeed.core.model import Day, Month
 from calfeed.serve.store import Store
 from files import FIXTURES
+from loading import problems
 
 AFTER = FIXTURES / "extension-2019.toml"
 BEFORE = FIXTURES / "extension-2019-before.toml"
@@ -58,13 +59,6 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def problems(path: Path) -> list[str]:
-    """The problem lines of a rules file that must not load."""
-    with pytest.raises(rules.RulesError) as err:
-        rules.load(path, roster=False)
-    return [p.removeprefix(f"{path}: ") for p in err.value.problems]
 
 
 # ---------------------------------------------------------------------------
@@ -178,16 +172,15 @@ BROKEN_HISTORY = [
 @pytest.mark.parametrize("replacement, expected", BROKEN_HISTORY)
 def test_a_broken_history_is_one_line_naming_the_place(tmp_path, replacement, expected):
     source = bundled("rules.toml").read_text(encoding="utf-8")
-    path = write(tmp_path, "rules.toml",
-                 source.replace("materials-due = 2024-04-03,", f"materials-due = {replacement},"))
-    assert problems(path) == (expected if isinstance(expected, list) else [expected])
+    text = source.replace("materials-due = 2024-04-03,", f"materials-due = {replacement},")
+    assert problems(tmp_path, text, roster=None) == (expected if isinstance(expected, list) else [expected])
 
 
 def test_history_on_a_date_that_a_rule_makes_is_refused(tmp_path):
     source = bundled("rules.toml").read_text(encoding="utf-8")
     edited = source.replace('deadline = true\n', 'deadline = true\n'
                             'changes = [{ was = 2024-01-01, announced = 2024-01-01 }]\n', 1)
-    assert problems(write(tmp_path, "rules.toml", edited)) == [
+    assert problems(tmp_path, edited, roster=None) == [
         "tracks.annual-reporting.milestones[1].changes: changes given with deadline (expected "
         "changes only with a published date: date, month, at)"]
 
@@ -195,7 +188,7 @@ def test_history_on_a_date_that_a_rule_makes_is_refused(tmp_path):
 def test_a_published_year_in_the_long_form_checks_its_keys(tmp_path):
     text = AFTER.read_text(encoding="utf-8").replace("at = 2020-04-30T23:59:00",
                                                       "date = 2020-04-30T23:59:00")
-    assert problems(write(tmp_path, "rules.toml", text)) == [
+    assert problems(tmp_path, text, roster=None) == [
         'tracks.annual-reporting.published.2019.date: unknown key "date", did you mean "at"? '
         "(expected one of: at, changes)",
         'tracks.annual-reporting.published.2019: missing key "at" (expected at to be set)']
