@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
-
 from calfeed.core import engine, rules, wording
 from calfeed.core.model import Profile
 

@@ -418,6 +418,7 @@ def test_every_event_is_transparent_public_and_free(loaded):
 RENDER_IN_A_NEW_PROCESS = """
 import sys
 from datetime import date, timedelta
+from calfeed import bundled
 from calfeed.core import engine, reminders, rules
 from calfeed.outputs import ical
 loaded = rules.load(bundled("rules.toml"))
