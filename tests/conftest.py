@@ -1,4 +1,4 @@
-"""Shared fixtures, flaskr-style: an app on the bundled rules, its test client and CLI runner."""
+"""Shared fixtures (one home): the app and its client and CLI runner, the rules, data, an inbox."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def cli():
     """Run `calfeed ARGS` in-process, with extra environment variables; stdout and stderr kept apart."""
     runner = CliRunner()
     return lambda *args, **env: runner.invoke(main, list(args), env=env or None)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """One folder for a module's hypothesis examples: each example overwrites its files."""
+    return tmp_path_factory.mktemp("examples")
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from email.parser import BytesParser
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 import vobject
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, example, given, settings
@@ -325,12 +324,6 @@ def check_email(rules: Path, roster: Path, texts: dict[str, str]) -> None:
 
 
 # --- the property --------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    """One folder for the module: each example overwrites its files."""
-    return tmp_path_factory.mktemp("text")
-
 
 def app_on(folder: Path, rules: Path, roster: Path):
     """An app on the example's files."""

@@ -93,12 +93,6 @@ def outcome(rules_path: Path, roster_path: Path | None = None) -> list[str]:
     return []
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    """One folder for the module: each example overwrites its files."""
-    return tmp_path_factory.mktemp("fuzz")
-
-
 def write(folder: Path, name: str, data: bytes | str) -> Path:
     """Write a file for one example and return its path."""
     path = folder / name
