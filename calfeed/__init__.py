@@ -30,7 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     import os
 
     from calfeed import cli, settings
-    from calfeed.serve import web
+    from calfeed.serve import signup, web
 
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=(test_config or {}).get("INSTANCE_PATH"),
@@ -39,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
         app.config.from_mapping(settings.resolve(test_config))
+        settings.together(app.config)
     app.config["CALFEED_RULES"] = app.config["CALFEED_RULES"] or str(bundled("rules.toml"))
 
     cli.register(app)
@@ -46,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if serving:
         _log_to_stderr(app)
     web.init_app(app, serving)
+    signup.init_app(app, settings.state_path(app.config["CALFEED_STATE"], app.instance_path))
     return app
 
 

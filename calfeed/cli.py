@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -370,8 +370,8 @@ def diff(old: str, new: str, providers_path: str | None, today: date | None,
 def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: str | None,
            providers_path: str | None, groups_path: str | None, today: date | None,
            time_limit: float | None) -> None:
-    """Email each provider's contacts the reminders and notices due today, and each group's
-    addresses its weekly digest (run it daily)."""
+    """Email each provider's contacts, and everyone who signed up, the reminders and notices
+    due today, and each group's addresses its weekly digest (run it daily)."""
     from calfeed.core import calendars
     from calfeed.notify import dispatch, smtp
     from calfeed.serve import web
@@ -380,15 +380,18 @@ def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: s
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     loaded = app_rules_or_exit(app, rules_path, providers_path, today, groups_path)
     log = settings.state_path(setting("CALFEED_STATE", state), app.instance_path)
+    secret = web.state(app).secret
+    site = setting("CALFEED_BASE_URL", base_url)
+    # With sign-up on, sign-ups are planned and every message links to its manage page.
+    signup = dispatch.Signup(secret, site) if configured()["CALFEED_SIGNUP"] and site else None
     try:
         if dry_run:
-            for line in dispatch.preview(log, loaded, day):
+            for line in dispatch.preview(log, loaded, day, signup):
                 click.echo(f"calfeed notify: {line}")
             return
-        mail = settings.mail(configured(), setting("CALFEED_BASE_URL", base_url))
+        mail = settings.mail(configured(), site)
     except (ValueError, dispatch.sendlog.StateError) as err:
         raise click.ClickException(str(err)) from None
-    secret = web.state(app).secret
     pages = {profile.id: calendars.provider_urls(secret, profile, mail.site)["page"]
              for profile in loaded.providers.values() if profile.contacts}
     group_pages = {group.id: calendars.group_urls(secret, group, mail.site)["page"]
@@ -401,7 +404,7 @@ def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: s
         with smtp.Mailer(mail.server) as mailer:
             outcome = dispatch.run(log, loaded, day, mail.sender, pages, mailer, say,
                                    time_limit=time_limit or dispatch.RUN_SECONDS,
-                                   group_pages=group_pages)
+                                   group_pages=group_pages, signup=signup)
     except dispatch.sendlog.StateError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"calfeed notify: {day.isoformat()}: {len(outcome.sent)} sent, "
@@ -410,7 +413,120 @@ def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: s
         sys.exit(1)
 
 
-COMMANDS = [check, events, links, build, diff, notify]
+@click.group("subscribers")
+def subscribers() -> None:
+    """The email sign-ups: counts per calendar, one address's data exported or deleted."""
+
+
+def _state_db(state: str | None) -> tuple[Path, Any]:
+    """The state file of this run and the open sign-ups in it, or a one-line error."""
+    from calfeed.notify import subscriptions
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    path = settings.state_path(setting("CALFEED_STATE", state), app.instance_path)
+    if not path.exists():
+        raise click.ClickException(f"{path}: no state file yet (expected CALFEED_STATE or "
+                                   f"--state to name the server's)")
+    try:
+        return path, subscriptions.connect(path)
+    except subscriptions.StateError as err:
+        raise click.ClickException(str(err)) from None
+
+
+def _calendar_name(key: str, app: Flask, loaded: Rules) -> str:
+    """A stored calendar in words: its name and key, or that it no longer exists."""
+    from calfeed.notify import signups
+    from calfeed.serve import web
+
+    subject = signups.subject_of(key, loaded, parse_today(None), web.state(app).secret)
+    return f"{subject.profile.name} ({key})" if subject else f"no longer exists ({key})"
+
+
+@subscribers.command("counts")
+@setting_option("CALFEED_STATE", "state")
+@with_appcontext
+def subscribers_counts(state: str | None) -> None:
+    """Confirmed and waiting sign-ups per calendar."""
+    import time
+
+    from calfeed.notify import subscriptions
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    loaded = served_rules_or_exit(app)
+    _, db = _state_db(state)
+    with closing(db):
+        found = subscriptions.counts(db, time.time())
+        people, stopped = subscriptions.people_counts(db)
+    click.echo("confirmed  waiting  calendar")
+    for count in found:
+        click.echo(f"{count.confirmed:>9}  {count.waiting:>7}  "
+                   f"{_calendar_name(count.calendar, app, loaded)}")
+    click.echo(f"addresses with a sign-up: {people}; addresses that stopped the roster's "
+               f"emails: {stopped}")
+
+
+@subscribers.command("export")
+@click.argument("address")
+@setting_option("CALFEED_STATE", "state")
+@with_appcontext
+def subscribers_export(address: str, state: str | None) -> None:
+    """Print, as JSON, everything the state file holds about ADDRESS."""
+    from calfeed.notify import subscriptions
+    from calfeed.serve import web
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    loaded = served_rules_or_exit(app)
+    _, db = _state_db(state)
+    with closing(db):
+        found = subscriptions.export(db, address.strip(), subscriptions.keyed(
+            web.state(app).secret, "address", address))
+    for entry in found["subscriptions"] + found["waiting_requests"]:
+        entry["name"] = _calendar_name(entry["calendar"], app, loaded)
+    found["roster"] = _roster_places(loaded, address)
+    click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+
+
+def _roster_places(loaded: Rules, address: str) -> list[str]:
+    """Where the roster lists an address: "demo-annual#2" (compared without case)."""
+    wanted = address.strip().lower()
+    return [f"{p.id}#{n}" for p in loaded.providers.values()
+            for n, contact in enumerate(p.contacts, 1) if contact.lower() == wanted]
+
+
+@subscribers.command("delete")
+@click.argument("address")
+@setting_option("CALFEED_STATE", "state")
+@with_appcontext
+def subscribers_delete(address: str, state: str | None) -> None:
+    """Delete everything the state file holds about ADDRESS (waits for a notify run to end)."""
+    from calfeed.notify import sendlog, subscriptions
+    from calfeed.serve import web
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    loaded = served_rules_or_exit(app)
+    path, db = _state_db(state)
+    db.close()
+
+    def waiting(seconds: float) -> None:
+        click.echo(f"calfeed subscribers: {path}: a calfeed notify run holds the lock; waiting "
+                   f"for it to finish", err=True)
+
+    try:
+        # Under the run lock: a run must not confirm a message to the address afterwards.
+        with sendlog.SendLog(path, "subscribers delete", on_wait=waiting) as log:
+            gone = subscriptions.delete(log.db, address.strip(), subscriptions.keyed(
+                web.state(app).secret, "address", address))
+    except sendlog.StateError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo("calfeed subscribers: deleted " + ", ".join(
+        f"{n} {table}" for table, n in gone.items()) + " rows of that address")
+    places = _roster_places(loaded, address)
+    if places:
+        click.echo(f"calfeed subscribers: the roster still lists that address ({', '.join(places)}): "
+                   f"remove it there, or the next calfeed notify sends to it again", err=True)
+
+
+COMMANDS = [check, events, links, build, diff, notify, subscribers]
 
 
 def register(app: Flask) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from calfeed.core import addresses
+from calfeed.core import addresses, wording
 from calfeed.core.dates import YEARS
 from calfeed.notify import smtp
 from calfeed.serve import secret
@@ -107,6 +107,25 @@ def secret_key(value: str) -> str:
     return value
 
 
+def yes_no(value: str) -> bool:
+    """yes or no, in the words the builder and the roster take."""
+    answer = wording.yes_no(value)
+    if answer is None:
+        raise ValueError(f"{value!r} is not yes or no (expected {wording.YES_NO_ACCEPTED})")
+    return answer
+
+
+def count(value: str) -> int:
+    """A whole number, zero or more."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number (expected 0, 1, 2, …)") from None
+    if number < 0:
+        raise ValueError(f"{value!r} is below zero (expected 0, 1, 2, …)")
+    return number
+
+
 def sender(value: str) -> str:
     """The From of `calfeed notify`'s messages: an address, with a display name or without."""
     value = value.strip()
@@ -139,9 +158,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALFEED_MAIL_FROM", sender, None,
             "`calfeed notify`'s sender, where unsubscribe requests go",
             "required by `calfeed notify`"),
-    Setting("CALFEED_STATE", text, None, "`calfeed notify`'s send log, an SQLite file",
+    Setting("CALFEED_STATE", text, None,
+            "`calfeed notify`'s send log and the email sign-ups, an SQLite file",
             "`instance/calfeed.sqlite3`", "--state"),
+    Setting("CALFEED_SIGNUP", yes_no, False,
+            "`yes`: every calendar page offers email reminders, the server sends the "
+            "confirmations, and every message links to its manage and one-click unsubscribe "
+            "pages (needs `CALFEED_SMTP_URL`, `CALFEED_MAIL_FROM` and `CALFEED_BASE_URL`; see "
+            "\"Email sign-up\")", "no"),
+    Setting("CALFEED_TRUSTED_PROXIES", count, 0,
+            "how many reverse proxies in front of the server add `X-Forwarded-For` (nginx "
+            "in front: 1), so that sign-up limits count each client, not the proxy", "0"),
 )
+# What CALFEED_SIGNUP needs: the server sends confirmations and writes absolute links
+# (never from the request's Host header, which a client chooses).
+SIGNUP_NEEDS = ("CALFEED_SMTP_URL", "CALFEED_MAIL_FROM", "CALFEED_BASE_URL")
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 
@@ -177,7 +208,19 @@ def unknown(names: Mapping[str, Any]) -> None:
 def read(environ: Mapping[str, str]) -> dict[str, Any]:
     """Every setting's value from an environment (empty counts as unset); SettingsError, one line."""
     unknown(environ)
-    return {setting.name: parse(setting, environ.get(setting.name)) for setting in SETTINGS}
+    values = {setting.name: parse(setting, environ.get(setting.name)) for setting in SETTINGS}
+    together(values)
+    return values
+
+
+def together(values: Mapping[str, Any]) -> None:
+    """Refuse settings that are each fine but cannot work together (sign-up without mail)."""
+    if values.get("CALFEED_SIGNUP"):
+        missing = [name for name in SIGNUP_NEEDS if not values.get(name)]
+        if missing:
+            raise SettingsError(f"CALFEED_SIGNUP: needs {', '.join(missing)} set too (expected "
+                                f"the server's mail settings and public address, or "
+                                f"CALFEED_SIGNUP=no)")
 
 
 def resolve(config: Mapping[str, Any]) -> dict[str, Any]:

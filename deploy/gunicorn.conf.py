@@ -3,7 +3,7 @@
     gunicorn -c deploy/gunicorn.conf.py "calfeed:create_app()"
 
 gunicorn's access log prints each request's full path, and a provider's path carries
-its private token (DESIGN §6): whoever reads the logs could subscribe to any provider's
+its private token (docs/design.md §6): whoever reads the logs could subscribe to any provider's
 calendar. The logger below cuts every /p/<token> to a short prefix in every value the
 access log can print (request line, path, query, Referer and other headers, environ),
 whatever access_log_format says and however the path is spelt (`/%70/<token>`,
@@ -41,6 +41,15 @@ def on_starting(server):  # type: ignore[no-untyped-def]
         settings.read(os.environ)
     except settings.SettingsError as err:
         sys.exit(f"calfeed: {err}")
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Start the worker's sender of sign-up confirmations (CALFEED_SIGNUP) as it boots, so a
+    queued confirmation goes out without waiting for a request to this worker."""
+    from calfeed.serve import signup
+
+    if hasattr(worker.wsgi, "extensions"):
+        signup.start(worker.wsgi)
 
 
 def _redact(value: object) -> object:

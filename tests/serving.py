@@ -35,9 +35,9 @@ WHO_ANSWERED = '%(p)s %(s)s "%({etag}o)s" "%(r)s"'
 
 
 def fetch(url: str, headers: Mapping[str, str] | None = None, method: str = "GET",
-          timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+          timeout: float = 10, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
     """One request: status, headers, body (a 304 or 404 is an answer, not an error)."""
-    request = urllib.request.Request(url, headers=dict(headers or {}), method=method)
+    request = urllib.request.Request(url, data=body, headers=dict(headers or {}), method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, dict(response.headers), response.read()

@@ -1,4 +1,4 @@
-"""Production serving: real gunicorn with deploy/gunicorn.conf.py, two workers (DESIGN §7)."""
+"""Production serving: real gunicorn with deploy/gunicorn.conf.py, two workers (docs/design.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The .ics feed as calendar clients read it (DESIGN §3–§4).
+"""The .ics feed as calendar clients read it (docs/design.md §3–§4).
 
 Dates are copied from shared/seeds/: 000 (progress-report milestones, November
 2023 cohort), 001 (annual reporting: "April 1, 2024 at 11:59 p.m. Central Time")
@@ -419,7 +419,7 @@ def test_every_event_is_transparent_public_and_free(loaded):
 
 
 # ---------------------------------------------------------------------------
-# Identity and determinism (DESIGN §3).
+# Identity and determinism (docs/design.md §3).
 
 
 RENDER_IN_A_NEW_PROCESS = """

@@ -1,8 +1,8 @@
 """Data flows one way (docs/design.md §1): no module imports one above it.
 
-core < outputs < serve, notify < build < cli; serve and notify are faces side by side
-and never import each other; only the faces and the CLI know Flask, and only
-outputs/ical.py imports icalendar.
+core < outputs < notify < serve < build < cli: the server sends the email sign-up's
+confirmations with notify's modules, and notify never needs the server; only the
+faces and the CLI know Flask, and only outputs/ical.py imports icalendar.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "calfeed"
-LAYERS = {"core": 0, "outputs": 1, "serve": 2, "notify": 2, "build": 3}
+LAYERS = {"core": 0, "outputs": 1, "notify": 2, "serve": 3, "build": 4}
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE)
 
 

@@ -1,4 +1,4 @@
-"""Live reload under a real gunicorn with two workers (DESIGN §7).
+"""Live reload under a real gunicorn with two workers (docs/design.md §7).
 
 An operator edits rules.toml and the roster under a running server. A broken save must
 not take a feed down or change it: both workers keep serving the last good data with

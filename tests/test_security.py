@@ -1,4 +1,4 @@
-"""Privacy and web security (DESIGN §6).
+"""Privacy and web security (docs/design.md §6).
 
 Which providers have a progress report is not public: their calendars live behind
 tokens that are compared in constant time, replaced at once by a rotation, never sent

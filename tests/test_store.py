@@ -1,5 +1,5 @@
 """The data a running server answers from, in one process: reviewed before it goes live,
-loaded off the request path, and the last good copy shared by every worker (DESIGN §7).
+loaded off the request path, and the last good copy shared by every worker (docs/design.md §7).
 
 Each app here stands for one gunicorn worker: apps on the same instance folder and
 files are siblings. tests/test_reload.py does the same with a real gunicorn.

@@ -1,4 +1,4 @@
-"""The web service as calendar clients, browsers and coordinators meet it (DESIGN §5, §6)."""
+"""The web service as calendar clients, browsers and coordinators meet it (docs/design.md §5, §6)."""
 
 from __future__ import annotations
 

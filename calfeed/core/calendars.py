@@ -37,12 +37,17 @@ REMIND_PREFIX = "remind-"
 PROVIDER_PREFIX = "p"
 # A group's calendars: /g/<token>/…
 GROUP_PREFIX = "g"
-# The first path segments whose next segment is a secret token: whatever the spelling
-# of a path, a token after one of them never reaches a log whole (serve/redact.py).
-PRIVATE_PREFIXES = (PROVIDER_PREFIX, GROUP_PREFIX)
 # A group page's orders: its overview by next deadline at …/, by name at …/by-name/.
 GROUP_ORDERS = ("name",)
 ORDER_PREFIX = "by-"
+# Email sign-up (CALFEED_SIGNUP): every calendar's form posts to …/email/; the links in
+# messages are /confirm/<token> and /manage/<token>/ (…/unsubscribe: RFC 8058's).
+SIGNUP_SEGMENT = "email"
+CONFIRM_PREFIX = "confirm"
+MANAGE_PREFIX = "manage"
+# The first path segments whose next segment is a secret token: whatever the spelling
+# of a path, a token after one of them never reaches a log whole (serve/redact.py).
+PRIVATE_PREFIXES = (PROVIDER_PREFIX, GROUP_PREFIX, CONFIRM_PREFIX, MANAGE_PREFIX)
 
 
 class Unknown(LookupError):
@@ -92,6 +97,10 @@ class Subject:
             assert fmt == "ics"
             return with_query(f"{self.base}/{REMIND_PREFIX}{remind}.ics{self.query}", extra)
         return with_query(f"{self.base}.{fmt}{self.query}", extra)
+
+    def signup(self) -> str:
+        """The path its email sign-up form posts to (and the page showing that form alone)."""
+        return f"{self.base}/{SIGNUP_SEGMENT}/{self.query}"
 
     def event(self, event: Event) -> str:
         """The path of the .ics of one event."""

@@ -1,7 +1,7 @@
 """Private provider URLs: unguessable tokens made with the secret key, constant-time lookup.
 
 A progress report means ACCME found noncompliance, so which providers have one is not
-public (DESIGN §6). A provider's pages live under `/p/<token>/`, where the token is an
+public (docs/design.md §6). A provider's pages live under `/p/<token>/`, where the token is an
 HMAC of its id and rotation with the server's secret: stable across restarts, replaced
 by raising the roster's `rotation`, and useless to anyone who does not hold the key.
 A group's pages (`/g/<token>/`) have tokens of their own kind: a group and a provider

@@ -7,6 +7,7 @@ Every line it reports names recipients by their places in the roster
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
-from calfeed.notify import digest, digest_mail, mail, plan as notify, sendlog, smtp
+from calfeed.notify import (digest, digest_mail, mail, plan as notify, sendlog, signups, smtp,
+                            subscriptions)
 from calfeed.core import wording
 from calfeed.core.model import Lead, Rules
 from calfeed.notify.digest import Digest
@@ -42,6 +44,15 @@ class Sender(Protocol):
         """Hand one message over, or raise MailError."""
 
 
+@dataclass(frozen=True)
+class Signup:
+    """CALFEED_SIGNUP's part of a run: sign-ups are planned, and every message carries the
+    recipient's manage and one-click links, signed with the server's key, on its site."""
+
+    secret: bytes = field(repr=False)
+    site: str
+
+
 @dataclass
 class Outcome:
     """What a run did: messages sent, messages that failed (with why), claims a dead run left."""
@@ -60,7 +71,8 @@ def _utc_now() -> datetime:
 def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[str, str],
         mailer: Sender, say: Callable[[str, bool], None],
         clock: Callable[[], datetime] = _utc_now, run_id: str = "",
-        time_limit: float = RUN_SECONDS, group_pages: Mapping[str, str] | None = None) -> Outcome:
+        time_limit: float = RUN_SECONDS, group_pages: Mapping[str, str] | None = None,
+        signup: Signup | None = None) -> Outcome:
     """Send today's messages, then the groups' digests due; `say(line, is_problem)` reports
     one line per message.
 
@@ -82,7 +94,10 @@ def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[s
             say(f"a run stopped while sending to {label}: sending again "
                 f"(it may arrive twice)", True)
         contents = log.contents()
-        plan = notify.plan(rules, today, contents.told, contents.reminded)
+        audience = _audience(log.db, state, rules, today, signup, say)
+        plan = notify.plan(rules, today, contents.told, contents.reminded, audience.signups,
+                           audience.stopped)
+        pages = {**pages, **audience.pages}
         digests, first_met = digest.plan(rules, today, contents.told, contents.digested)
         outcome.planned = len(plan.messages) + len(digests)
         log.learn(plan.quiet + first_met)
@@ -96,7 +111,10 @@ def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[s
                 say(f"not sent to {message.label}: {subject}: {reason}", True)
                 continue
             try:
-                email = mail.compose(message, rules, sender, pages)
+                links = None if signup is None else signups.links(
+                    signup.secret, signup.site,
+                    subscriptions.person_for(log.db, message.recipient, clock().timestamp()))
+                email = mail.compose(message, rules, sender, pages, links)
             except Exception as err:  # one message that cannot be written never stops the rest
                 reason = f"cannot be composed: {type(err).__name__}: {smtp.scrub(str(err))}"
                 outcome.failed.append((message, reason))
@@ -124,7 +142,27 @@ def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[s
             server_down = _deliver(letter, digest_mail.subject(letter), compose,
                                    log.confirm_digest, log, mailer, outcome, say, clock, domain,
                                    server_down)
+        if signup is not None:
+            subscriptions.tidy(log.db, {a.lower() for a in notify.recipients(rules)},
+                               clock().timestamp())
     return outcome
+
+
+def _audience(db: sqlite3.Connection, state: str | Path, rules: Rules, today: date,
+              signup: Signup | None, say: Callable[[str, bool], None]) -> signups.Audience:
+    """The sign-ups to plan (none without CALFEED_SIGNUP), and a line on what is left out."""
+    if signup is None:
+        return signups.Audience((), {}, frozenset())
+    subscriptions.migrate(db, state)
+    found = signups.audience(db, rules, today, signup.secret, signup.site)
+    for label in found.gone:
+        say(f"not planned for {label}: its calendar is no longer in the rules or roster", False)
+    stopped = sorted(notify.label(places) for address, places in notify.recipients(rules).items()
+                     if address.lower() in found.stopped)
+    if stopped:
+        say(f"not planned for {', '.join(stopped)}: the address's owner stopped these emails "
+            f"(remove it from the roster)", False)
+    return found
 
 
 def _deliver(letter: Digest, subject: str, compose: Callable[[], EmailMessage],
@@ -162,25 +200,35 @@ def _deliver(letter: Digest, subject: str, compose: Callable[[], EmailMessage],
     return None
 
 
-def preview(state: str | Path, rules: Rules, today: date) -> list[str]:
+def preview(state: str | Path, rules: Rules, today: date,
+            signup: Signup | None = None) -> list[str]:
     """What a run would send today, one line per message and one per item; writes nothing."""
     contents = sendlog.read(state)
-    plan = notify.plan(rules, today, contents.told, contents.reminded)
+    audience = signups.Audience((), {}, frozenset())
+    if signup is not None:
+        db = subscriptions.read_only(state)
+        if db is not None:
+            try:
+                audience = signups.audience(db, rules, today, signup.secret, signup.site)
+            finally:
+                db.close()
+    plan = notify.plan(rules, today, contents.told, contents.reminded, audience.signups,
+                       audience.stopped)
     lines = []
     for message in plan.messages:
         lines.append(f"would send to {message.label}: {mail.subject(message)}")
         for item in message.items:
             what = (f"{item.lead}-day reminder" if item.lead is not None and item.notice is None
                     else f"{item.notice} notice")
-            lines.append(f"  {item.provider.id}: {what}: {wording.title(item.event)} "
+            lines.append(f"  {item.key}: {what}: {wording.title(item.event)} "
                          f"({mail.headline(item)})")
     digests, _ = digest.plan(rules, today, contents.told, contents.digested)
     for letter in digests:
-        audience = digest_mail.audience_of(letter, rules)
+        members = digest_mail.audience_of(letter, rules)
         lines.append(f"would send to {letter.label}: {digest_mail.subject(letter)}")
         for news in letter.news:
             lines.append(f"  {news.notice} notice: {wording.title(news.shared.step)} "
-                         f"({digest_mail.change(news, audience).headline})")
+                         f"({digest_mail.change(news, members).headline})")
     lines.append(f"{today.isoformat()}: "
                  f"{wording.count(len(plan.messages) + len(digests), 'message')} would be sent")
     return lines

@@ -23,7 +23,7 @@ from calfeed import bundled
 from calfeed.core import engine, wording
 from calfeed.outputs import ical
 from calfeed.core.model import Event, Link, Rules
-from calfeed.notify.plan import Item, Message, parse_key
+from calfeed.notify.plan import Item, Message, Source, parse_key
 
 # Parts are encoded with this: quoted-printable lines may have at most 76 characters
 # (RFC 2045), and Python's encoder makes them as long as the policy's line length.
@@ -70,6 +70,15 @@ class Provider:
     name: str
     page: str
     sections: tuple[Section, ...]
+    signup: Source | None = None  # the sign-up it is for; None: the roster's provider
+
+
+@dataclass(frozen=True)
+class Links:
+    """A recipient's own pages (CALFEED_SIGNUP): manage what they get, and leave in one click."""
+
+    manage: str
+    unsubscribe: str  # RFC 8058's one-click address: a POST there unsubscribes
 
 
 def was(item: Item) -> str:
@@ -148,7 +157,7 @@ def subject(message: Message) -> str:
     together = [i for i in message.items if news(i) == news(first)]
     what = (f"{first.event.track_name} ({len(together)} steps)" if len(together) > 1
             else wording.title(first.event, estimated=False))
-    if len({i.provider.id for i in message.items}) > 1:
+    if len({i.key for i in message.items}) > 1:
         what = f"{first.provider.name}: {what}"
     estimated = f" ({wording.ESTIMATED})" if first.event.status == "estimated" else ""
     date = wording.when(first.event) + estimated
@@ -173,9 +182,11 @@ def providers(message: Message, pages: Mapping[str, str]) -> tuple[Provider, ...
     """The message's view: per provider, sections of steps that share a headline."""
     found: dict[str, dict[str, list[Item]]] = {}
     names: dict[str, str] = {}
+    signups: dict[str, Source | None] = {}
     for item in message.items:
-        names[item.provider.id] = item.provider.name
-        found.setdefault(item.provider.id, {}).setdefault(headline(item), []).append(item)
+        names[item.key] = item.provider.name
+        signups[item.key] = item.source
+        found.setdefault(item.key, {}).setdefault(headline(item), []).append(item)
     result = []
     for ident, sections in found.items():
         parts = []
@@ -187,7 +198,7 @@ def providers(message: Message, pages: Mapping[str, str]) -> tuple[Provider, ...
                           for i in items)
             parts.append(Section(text, steps, links,
                                  any(i.event.status == "estimated" for i in items)))
-        result.append(Provider(names[ident], pages[ident], tuple(parts)))
+        result.append(Provider(names[ident], pages[ident], tuple(parts), signups[ident]))
     return tuple(result)
 
 
@@ -211,13 +222,27 @@ def _templates() -> Environment:
                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def unsubscribe(operator: str) -> str:
-    """The List-Unsubscribe value (RFC 2369): a mailto to the operator.
+def unsubscribe(operator: str, links: Links | None = None) -> str:
+    """The List-Unsubscribe value (RFC 2369): the one-click address if any, and a mailto to
+    the operator.
 
     It names no provider: a roster id is never shown outside the operator's files, and
     the operator finds the sender's address in the roster.
     """
-    return f"<mailto:{operator}?subject=unsubscribe>"
+    mailto = f"<mailto:{operator}?subject=unsubscribe>"
+    return f"<{links.unsubscribe}>, {mailto}" if links else mailto
+
+
+def asked(lead_days: tuple[int, ...], notices: bool) -> str:
+    """What a sign-up asked for, in words: "a reminder 30, 7 and 1 days before each step you
+    act on, and a notice when a date moves or is published"."""
+    parts = []
+    if lead_days:
+        parts.append(f"a reminder {_and([str(d) for d in lead_days])} "
+                     f"day{'s' if lead_days != (1,) else ''} before each step you act on")
+    if notices:
+        parts.append("a notice when a date moves or is published")
+    return ", and ".join(parts) or "nothing"
 
 
 def attachment_name(event: Event, provider: str | None) -> str:
@@ -236,10 +261,13 @@ def attachment_name(event: Event, provider: str | None) -> str:
     return f"{slug or 'provider'}-{name}"
 
 
-def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str]) -> EmailMessage:
-    """The email for one planned message; `pages` maps each provider id to its page URL."""
+def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str],
+            links: Links | None = None) -> EmailMessage:
+    """The email for one planned message; `pages` maps each provider id (and sign-up calendar,
+    Item.key) to its page URL; `links`, the recipient's manage and one-click pages."""
     name, operator = parseaddr(sender)
     view = providers(message, pages)
+    roster = [p for p in view if p.signup is None]
     context = {
         "subject": subject(message),
         "providers": view,
@@ -247,14 +275,21 @@ def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str
         "operator_name": name or operator,
         "lead_days": _and([str(days) for days in rules.lead_days]),
         "estimated_note": wording.ESTIMATED_PAGE_NOTE,
-        "contacts_for": _and([p.name for p in view]),
+        "contacts_for": _and([p.name for p in roster]),
+        "signups": [(p.name, asked(p.signup.lead_days, p.signup.notices))
+                    for p in view if p.signup is not None],
+        "links": links,
         "not_accme": NOT_ACCME,
     }
     email = EmailMessage(policy=COMPOSING)
     email["Subject"] = context["subject"]
     email["From"] = sender
     email["To"] = Address(addr_spec=message.recipient)
-    email["List-Unsubscribe"] = unsubscribe(operator)
+    email["List-Unsubscribe"] = unsubscribe(operator, links)
+    if links:
+        # RFC 8058: a mail app's Unsubscribe button POSTs "List-Unsubscribe=One-Click" to
+        # the https address, with no page to read and no login.
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # RFC 3834: out-of-office replies and other robots leave it alone.
     email["Auto-Submitted"] = "auto-generated"
     templates = _templates()
@@ -264,7 +299,7 @@ def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str
     several = len(view) > 1
     for item in dict((i.event.uid, i) for i in message.items).values():
         event = item.event
-        calendar = engine.calendar(rules, item.provider, pages[item.provider.id])
+        calendar = engine.calendar(rules, item.provider, pages[item.key])
         # The charset, or a mail app reads the UTF-8 of a name like "é" as Latin-1.
         email.add_attachment(ical.render([event], calendar), maintype="text",
                              subtype="calendar", params={"method": "PUBLISH", "charset": "utf-8"},

@@ -12,14 +12,16 @@ due now, and dispatch.py sends it.
   at the estimate's date or another) is one notice ("published"), never a move.
   Reminders are keyed by the event's date, so after either they count again towards
   the new date.
-- A recipient gets one message per run, whatever the number of providers they are on.
+- A recipient gets one message per run, whatever the number of providers they are on
+  and calendars they signed up to (a `Source` each: a roster place, or a sign-up with
+  its own lead times, keyed in the send log by its calendar, "track:…").
 - The first run that meets a recipient on a provider tells them nothing new: what
   they are shown is recorded quietly as what they know.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -46,6 +48,18 @@ Reminded = Collection[tuple[str, str, str, str, int]]
 
 
 @dataclass(frozen=True)
+class Source:
+    """One calendar a recipient is told about: a roster place, or a calendar they signed up to."""
+
+    key: str  # the send log's provider column: the roster id, or a sign-up's "track:…"
+    profile: Profile  # whose calendar (its events and UIDs)
+    label: str  # how logs name it: "demo-annual#2", "subscriber k3j9xq"
+    lead_days: tuple[int, ...]
+    notices: bool = True  # whether moves and publications are news to them
+    signup: bool = False  # a sign-up (its message part says so), not the roster's place
+
+
+@dataclass(frozen=True)
 class Item:
     """One event in one message: a reminder, a notice, or a notice that is also the reminder."""
 
@@ -57,15 +71,20 @@ class Item:
     notice: Notice | None
     was: str | None = None  # the date key the recipient was told before: a move's, or the estimate's
     was_status: str | None = None  # the status they were told it had ("estimated")
+    source: Source | None = None  # the sign-up it is for; None: the roster's provider
+
+    @property
+    def key(self) -> str:
+        """The send log's provider column: the provider's id, or the sign-up's calendar."""
+        return self.source.key if self.source else self.provider.id
 
     def sent_rows(self, recipient: str) -> list[tuple[str, str, str, str, int, str]]:
         """The send log's rows for this item: (recipient, provider, uid, kind, lead, date key)."""
         rows = []
         if self.lead is not None:
-            rows.append((recipient, self.provider.id, self.event.uid, "reminder", self.lead,
-                         self.start))
+            rows.append((recipient, self.key, self.event.uid, "reminder", self.lead, self.start))
         if self.notice is not None:
-            rows.append((recipient, self.provider.id, self.event.uid, self.notice, 0, self.start))
+            rows.append((recipient, self.key, self.event.uid, self.notice, 0, self.start))
         return rows
 
 
@@ -178,34 +197,61 @@ def label(places: list[tuple[Profile, int]]) -> str:
     return ", ".join(f"{profile.id}#{n}" for profile, n in places)
 
 
-def plan(rules: Rules, today: date, told: ToldMap, reminded: Reminded) -> Plan:
+def sources(rules: Rules, signups: Iterable[tuple[str, Source]] = (),
+            stopped: Collection[str] = ()) -> dict[str, list[Source]]:
+    """Each address with what it is told about: its roster places, then its sign-ups.
+
+    A sign-up from an address on the roster joins that address's message (compared
+    without case, under the roster's spelling), unless it is for a provider the roster
+    already sends it; `stopped` (lower case) are addresses whose owners stopped the
+    roster's emails to them.
+    """
+    found: dict[str, list[Source]] = {}
+    spelt: dict[str, str] = {}
+    for address, places in recipients(rules).items():
+        spelt.setdefault(address.lower(), address)
+        if address.lower() not in stopped:
+            found[address] = [Source(profile.id, profile, f"{profile.id}#{n}", rules.lead_days)
+                              for profile, n in places]
+    for address, source in signups:
+        mine = found.setdefault(spelt.get(address.lower(), address), [])
+        if not any(s.profile == source.profile and not s.signup for s in mine):
+            mine.append(source)
+    return {address: mine for address, mine in found.items() if mine}
+
+
+def plan(rules: Rules, today: date, told: ToldMap, reminded: Reminded,
+         signups: Iterable[tuple[str, Source]] = (), stopped: Collection[str] = ()) -> Plan:
     """The messages due today, and what recipients now know without a message."""
-    schedules = {p.id: engine.schedule(rules, p, today)
-                 for p in rules.providers.values() if p.contacts}
+    schedules: dict[Profile, list[Event]] = {}
     known_pairs = {(recipient, provider) for recipient, provider, _ in told}
     sent = _reminded_by_event(reminded)
     messages, quiet = [], []
-    for address, places in sorted(recipients(rules).items()):
+    for address, found in sorted(sources(rules, signups, stopped).items()):
         items = []
-        for profile, _ in places:
-            first = (address, profile.id) not in known_pairs
-            for event in schedules[profile.id]:
+        for source in found:
+            key = source.key
+            first = (address, key) not in known_pairs
+            events = schedules.get(source.profile)
+            if events is None:
+                events = schedules[source.profile] = engine.schedule(rules, source.profile, today)
+            for event in events:
                 if event.start is None:
                     continue
-                item = _item(rules.lead_days, today, address, profile, event, first, told, sent)
+                item = _item(source, today, address, event, first, told, sent)
                 if item is not None:
                     items.append(item)
                 # A first meeting records every date at once, those in the message too:
                 # if the message fails, the next run must still see what it tells as
                 # reminders, never as news. Otherwise a date is only recorded as known
                 # once the message telling it is confirmed.
-                if (first or item is None) and told.get((address, profile.id, event.uid)) != Told(
+                if (first or item is None) and told.get((address, key, event.uid)) != Told(
                         date_key(event), event.status):
-                    quiet.append(Record(address, profile.id, event.uid, date_key(event),
-                                        event.status))
+                    quiet.append(Record(address, key, event.uid, date_key(event), event.status))
         if items:
-            items.sort(key=lambda i: (due_day(i.event), i.event.sort_key, i.provider.id))
-            messages.append(Message(address, label(places), tuple(items)))
+            items.sort(key=lambda i: (due_day(i.event), i.event.sort_key, i.key))
+            labels = ", ".join(dict.fromkeys(source.label for source in found))
+            messages.append(Message(address, labels, tuple(items)))
     messages.sort(key=lambda m: m.label)  # the order an operator reads the roster in
     return Plan(tuple(messages), tuple(quiet))
 
@@ -219,15 +265,14 @@ def _reminded_by_event(reminded: Reminded) -> dict[tuple[str, str, str, str], in
     return nearest
 
 
-def _item(lead_days: tuple[int, ...], today: date, address: str, profile: Profile,
-          event: Event, first: bool, told: ToldMap,
-          sent: Mapping[tuple[str, str, str, str], int]) -> Item | None:
+def _item(source: Source, today: date, address: str, event: Event, first: bool,
+          told: ToldMap, sent: Mapping[tuple[str, str, str, str], int]) -> Item | None:
     """What one recipient is due about one event today, if anything."""
     key = date_key(event)
     ahead = last_day(event) >= today
-    before = told.get((address, profile.id, event.uid))
+    before = told.get((address, source.key, event.uid))
     notice: Notice | None = None
-    if not first and ahead:
+    if not first and ahead and source.notices:
         if before is None:
             # An estimate coming into view (next year's deadline) is no news; a date
             # ACCME published is.
@@ -243,13 +288,15 @@ def _item(lead_days: tuple[int, ...], today: date, address: str, profile: Profil
     days_left = (due_day(event) - today).days
     lead = None
     if remindable(event):
-        due = due_lead(lead_days, days_left)
-        already = sent.get((address, profile.id, event.uid, key))
+        due = due_lead(source.lead_days, days_left)
+        already = sent.get((address, source.key, event.uid, key))
         # Never a farther reminder after a nearer one for the same date.
         if due is not None and (already is None or already > due):
             lead = due
     if notice is None and lead is None:
         return None
+    signup = source if source.signup else None
     if notice is None or before is None:
-        return Item(profile, event, key, days_left, lead, notice)
-    return Item(profile, event, key, days_left, lead, notice, before.start, before.status)
+        return Item(source.profile, event, key, days_left, lead, notice, source=signup)
+    return Item(source.profile, event, key, days_left, lead, notice, before.start,
+                before.status, signup)

@@ -243,7 +243,7 @@ class SendLog:
                         "INSERT INTO sent VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                         "ON CONFLICT DO UPDATE SET sent_at = excluded.sent_at, run = excluded.run",
                         row + (now.isoformat(), self.run))
-            _told(self.db, (Record(message.recipient, i.provider.id, i.event.uid, i.start,
+            _told(self.db, (Record(message.recipient, i.key, i.event.uid, i.start,
                                    i.event.status) for i in message.items))
             self.db.execute("DELETE FROM claims WHERE recipient = ?", (message.recipient,))
 

@@ -1,6 +1,6 @@
 """Render events as an iCalendar feed: the only module that imports icalendar.
 
-What real clients need (DESIGN §4) decides every choice here: all-day markers from
+What real clients need (docs/design.md §4) decides every choice here: all-day markers from
 `date` objects, an RRULE-form VTIMEZONE that Outlook reads correctly, no VALARM
 unless asked, and output that depends on nothing but the inputs.
 """

@@ -376,7 +376,7 @@ def _feed(kind: Kind, ids: dict[str, str], fmt: str, only: Event3 | None = None,
     if validators and not is_resource_modified(validators, rendered.etag,
                                                last_modified=rendered.last_modified):
         return Response(status=304, headers=headers)
-    # A spreadsheet file is always a download; a feed only when asked (DESIGN §5), and
+    # A spreadsheet file is always a download; a feed only when asked (docs/design.md §5), and
     # one event's .ics always.
     if download or only is not None or (fmt == "csv" and not plain):
         headers += (("Content-Disposition", f'attachment; filename="{rendered.filename}.{fmt}"'),)
