@@ -436,7 +436,8 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
             due, suffix, note, caveat = _accreditor_due(accreditor, int(cycle), due)
             if suffix:  # the accreditor's own date, published or estimated
                 authority = accreditor.name
-                estimate = _accreditor_estimate(accreditor, accme.start.date())  # type: ignore[union-attr]
+                assert isinstance(accme.start, datetime)  # a Deadline resolves to a moment
+                estimate = _accreditor_estimate(accreditor, accme.start.date())
             explained = bool(suffix) and due.estimated  # the accreditor's rule, said in the note
             title += suffix
             description += "\n\n" + note

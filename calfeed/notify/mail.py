@@ -147,7 +147,7 @@ def subject(message: Message) -> str:
     # A publication is one piece of news however many dates it gives (a cohort's table).
     published = first.notice == "published"
 
-    def news(item: Item) -> tuple:
+    def news(item: Item) -> tuple[object, ...]:
         """What items told together share: a publication's schedule, else one date's."""
         if published:
             return (item.event.track, item.event.cycle, item.notice, item.provider,

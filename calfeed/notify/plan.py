@@ -28,7 +28,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from calfeed.core import engine
-from calfeed.core.model import Event, Profile, Rules
+from calfeed.core.model import Event, Precision, Profile, Rules
 
 Notice = Literal["moved", "published"]
 
@@ -133,7 +133,7 @@ def date_key(event: Event) -> str:
     return start.isoformat()
 
 
-def parse_key(key: str) -> tuple[date | datetime, str]:
+def parse_key(key: str) -> tuple[date | datetime, Precision]:
     """A date key back as (start, precision): for wording what a date was before it moved."""
     if "T" in key:
         moment, zone = key.rstrip("]").split("[")

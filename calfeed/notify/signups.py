@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal, overload
 from urllib.parse import parse_qsl
 
 from itsdangerous import BadSignature, Signer, SignatureExpired, TimestampSigner
@@ -123,6 +124,10 @@ def describe(choice: Choice) -> str:
 # Signed links
 # ---------------------------------------------------------------------------
 
+@overload
+def _signer(secret: bytes, purpose: str, timed: Literal[True]) -> TimestampSigner: ...
+@overload
+def _signer(secret: bytes, purpose: str, timed: Literal[False] = False) -> Signer: ...
 def _signer(secret: bytes, purpose: str, timed: bool = False) -> Signer:
     """itsdangerous's signer for one purpose: SHA-256, the separator above."""
     kind = TimestampSigner if timed else Signer

@@ -107,7 +107,7 @@ def init_app(app: Flask, path: str | Path) -> None:
     proxies = app.config.get("CALFEED_TRUSTED_PROXIES") or 0
     if proxies:
         # request.remote_addr is the client's, as the nearest `proxies` proxies saw it.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]  # Flask's way
     if not on(app):
         return
     config = app.config
