@@ -56,8 +56,8 @@ PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action '
 FEED_MAX_AGE = 3600
 # Pages say "in N days": keep them fresh.
 PAGE_MAX_AGE = 300
-# Schedules kept per data load (providers' and groups' each): a build or a browser asks for one profile's page,
-# feeds and event files together, never for many profiles at once.
+# Schedules kept per data load, of providers and of groups each: a build or a browser
+# asks for one profile's page, feeds and event files together, never for many at once.
 SCHEDULES_KEPT = 32
 NOT_FOUND = "There is no calendar at this address."
 # The request headers that make a GET conditional on the client's copy (RFC 9110 §13.1).
