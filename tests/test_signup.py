@@ -917,3 +917,34 @@ def test_opening_the_file_keeps_the_locks_the_process_holds(tmp_path):
         assert holder.execute("SELECT count(*) FROM limits").fetchone() == (2,)
     finally:
         holder.close()
+
+
+# --- a group's private page --------------------------------------------------------
+
+
+def group_app(tmp_path: Path, data: Path, url: str, today: str = "2025-02-20", **extra):
+    """A sign-up app on the demo data with the acme group (every demo provider) and the
+    cma group (the providers the California Medical Association accredits)."""
+    from grouping import set_groups
+
+    set_groups(data)
+    return signup_app(tmp_path, url, today, CALFEED_RULES=str(data / "rules.toml"),
+                      CALFEED_PROVIDERS=None, **extra)
+
+
+def group_page(app, group: str) -> str:
+    """A group's private page, under the token the app's key gives it."""
+    with app.app_context():
+        found = web.snapshot(app).rules.groups[group]
+        return calendars.group_of(web.state(app).secret, found).page()
+
+
+def test_a_sign_up_on_a_groups_page_is_taken(inbox, tmp_path, data):
+    handler, url = inbox
+    app = group_app(tmp_path, data, url)
+    client = app.test_client()
+    page = group_page(app, "acme")
+    answer = sign_up(client, page)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert SIGNED_UP in answer.get_data(as_text=True)
+    assert drain(app) == 1
