@@ -81,8 +81,7 @@ KEYS = (
     KeyKind("provider", lambda s: s.profile.id, _provider),
     KeyKind("group", lambda s: s.profile.id, _group),
 )
-# Between a group's key and a member's id in the send log: ids never hold it.
-MEMBER_SEPARATOR = "/"
+MEMBER_SEPARATOR = subscriptions.MEMBER_SEPARATOR
 BY_KIND = {kind.kind: kind for kind in KEYS}
 
 
