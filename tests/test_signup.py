@@ -1071,3 +1071,35 @@ def test_a_providers_own_sign_up_wins_over_its_groups_copy(inbox, tmp_path, data
     (message,) = to(handler, ME)
     text = message.get_body(("plain",)).get_content()
     assert text.count("Demo Hospital (accredited by the California Medical Association)\r\n===") == 1
+
+
+def test_a_built_groups_page_posts_to_the_server_too(inbox, tmp_path, data):
+    from click.testing import CliRunner
+
+    from calfeed.cli import main
+    from conftest import SECRET
+    from grouping import set_groups
+
+    handler, url = inbox
+    set_groups(data)
+    env = {"CALFEED_SECRET_KEY": SECRET, "CALFEED_RULES": None, "CALFEED_PROVIDERS": None,
+           "CALFEED_BASE_URL": SITE, "CALFEED_TODAY": None, "CI": "1", "CALFEED_SIGNUP": "yes",
+           "CALFEED_SMTP_URL": url, "CALFEED_MAIL_FROM": SENDER}
+    site = tmp_path / "site"
+    built = CliRunner().invoke(main, ["build", str(site), "--rules", str(data / "rules.toml"),
+                                      "--today", "2025-02-20"], env=env)
+    assert built.exit_code == 0, built.output
+    app = group_app(tmp_path / "server", data, url)
+    path = group_page(app, "acme")
+    page = (site / path.strip("/") / "index.html").read_text()
+    assert form_action(page) == path + "email/"
+    assert not (site / path.strip("/") / "email").exists()
+    # The server (the same key) takes the built page's form as its own.
+    answer = app.test_client().post(form_action(page), data={
+        "form": field(page, "form"), "email": ME, "remind": "1w", "notices": "yes"},
+        headers={"Origin": SITE})
+    assert answer.status_code == 200 and SIGNED_UP in answer.get_data(as_text=True)
+    assert drain(app) == 1
+    ((_, message),) = handler.take()
+    assert message["Subject"] == ("Confirm your email reminders: Acme CME Consulting (a group "
+                                  "of 4 providers)")
