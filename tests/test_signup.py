@@ -1070,7 +1070,8 @@ def test_a_providers_own_sign_up_wins_over_its_groups_copy(inbox, tmp_path, data
     assert notify(app, "2025-03-07").exit_code == 0
     (message,) = to(handler, ME)
     text = message.get_body(("plain",)).get_content()
-    assert text.count("Demo Hospital (accredited by the California Medical Association)\r\n===") == 1
+    heads = re.findall(r"^(.+)\r\n=+\r\n", text, re.M)
+    assert heads == ["Demo Hospital (accredited by the California Medical Association)"]
 
 
 def test_a_built_groups_page_posts_to_the_server_too(inbox, tmp_path, data):

@@ -81,7 +81,7 @@ KEYS = (
     KeyKind("provider", lambda s: s.profile.id, _provider),
     KeyKind("group", lambda s: s.profile.id, _group),
 )
-MEMBER_SEPARATOR = subscriptions.MEMBER_SEPARATOR
+MEMBER_SEPARATOR = subscriptions.MEMBER_SEPARATOR  # "group:acme/demo-8-month"
 BY_KIND = {kind.kind: kind for kind in KEYS}
 
 
@@ -107,7 +107,8 @@ def name(subject: Subject) -> str:
     it is a group and how many providers it has today."""
     if subject.group is None:
         return subject.profile.name
-    return f"{subject.group.name} (a group of {wording.count(len(subject.group.members), 'provider')})"
+    size = wording.count(len(subject.group.members), "provider")
+    return f"{subject.group.name} (a group of {size})"
 
 
 def member_key(calendar: str, provider: str) -> str:

@@ -395,7 +395,8 @@ def _forget(db: sqlite3.Connection, address: str, calendar: str | None) -> None:
     # Sign-up calendars are keyed "kind:…"; roster providers never have a ":". A group's
     # sign-up keeps its providers apart: "group:acme/demo-8-month" (signups.member_key).
     where, args = (("(provider = ? OR substr(provider, 1, length(?) + 1) = ?)",
-                    (calendar, calendar, calendar + MEMBER_SEPARATOR)) if calendar else ("provider LIKE '%:%'", ()))
+                    (calendar, calendar, calendar + MEMBER_SEPARATOR)) if calendar
+                   else ("provider LIKE '%:%'", ()))
     for table in ("sent", "told"):
         db.execute(f"DELETE FROM {table} WHERE recipient = ? COLLATE NOCASE AND {where}",
                    (address,) + args)
