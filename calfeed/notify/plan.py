@@ -57,6 +57,9 @@ class Source:
     lead_days: tuple[int, ...]
     notices: bool = True  # whether moves and publications are news to them
     signup: bool = False  # a sign-up (its message part says so), not the roster's place
+    # The calendar signed up to, when it is not this provider's own: a group's name
+    # (its subscriber is told about each of its providers, one Source each).
+    calendar: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,9 +205,10 @@ def sources(rules: Rules, signups: Iterable[tuple[str, Source]] = (),
     """Each address with what it is told about: its roster places, then its sign-ups.
 
     A sign-up from an address on the roster joins that address's message (compared
-    without case, under the roster's spelling), unless it is for a provider the roster
-    already sends it; `stopped` (lower case) are addresses whose owners stopped the
-    roster's emails to them.
+    without case, under the roster's spelling), unless it is for a provider the roster,
+    or an earlier sign-up (a provider's own page before a group's), already tells it
+    about; `stopped` (lower case) are addresses whose owners stopped the roster's emails
+    to them.
     """
     found: dict[str, list[Source]] = {}
     spelt: dict[str, str] = {}
@@ -215,7 +219,7 @@ def sources(rules: Rules, signups: Iterable[tuple[str, Source]] = (),
                               for profile, n in places]
     for address, source in signups:
         mine = found.setdefault(spelt.get(address.lower(), address), [])
-        if not any(s.profile == source.profile and not s.signup for s in mine):
+        if not any(s.profile == source.profile for s in mine):
             mine.append(source)
     return {address: mine for address, mine in found.items() if mine}
 
