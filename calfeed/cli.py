@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask, current_app, has_app_context
@@ -22,6 +22,9 @@ from calfeed.core import engine, rules, wording
 from calfeed.outputs import export
 from calfeed.outputs import diff as changes
 from calfeed.core.model import Event, Profile, Rules
+
+if TYPE_CHECKING:  # the sign-up commands alone open the state file
+    import sqlite3
 
 # Where a run keeps the settings it read (click's root context), so they are read once.
 SETTINGS_KEY = "calfeed.settings"
@@ -37,6 +40,11 @@ def configured() -> Mapping[str, Any]:
     if found is None:
         found = root.meta[SETTINGS_KEY] = settings.read(os.environ)  # SettingsError: one line
     return found
+
+
+def _current_app() -> Flask:
+    """The app itself behind current_app, to hand to code that keeps it or reads its state."""
+    return current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, not its proxy
 
 
 def setting(name: str, given: Any = None) -> Any:
@@ -200,7 +208,7 @@ def links(provider: str | None, base_url: str | None, rules_path: str | None,
     from calfeed.core import calendars
     from calfeed.serve import web  # the app holds the secret key; `check` needs no web layer
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = _current_app()
     loaded = app_rules_or_exit(app, rules_path, providers_path, today, groups_path)
     secret = web.state(app).secret
     site = setting("CALFEED_BASE_URL", base_url) or "http://127.0.0.1:5000"
@@ -377,7 +385,7 @@ def notify(dry_run: bool, state: str | None, base_url: str | None, rules_path: s
     from calfeed.serve import web
 
     day = parse_today(today)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = _current_app()
     loaded = app_rules_or_exit(app, rules_path, providers_path, today, groups_path)
     log = settings.state_path(setting("CALFEED_STATE", state), app.instance_path)
     secret = web.state(app).secret
@@ -418,11 +426,11 @@ def subscribers() -> None:
     """The email sign-ups: counts per calendar, one address's data exported or deleted."""
 
 
-def _state_db(state: str | None) -> tuple[Path, Any]:
+def _state_db(state: str | None) -> tuple[Path, sqlite3.Connection]:
     """The state file of this run and the open sign-ups in it, or a one-line error."""
     from calfeed.notify import subscriptions
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = _current_app()
     path = settings.state_path(setting("CALFEED_STATE", state), app.instance_path)
     if not path.exists():
         raise click.ClickException(f"{path}: no state file yet (expected CALFEED_STATE or "
@@ -451,7 +459,7 @@ def subscribers_counts(state: str | None) -> None:
 
     from calfeed.notify import subscriptions
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = _current_app()
     loaded = served_rules_or_exit(app)
     _, db = _state_db(state)
     with closing(db):
@@ -474,7 +482,7 @@ def subscribers_export(address: str, state: str | None) -> None:
     from calfeed.notify import subscriptions
     from calfeed.serve import web
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = _current_app()
     loaded = served_rules_or_exit(app)
     _, db = _state_db(state)
     with closing(db):
@@ -502,7 +510,7 @@ def subscribers_delete(address: str, state: str | None) -> None:
     from calfeed.notify import sendlog, subscriptions
     from calfeed.serve import web
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = _current_app()
     loaded = served_rules_or_exit(app)
     path, db = _state_db(state)
     db.close()

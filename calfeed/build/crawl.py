@@ -122,7 +122,7 @@ class Crawler:
         Returns the linked paths that mine() refused, for someone else to write.
         A path written once is never fetched again, by this crawl or a later one.
         """
-        queue = deque((p, None) for p in seeds)
+        queue: deque[tuple[str, str | None]] = deque((p, None) for p in seeds)
         seen = {p for p, _ in queue}
         others: set[str] = set()
         while queue:

@@ -53,8 +53,9 @@ TEXTS = ("page-", *(f"page-{c.id}" for c in reminders.CHOICES), "json", "csv")
 # process needs one or two at a time; the bound keeps memory flat whatever the roster.
 SHAPES_KEPT = 16
 
-# What ical.render asks for each event's alarms, one per reminder choice.
-Alarms = Callable[[Event], Sequence[Alarm]]
+# What ical.render asks for each event's alarms, one per reminder choice (None: a choice
+# without reminders, as reminders.alarms has it; every choice has some today).
+Alarms = Callable[[Event], Sequence[Alarm]] | None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from calfeed import create_app
 from calfeed.build import crawl, lock, render, swap
@@ -377,9 +377,10 @@ def _write_manifest(job: Job, written: list[Written], revised: datetime) -> None
     line (so two builds' manifests diff line by line, and settle() reads it a line at
     a time); streamed, so the manifest is never whole in memory.
     """
-    entries: list[tuple[str, str | Block]] = [
-        (key, item) for share in written
-        for key, item in [*share.lines.items(), *((b[0], b) for b in share.blocks)]]
+    entries: list[tuple[str, str | Block]] = []
+    for share in written:
+        entries += share.lines.items()
+        entries += ((b[0], b) for b in share.blocks)
     entries.sort(key=lambda entry: entry[0])
     target = job.temp / MANIFEST
     parts: dict[str, int] = {}
@@ -497,7 +498,7 @@ def _read_entries(manifest: Path) -> Iterator[tuple[str, str, int]]:
                 yield entry
 
 
-def _entry(line: bytes) -> tuple[str, str, int] | None | bool:
+def _entry(line: bytes) -> tuple[str, str, int] | None | Literal[False]:
     """One manifest line's (path, sha256, size); None for the lines around the list; False if unreadable."""
     text = line.strip().rstrip(b",")
     if not text.startswith(b'{"path"'):

@@ -194,7 +194,8 @@ def own_dates(rules: Rules, args: Mapping[str, str],
         if why is not None:
             raise BadParameter(ident, text, reported.ACCEPTED,
                                f"{ident}: {why} (expected {reported.ACCEPTED})")
-        dates[ident] = when  # type: ignore[assignment]
+        assert when is not None  # parse gives a date, or why not
+        dates[ident] = when
     report = Report("")
     if not checks.reported_dates(report, lambda ident: ident, dates, order, ndd):
         ident, what, expected = report.found[0]

@@ -32,6 +32,7 @@ from calfeed.core.model import (
     Milestone,
     Month,
     PerCohort,
+    Precision,
     Profile,
     Progress,
     Relative,
@@ -58,7 +59,7 @@ class _Due:
     """A resolved date form: when, how precise, and whether a rule made it up."""
 
     start: date | datetime | None
-    precision: str
+    precision: Precision
     estimated: bool
     changes: tuple[Change, ...] = ()  # `was` in the same form as start
     reported: bool = False  # from the provider's own decision report
@@ -77,7 +78,11 @@ def yearly_deadline(track: Track, data_year: int) -> _Due:
 
 def _in_zone(history: tuple[Change, ...], zone: ZoneInfo) -> tuple[Change, ...]:
     """A timed date's history with each `was` in the deadline's zone, as its start is."""
-    return tuple(replace(c, was=c.was.replace(tzinfo=zone)) for c in history)
+    moved = []
+    for change in history:
+        assert isinstance(change.was, datetime)  # the loader reads `was` in its date's form
+        moved.append(replace(change, was=change.was.replace(tzinfo=zone)))
+    return tuple(moved)
 
 
 def cycles(track: Track, today: date) -> list[int]:
@@ -86,7 +91,9 @@ def cycles(track: Track, today: date) -> list[int]:
     years, ahead, year = [], 0, track.first_cycle
     while ahead < YEARS_AHEAD:
         years.append(year)
-        if yearly_deadline(track, year).start.date() >= today:  # type: ignore[union-attr]
+        start = yearly_deadline(track, year).start
+        assert isinstance(start, datetime)  # a yearly deadline is a timed one
+        if start.date() >= today:
             ahead += 1
         year += 1
     return years
@@ -95,8 +102,9 @@ def cycles(track: Track, today: date) -> list[int]:
 def cycle_fields(data_year: int, deadline: _Due) -> dict[str, str]:
     """The values of the placeholders a yearly track's texts may use."""
     day = deadline.start.date() if isinstance(deadline.start, datetime) else deadline.start
+    assert day is not None  # a yearly deadline always has a date
     return {"data_year": str(data_year), "next_year": str(data_year + 1),
-            "deadline": wording.long_date(day)}  # type: ignore[arg-type]
+            "deadline": wording.long_date(day)}
 
 
 def _resolve(milestone: Milestone, track: Track, done: dict[str, _Due],
@@ -123,7 +131,8 @@ def _resolve(milestone: Milestone, track: Track, done: dict[str, _Due],
     assert isinstance(when, Relative)
     anchor = done[when.after]
     base = anchor.start.date() if isinstance(anchor.start, datetime) else anchor.start
-    day = move(base + timedelta(days=when.days), when.move)  # type: ignore[operator]
+    assert base is not None  # checks.relative_order refused an anchor with no day
+    day = move(base + timedelta(days=when.days), when.move)
     # A date counted from another is a rule's guess, never ACCME's word.
     return _Due(day, "day", True)
 
@@ -144,16 +153,16 @@ def _resolve_all(track: Track, deadline: _Due | None) -> dict[str, _Due]:
     return done
 
 
-def _end(start: date | datetime | None, precision: str) -> date | datetime | None:
+def _end(start: date | datetime | None, precision: Precision) -> date | datetime | None:
     """The exclusive end: the next day, the next month's first, or a minute later."""
+    if precision == "undated":
+        return None
+    assert start is not None  # only an undated step has no start
     if precision == "day":
-        return start + timedelta(days=1)  # type: ignore[operator]
+        return start + timedelta(days=1)
     if precision == "month":
-        assert isinstance(start, date)
         return start + relativedelta(months=1)
-    if precision == "time":
-        return start + timedelta(minutes=1)  # type: ignore[operator]
-    return None
+    return start + timedelta(minutes=1)
 
 
 def accreditor_deadline(accreditor: Accreditor, data_year: int,
@@ -237,7 +246,7 @@ def _replaced(due: _Due, estimate: _Due | None) -> Replaced | None:
     first = due.changes[0].was if due.changes else due.start
     if (estimate.start, estimate.precision) == (first, due.precision):
         return None
-    return Replaced(estimate.start, estimate.precision)  # type: ignore[arg-type]
+    return Replaced(estimate.start, estimate.precision)
 
 
 def _estimated_date(cohorts: list[Cohort], step: Milestone, ndd: date) -> Day | Month:
@@ -333,33 +342,35 @@ def own_schedule(progress: Progress, base: Track | None, ndd: date,
             if replaced is not None:
                 steps.append(replaced)
             continue
+        # ACCME's date for the step, where it differs (a published cohort dates every step).
         accme = (replaced.when if base is not None and not base.estimated and replaced
-                 and replaced.when != when else None)
-        note = "\n\n" + wording.reported_step_note(name, accme)  # type: ignore[arg-type]
+                 and isinstance(replaced.when, (Day, Month)) and replaced.when != when else None)
+        note = "\n\n" + wording.reported_step_note(name, accme)
         made = fill_step(step, when, fields, note, replaced.changes if replaced else ())
         if accreditor is not None:
             # Its accreditor, not ACCME, acts on this provider's progress report.
-            made = replace(made, title=made.title + wording.accreditor_schedule_suffix(name),
+            made = replace(made, title=made.title + wording.accreditor_schedule_suffix(accreditor.name),
                            actor="accreditor" if made.actor == "accme" else made.actor)
         steps.append(replace(made, reported=True))
     everything = all(s.id in own for s in progress.steps if isinstance(s.when, PerCohort))
     if accreditor is not None:
-        title, source = wording.accreditor_schedule_name(progress.name, ndd, name), \
-            wording.accreditor_schedule_source(name)  # type: ignore[arg-type]
+        title, source = wording.accreditor_schedule_name(progress.name, ndd, accreditor.name), \
+            wording.accreditor_schedule_source(accreditor.name)
     elif everything or base is None:
         title, source = wording.reported_schedule_name(progress.name, ndd), \
             wording.REPORTED_SOURCE
     else:
         title, source = wording.with_reported(base.name), f"{wording.REPORTED_SOURCE}; {base.source}"
+    # Some of ACCME's dates kept: the schedule stays as estimated as its base was.
     partial = base is not None and accreditor is None and not everything
+    estimated, follows = (base.estimated, base.follows) if partial and base else (False, None)
+    links: tuple[Link, ...]
     if accreditor is not None:  # its accreditor's page, not ACCME's progress-report guide
         links = (Link(accreditor.name, accreditor.url),) if accreditor.url else ()
     else:
         links = base.links if base else progress.links
     return Track(ident, title, source, "progress", tuple(steps), links, cycle, ndd,
-                 estimated=partial and base.estimated,  # type: ignore[union-attr]
-                 decision=base.decision if base else None,
-                 follows=base.follows if partial else None)  # type: ignore[union-attr]
+                 estimated=estimated, decision=base.decision if base else None, follows=follows)
 
 
 def progress_schedule(rules: Rules, profile: Profile) -> Track | None:
@@ -425,7 +436,8 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
             due, suffix, note, caveat = _accreditor_due(accreditor, int(cycle), due)
             if suffix:  # the accreditor's own date, published or estimated
                 authority = accreditor.name
-                estimate = _accreditor_estimate(accreditor, accme.start.date())  # type: ignore[union-attr]
+                assert isinstance(accme.start, datetime)  # a Deadline resolves to a moment
+                estimate = _accreditor_estimate(accreditor, accme.start.date())
             explained = bool(suffix) and due.estimated  # the accreditor's rule, said in the note
             title += suffix
             description += "\n\n" + note
@@ -444,7 +456,7 @@ def _expand(rules: Rules, track: Track, profile: Profile, cycle: str,
             bare_title=title,
             start=due.start,
             end=_end(due.start, due.precision),
-            precision=due.precision,  # type: ignore[arg-type]
+            precision=due.precision,
             status="reported" if due.reported else "estimated" if due.estimated else "published",
             actor=milestone.actor,
             description=description,

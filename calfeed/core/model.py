@@ -329,7 +329,7 @@ class Event:
         object.__setattr__(self, "zone", getattr(getattr(self.start, "tzinfo", None), "key", None))
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[int, date, int, str]:
         """Dated events by start (all-day ones before timed ones that day), undated last.
 
         Events at the same moment keep the order of rules.toml (the sort is stable),
@@ -347,7 +347,8 @@ class Event:
         if start is None:
             return False
         if self.precision == "month":
-            return self.end <= today  # type: ignore[operator]
+            assert self.end is not None  # a month ends on the next month's first day
+            return self.end <= today
         return (start.date() if isinstance(start, datetime) else start) < today
 
 

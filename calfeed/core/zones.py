@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -35,7 +35,7 @@ class Transition:
         """The local time the change happens at, on the clock before it (02:00)."""
         return (self.at + self.before).replace(tzinfo=None)
 
-    def shape(self) -> tuple:
+    def shape(self) -> tuple[int, int, time, timedelta, timedelta, str, bool]:
         """What a yearly rule must keep the same: month, weekday, time, offsets, name."""
         wall = self.wall
         return (wall.month, wall.weekday(), wall.time(), self.before, self.after,
@@ -53,7 +53,7 @@ class Transition:
 
 def key(moment: datetime) -> str:
     """The IANA name of an aware datetime's zone."""
-    name = getattr(moment.tzinfo, "key", None)
+    name: str | None = getattr(moment.tzinfo, "key", None)
     if not name:
         raise ValueError(f"timed event at {moment.isoformat()} has no IANA zone")
     return name
@@ -62,7 +62,9 @@ def key(moment: datetime) -> str:
 def offset(zone: ZoneInfo, moment: datetime) -> tuple[timedelta, str, bool]:
     """The UTC offset, abbreviation and DST flag of a zone at a UTC instant."""
     local = moment.astimezone(zone)
-    return local.utcoffset(), local.tzname(), bool(local.dst())  # type: ignore[return-value]
+    utcoffset, abbreviation = local.utcoffset(), local.tzname()
+    assert utcoffset is not None and abbreviation is not None  # a ZoneInfo always answers
+    return utcoffset, abbreviation, bool(local.dst())
 
 
 def transitions(zone: ZoneInfo, year: int) -> list[Transition]:

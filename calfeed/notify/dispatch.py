@@ -156,7 +156,8 @@ def _audience(db: sqlite3.Connection, state: str | Path, rules: Rules, today: da
     subscriptions.migrate(db, state)
     found = signups.audience(db, rules, today, signup.secret, signup.site)
     for label in found.gone:
-        say(f"not planned for {label}: its calendar is no longer in the rules or roster", False)
+        say(f"not planned for {label}: its calendar is no longer in the rules, roster or "
+            f"groups file", False)
     stopped = sorted(notify.label(places) for address, places in notify.recipients(rules).items()
                      if address.lower() in found.stopped)
     if stopped:

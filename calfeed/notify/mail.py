@@ -141,13 +141,14 @@ def subject(message: Message) -> str:
     """The subject: the first step (or its track, when several steps share its date) and the date.
 
     It names the provider when the message covers several (a consultant's address on
-    many rows), and says "estimated" when the first date is one.
+    many rows) or comes from a group's sign-up, and says "estimated" when the first date
+    is one.
     """
     first = message.items[0]
     # A publication is one piece of news however many dates it gives (a cohort's table).
     published = first.notice == "published"
 
-    def news(item: Item) -> tuple:
+    def news(item: Item) -> tuple[object, ...]:
         """What items told together share: a publication's schedule, else one date's."""
         if published:
             return (item.event.track, item.event.cycle, item.notice, item.provider,
@@ -157,7 +158,8 @@ def subject(message: Message) -> str:
     together = [i for i in message.items if news(i) == news(first)]
     what = (f"{first.event.track_name} ({len(together)} steps)" if len(together) > 1
             else wording.title(first.event, estimated=False))
-    if len({i.key for i in message.items}) > 1:
+    # A group's subscriber is told whose step it is even when one provider speaks.
+    if len({i.key for i in message.items}) > 1 or (first.source and first.source.calendar):
         what = f"{first.provider.name}: {what}"
     estimated = f" ({wording.ESTIMATED})" if first.event.status == "estimated" else ""
     date = wording.when(first.event) + estimated
@@ -276,8 +278,10 @@ def compose(message: Message, rules: Rules, sender: str, pages: Mapping[str, str
         "lead_days": _and([str(days) for days in rules.lead_days]),
         "estimated_note": wording.ESTIMATED_PAGE_NOTE,
         "contacts_for": _and([p.name for p in roster]),
-        "signups": [(p.name, asked(p.signup.lead_days, p.signup.notices))
-                    for p in view if p.signup is not None],
+        # A group's sign-up once, by the group's name, however many of its providers speak.
+        "signups": list(dict.fromkeys((p.signup.calendar or p.name,
+                                       asked(p.signup.lead_days, p.signup.notices))
+                                      for p in view if p.signup is not None)),
         "links": links,
         "not_accme": NOT_ACCME,
     }

@@ -28,7 +28,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from calfeed.core import engine
-from calfeed.core.model import Event, Profile, Rules
+from calfeed.core.model import Event, Precision, Profile, Rules
 
 Notice = Literal["moved", "published"]
 
@@ -57,6 +57,9 @@ class Source:
     lead_days: tuple[int, ...]
     notices: bool = True  # whether moves and publications are news to them
     signup: bool = False  # a sign-up (its message part says so), not the roster's place
+    # The calendar signed up to, when it is not this provider's own: a group's name
+    # (its subscriber is told about each of its providers, one Source each).
+    calendar: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def date_key(event: Event) -> str:
     return start.isoformat()
 
 
-def parse_key(key: str) -> tuple[date | datetime, str]:
+def parse_key(key: str) -> tuple[date | datetime, Precision]:
     """A date key back as (start, precision): for wording what a date was before it moved."""
     if "T" in key:
         moment, zone = key.rstrip("]").split("[")
@@ -202,9 +205,10 @@ def sources(rules: Rules, signups: Iterable[tuple[str, Source]] = (),
     """Each address with what it is told about: its roster places, then its sign-ups.
 
     A sign-up from an address on the roster joins that address's message (compared
-    without case, under the roster's spelling), unless it is for a provider the roster
-    already sends it; `stopped` (lower case) are addresses whose owners stopped the
-    roster's emails to them.
+    without case, under the roster's spelling), unless it is for a provider the roster,
+    or an earlier sign-up (a provider's own page before a group's), already tells it
+    about; `stopped` (lower case) are addresses whose owners stopped the roster's emails
+    to them.
     """
     found: dict[str, list[Source]] = {}
     spelt: dict[str, str] = {}
@@ -215,7 +219,7 @@ def sources(rules: Rules, signups: Iterable[tuple[str, Source]] = (),
                               for profile, n in places]
     for address, source in signups:
         mine = found.setdefault(spelt.get(address.lower(), address), [])
-        if not any(s.profile == source.profile and not s.signup for s in mine):
+        if not any(s.profile == source.profile for s in mine):
             mine.append(source)
     return {address: mine for address, mine in found.items() if mine}
 

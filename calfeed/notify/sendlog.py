@@ -146,7 +146,7 @@ def _contents(db: sqlite3.Connection) -> Contents:
         "WHERE kind = 'reminder'"))
     digested = frozenset(db.execute("SELECT recipient, grp, week FROM digests")
                          ) if "digests" in tables else frozenset()
-    return Contents(told, reminded, digested)  # type: ignore[arg-type]
+    return Contents(told, reminded, digested)
 
 
 class SendLog:
@@ -199,7 +199,7 @@ class SendLog:
         """Close the database and release the run lock."""
         if getattr(self, "db", None) is not None:
             self.db.close()
-            self.db = None  # type: ignore[assignment]
+            del self.db  # closed: as before the open, so a second close does nothing
         if self._lock >= 0:
             os.close(self._lock)  # releases the flock
             self._lock = -1

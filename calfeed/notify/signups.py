@@ -2,9 +2,13 @@
 
 - A sign-up's calendar is stored as a key naming its kind and whose it is
   (`track:annual-reporting`, `builder:next_decision_date=2024-07-31&enduring_materials=yes`,
-  `provider:demo-8-month`): a provider's key is its roster id, never its token, so a
-  raised `rotation` keeps its subscribers. A new kind of calendar is one more row of
-  KEYS.
+  `provider:demo-8-month`, `group:acme`): a provider's or a group's key is its id, never
+  its token, so a raised `rotation` keeps its subscribers. A new kind of calendar is one
+  more row of KEYS.
+- A group's sign-up is told about each of the group's providers as it stands on the
+  run: one Source per member, keyed `group:acme/demo-8-month` in the send log, so each
+  provider's dates are remembered apart and a provider that joins later meets the
+  subscriber quietly, as any first meeting does (plan.py).
 - The email choices are the page's reminder choices, counted in days (a month is 30,
   as `[notify]` counts), and whether moves and publications are news.
 - Links carry a token signed with the server's key (itsdangerous), never the address:
@@ -20,6 +24,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal, overload
 from urllib.parse import parse_qsl
 
 from itsdangerous import BadSignature, Signer, SignatureExpired, TimestampSigner
@@ -61,13 +66,23 @@ def _provider(ident: str, rules: Rules, today: date, secret: bytes) -> Subject:
     return calendars.provider_of(secret, profile)
 
 
+def _group(ident: str, rules: Rules, today: date, secret: bytes) -> Subject:
+    """A group's calendar by id, under its current token."""
+    found = rules.groups.get(ident)
+    if found is None:
+        raise Unknown(ident)
+    return calendars.group_of(secret, found)
+
+
 KEYS = (
     KeyKind("track", lambda s: s.filename, lambda k, rules, today, secret:
             calendars.track(rules, k)),
     KeyKind("builder", lambda s: s.query.lstrip("?"), lambda k, rules, today, secret:
             calendars.builder(rules, dict(parse_qsl(k)), today)),
     KeyKind("provider", lambda s: s.profile.id, _provider),
+    KeyKind("group", lambda s: s.profile.id, _group),
 )
+MEMBER_SEPARATOR = subscriptions.MEMBER_SEPARATOR  # "group:acme/demo-8-month"
 BY_KIND = {kind.kind: kind for kind in KEYS}
 
 
@@ -86,6 +101,20 @@ def subject_of(key: str, rules: Rules, today: date, secret: bytes) -> Subject | 
         return found.find(rest, rules, today, secret)
     except (Unknown, BadParameter):
         return None
+
+
+def name(subject: Subject) -> str:
+    """A calendar as messages and the manage page name it: its page's name; a group's says
+    it is a group and how many providers it has today."""
+    if subject.group is None:
+        return subject.profile.name
+    size = wording.count(len(subject.group.members), "provider")
+    return f"{subject.group.name} (a group of {size})"
+
+
+def member_key(calendar: str, provider: str) -> str:
+    """The send log's key of one provider of a group sign-up: "group:acme/demo-8-month"."""
+    return f"{calendar}{MEMBER_SEPARATOR}{provider}"
 
 
 # ---------------------------------------------------------------------------
@@ -123,6 +152,10 @@ def describe(choice: Choice) -> str:
 # Signed links
 # ---------------------------------------------------------------------------
 
+@overload
+def _signer(secret: bytes, purpose: str, timed: Literal[True]) -> TimestampSigner: ...
+@overload
+def _signer(secret: bytes, purpose: str, timed: Literal[False] = False) -> Signer: ...
 def _signer(secret: bytes, purpose: str, timed: bool = False) -> Signer:
     """itsdangerous's signer for one purpose: SHA-256, the separator above."""
     kind = TimestampSigner if timed else Signer
@@ -188,8 +221,14 @@ class Audience:
 
 def audience(db: sqlite3.Connection, rules: Rules, today: date, secret: bytes,
              site: str) -> Audience:
-    """The confirmed sign-ups as plan sources, labelled "subscriber <id prefix>" for logs."""
+    """The confirmed sign-ups as plan sources, labelled "subscriber <id prefix>" for logs.
+
+    A group's sign-up is one source per provider in the group today, after the
+    address's other sign-ups, so that a provider's own page signed up to wins over the
+    group's copy of it (plan.sources keeps the first source of a provider).
+    """
     found: list[tuple[str, Source]] = []
+    members: list[tuple[str, Source]] = []
     pages: dict[str, str] = {}
     gone: list[str] = []
     for signup in subscriptions.signups(db):
@@ -198,8 +237,17 @@ def audience(db: sqlite3.Connection, rules: Rules, today: date, secret: bytes,
         if subject is None:
             gone.append(f"{label} ({signup.calendar.partition(':')[0]})")
             continue
-        found.append((signup.address, Source(signup.calendar, subject.profile, label,
-                                             signup.choice.lead_days, signup.choice.notices,
-                                             signup=True)))
-        pages[signup.calendar] = site + subject.page()
-    return Audience(tuple(found), pages, subscriptions.stopped(db), tuple(gone))
+        page = site + subject.page()
+        choice = signup.choice
+        if subject.group is None:
+            found.append((signup.address, Source(signup.calendar, subject.profile, label,
+                                                 choice.lead_days, choice.notices, signup=True)))
+            pages[signup.calendar] = page
+            continue
+        for ident in subject.group.members:
+            key = member_key(signup.calendar, ident)
+            members.append((signup.address, Source(
+                key, rules.providers[ident], label, choice.lead_days, choice.notices,
+                signup=True, calendar=name(subject))))
+            pages[key] = page  # a group's subscriber is sent to the group's page
+    return Audience(tuple(found + members), pages, subscriptions.stopped(db), tuple(gone))

@@ -120,9 +120,10 @@ class _Watched:
     """Makes smtplib hand the socket it opens (before it reads the greeting) to a watchdog."""
 
     watchdog: _Watchdog | None = None
+    _host: str  # smtplib.SMTP sets it in __init__; typeshed leaves the private name out
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]  # private: not in typeshed
         if self.watchdog is not None:
             self.watchdog.watch(sock)
         return sock
@@ -163,12 +164,12 @@ class Mailer:
         """Connect, upgrade to TLS if asked, and log in if the URL has a user."""
         server = self.server
         context = ssl.create_default_context()
-        smtp: smtplib.SMTP
+        smtp: _SMTP | _SMTPSSL
         if server.scheme == "smtps":
             smtp = _SMTPSSL(timeout=TIMEOUT, context=context)
         else:
             smtp = _SMTP(timeout=TIMEOUT)
-        smtp.watchdog = self._watchdog  # type: ignore[attr-defined]
+        smtp.watchdog = self._watchdog
         # What SMTP(host) sets before connecting: TLS checks the certificate against it.
         smtp._host = server.host
         try:

@@ -95,6 +95,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 VERSION = len(MIGRATIONS)
 
 
+# Between a group sign-up's calendar and one of its providers' ids in the send log
+# ("group:acme/demo-8-month", signups.member_key): no id holds it.
+MEMBER_SEPARATOR = "/"
+
+
 class StateError(sendlog.StateError):
     """The sign-up file cannot be opened, migrated or written; the message names the file."""
 
@@ -387,8 +392,11 @@ def change(db: sqlite3.Connection, person: str, calendar: str, choice: Choice) -
 
 def _forget(db: sqlite3.Connection, address: str, calendar: str | None) -> None:
     """Delete what the send log keeps of an address's sign-up (all of them with None)."""
-    # Sign-up calendars are keyed "kind:…"; roster providers never have a ":".
-    where, args = ("provider = ?", (calendar,)) if calendar else ("provider LIKE '%:%'", ())
+    # Sign-up calendars are keyed "kind:…"; roster providers never have a ":". A group's
+    # sign-up keeps its providers apart: "group:acme/demo-8-month" (signups.member_key).
+    where, args = (("(provider = ? OR substr(provider, 1, length(?) + 1) = ?)",
+                    (calendar, calendar, calendar + MEMBER_SEPARATOR)) if calendar
+                   else ("provider LIKE '%:%'", ()))
     for table in ("sent", "told"):
         db.execute(f"DELETE FROM {table} WHERE recipient = ? COLLATE NOCASE AND {where}",
                    (address,) + args)
@@ -527,7 +535,8 @@ def tidy(db: sqlite3.Connection, roster: set[str], now: float) -> None:
             db.execute(f"DELETE FROM {table} WHERE provider LIKE '%:%' AND NOT EXISTS ("
                        f"SELECT 1 FROM subscriptions s JOIN people p ON p.id = s.person "
                        f"WHERE p.address = {table}.recipient COLLATE NOCASE "
-                       f"AND s.calendar = {table}.provider)")
+                       f"AND (s.calendar = {table}.provider OR substr({table}.provider, 1, "
+                       f"length(s.calendar) + 1) = s.calendar || '{MEMBER_SEPARATOR}'))")
     expire(db, now)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import product
+from typing import Any, Literal, TypedDict
 
 from calfeed.core import engine, wording
 from calfeed.core.model import Day, Deadline, Event, Month, Profile, Rules, Timed
@@ -92,7 +93,8 @@ class Difference:
         return self.kind in ("appears", "disappears") or "date" in self.changes
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[str, str, int, str, str, tuple[str, ...], tuple[str, ...],
+                                tuple[str, ...]]:
         """By track and cycle, then the track's own order, then the line's words."""
         def words(side: Side | None) -> tuple[str, ...]:
             return () if side is None else (side.title, side.status, side.date)
@@ -189,7 +191,8 @@ def _compare(old: Event | None, new: Event | None
              ) -> tuple[str, tuple[str, ...], Side | None, Side | None] | None:
     """The headline kind, the changes, and the two sides of one event; None if unchanged."""
     if old is None:
-        return ("appears", ("appears",), None, _side(new))  # type: ignore[arg-type]
+        assert new is not None  # compare passes the events of a name in either file
+        return ("appears", ("appears",), None, _side(new))
     if new is None:
         return ("disappears", ("disappears",), _side(old), None)
     changes = []
@@ -205,6 +208,7 @@ def _compare(old: Event | None, new: Event | None
         changes.append("title")
     if not changes:
         return None
+    kind: str
     if "status" in changes:
         kind = new.status  # an estimate ACCME published is a publication, never a move
     elif "date" in changes:
@@ -266,8 +270,10 @@ def _history_problem(rules: Rules, old: Event, new: Event, accreditor: str | Non
         return None
     if old.start == new.start or any(c.was == old.start for c in new.changes):
         return None
+    # Both published, with one precision and two starts: neither is undated.
+    assert old.start is not None and new.start is not None
     where, form = _place(rules, new, accreditor)
-    was, now = _toml(old.start, old.precision), _toml(new.start, new.precision)  # type: ignore[arg-type]
+    was, now = _toml(old.start, old.precision), _toml(new.start, new.precision)
     entry = f'changes = [{{ was = {was}, announced = YYYY-MM-DD, note = "why it moved" }}]'
     if (form in ("at", "date") and not where.startswith("tracks." + new.track + ".milestones")) \
             or where.startswith("progress."):
@@ -278,12 +284,16 @@ def _history_problem(rules: Rules, old: Event, new: Event, accreditor: str | Non
             f"entry (expected {entry})")
 
 
+# A line's identity: its event's name (track, cycle, milestone), kind, changes and sides.
+_Ident = tuple[str, str, str, str, tuple[str, ...], Side | None, Side | None]
+
+
 def compare(old: Rules, new: Rules, today: date) -> Report:
     """Every event that appears, disappears or changes between two rules, for every audience."""
     positions = _positions(old, new)
     shapes = _shapes(old, new)
-    merged: dict[tuple, Difference] = {}
-    reach: dict[tuple, tuple[int, set[Shape], set[str]]] = {}
+    merged: dict[_Ident, Difference] = {}
+    reach: dict[_Ident, tuple[int, set[Shape], set[str]]] = {}
     history: dict[str, None] = {}
     reached = 0
     builder: set[Shape] = set()
@@ -299,9 +309,11 @@ def compare(old: Rules, new: Rules, today: date) -> Report:
             if found is not None:
                 seen = True
                 kind, changes, old_side, new_side = found
-                ident = key + (kind, changes, old_side, new_side)
+                ident: _Ident = key + (kind, changes, old_side, new_side)
                 if ident not in merged:
-                    merged[ident] = Difference(*key, kind, changes, (now or was).bare_title,  # type: ignore[union-attr]
+                    shown = now or was  # the new version, or the old one if it disappears
+                    assert shown is not None  # _compare found a change: a side exists
+                    merged[ident] = Difference(*key, kind, changes, shown.bare_title,
                                                old_side, new_side,
                                                position=_position(positions, key[0], key[2]))
                     reach[ident] = (0, set(), set())
@@ -374,7 +386,7 @@ def builder_groups(reached: Iterable[Shape], compared: Iterable[Shape]) -> list[
     for answer in answers:
         if answer in ndds:
             found = ndds[answer]
-            key = None if None in found else tuple(sorted(found))  # type: ignore[type-var]
+            key = None if None in found else tuple(sorted(d for d in found if d is not None))
             by_dates.setdefault(key, []).append(answer)
     groups = []
     for key, group in by_dates.items():
@@ -428,7 +440,8 @@ def reach_words(report: Report, difference: Difference) -> str:
 def detail(d: Difference) -> str:
     """What a line says changed: "estimated Wednesday, January 20, 2027 → Wednesday, January 27, 2027"."""
     if d.old is None:
-        return d.new.dated()  # type: ignore[union-attr]
+        assert d.new is not None  # a line has at least one side
+        return d.new.dated()
     if d.new is None:
         return d.old.dated()
     parts = []
@@ -447,7 +460,8 @@ def line(report: Report, d: Difference) -> str:
     """One event's line: what happened to it, its changes, whom it reaches."""
     reach = reach_words(report, d)
     if d.changes == ("title",):  # the old and new titles say it all
-        return f'{d.kind} {d.milestone}: "{d.old.title}" → "{d.new.title}" ({reach})'  # type: ignore[union-attr]
+        assert d.old is not None and d.new is not None  # a retitled event is in both files
+        return f'{d.kind} {d.milestone}: "{d.old.title}" → "{d.new.title}" ({reach})'
     return f'{d.kind} {d.milestone} "{d.title}": {detail(d)} ({reach})'
 
 
@@ -488,19 +502,35 @@ def summary(report: Report) -> str:
             f"{wording.utc_stamp(report.old.revised)} → {wording.utc_stamp(report.new.revised)}")
 
 
-def _side_dict(side: Side | None) -> dict | None:
+class SideData(TypedDict):
+    """A Side in --json."""
+
+    date: str
+    status: str
+    title: str
+
+
+class BuilderGroupData(TypedDict):
+    """A BuilderGroup in --json."""
+
+    next_decision_dates: Literal["any"] | list[str]
+    enduring_materials: list[bool]
+    accreditors: list[str | None]
+
+
+def _side_dict(side: Side | None) -> SideData | None:
     """One version of an event as data."""
     return None if side is None else {"date": side.date, "status": side.status, "title": side.title}
 
 
-def _groups_dict(report: Report, shapes: Iterable[Shape]) -> list[dict]:
+def _groups_dict(report: Report, shapes: Iterable[Shape]) -> list[BuilderGroupData]:
     """Builder calendars reached, as the groups the words name."""
     return [{"next_decision_dates": "any" if g.ndds is None else [d.isoformat() for d in g.ndds],
              "enduring_materials": list(g.enduring), "accreditors": list(g.accreditors)}
             for g in builder_groups(shapes, report.shapes)]
 
 
-def as_dict(report: Report) -> dict:
+def as_dict(report: Report) -> dict[str, Any]:
     """The report as plain data, for --json."""
     found = {d.kind for d in report.differences}
     return {

@@ -191,8 +191,8 @@ def timeline(schedule: Schedule, today: date, subject: Subject, pages: Mapping[s
         if views[item.event.uid].past or (item.event.start is None and cycle(item) in finished):
             gone.setdefault(cycle(item), []).append(item)
     # Newest first, as on a provider's page.
-    order = sorted(gone, key=lambda k: max((views[s.event.uid].day for s in gone[k]
-                                            if views[s.event.uid].day), default=date.min),
+    order = sorted(gone, key=lambda k: max((day for day in (views[s.event.uid].day for s in gone[k])
+                                            if day), default=date.min),
                    reverse=True)
     past = tuple(Section(wording.schedule(gone[k][0].step),
                          tuple(_moments(gone[k], views, schedule, pages, accreditors)))

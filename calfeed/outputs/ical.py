@@ -46,8 +46,9 @@ def render(events: Sequence[Event], calendar: Calendar,
     spans: dict[str, tuple[int, int]] = {}
     for event in dated:
         if event.precision == "time":
-            key = zones.key(event.start)  # type: ignore[arg-type]
-            year = event.start.year  # type: ignore[union-attr]
+            assert isinstance(event.start, datetime)  # a timed step starts at an aware moment
+            key = zones.key(event.start)
+            year = event.start.year
             low, high = spans.get(key, (year, year))
             spans[key] = (min(low, year), max(high, year))
     # icalendar writes a calendar as its own lines, then each subcomponent's lines,
@@ -64,10 +65,16 @@ def render(events: Sequence[Event], calendar: Calendar,
     return b"".join(parts)
 
 
+def _ical(component: icalendar.Component) -> bytes:
+    """A component's bytes, typed: icalendar 7 leaves Component.to_ical unannotated."""
+    text: bytes = component.to_ical()
+    return text
+
+
 # The line that closes a calendar, as icalendar writes it.
-_END = icalendar.Calendar().to_ical().split(b"\r\n", 1)[1]
+_END = _ical(icalendar.Calendar()).split(b"\r\n", 1)[1]
 # The line that closes an event: its VALARMs go just before it.
-_VEVENT_END = icalendar.Event().to_ical().split(b"\r\n", 1)[1]
+_VEVENT_END = _ical(icalendar.Event()).split(b"\r\n", 1)[1]
 
 
 @lru_cache(maxsize=64)
@@ -90,7 +97,7 @@ def _header(calendar: Calendar, description: str) -> bytes:
     cal.add("x-published-ttl", vDuration(REFRESH))
     cal.add("uid", calendar.uid)
     cal.add("last-modified", _utc(calendar.revised))
-    text = cal.to_ical()
+    text = _ical(cal)
     assert text.endswith(_END)
     return text[:-len(_END)]
 
@@ -98,7 +105,7 @@ def _header(calendar: Calendar, description: str) -> bytes:
 @lru_cache(maxsize=256)
 def _vtimezone_ical(key: str, year: int, first: int) -> bytes:
     """A VTIMEZONE's bytes, serialized once per zone and span of years."""
-    return vtimezone(key, year, first).to_ical()
+    return _ical(vtimezone(key, year, first))
 
 
 @lru_cache(maxsize=64)
@@ -111,7 +118,7 @@ def _common(revised: datetime, url: str | None) -> _Common:
 @lru_cache(maxsize=1024)
 def _vevent_ical(event: Event, revised: datetime, url: str | None) -> bytes:
     """A VEVENT's bytes without alarms; an event's own .ics reuses what its feed serialized."""
-    return _vevent(event, _common(revised, url)).to_ical()
+    return _ical(_vevent(event, _common(revised, url)))
 
 
 def _alarmed(event: Event, revised: datetime, url: str | None,
@@ -141,7 +148,7 @@ def _valarm_ical(description: str, before: timedelta) -> bytes:
     alarm.add("action", DISPLAY)
     alarm.add("description", vText(description))
     alarm.add("trigger", ExactDuration(-before))
-    return alarm.to_ical()
+    return _ical(alarm)
 
 
 def clear_caches() -> None:

@@ -215,8 +215,10 @@ def timeline(views: list[EventView], today: date) -> Timeline:
                    reverse=True)
     past = tuple(CycleView(wording.schedule(gone[k][0].event), tuple(slots(gone[k])))
                  for k in order)
-    ahead = [replace(s, folded=i > 0 and s.day > today + TEXT_AHEAD)  # type: ignore[operator]
-             for i, s in enumerate(slots([v for v in dated if not v.past]))]
+    ahead = []
+    for i, s in enumerate(slots([v for v in dated if not v.past])):
+        assert s.day is not None  # the slots of dated steps
+        ahead.append(replace(s, folded=i > 0 and s.day > today + TEXT_AHEAD))
     return Timeline(
         upcoming=tuple(months(ahead)),
         undated=tuple(slots([v for v in views if v.day is None and cycle(v) not in finished])),
@@ -231,8 +233,9 @@ def next_step(views: list[EventView], today: date) -> NextView | None:
     mine = [v for v in upcoming if v.event.actor != "accme"] or upcoming
     first = mine[0]
     same = [v for v in mine if v.event.start == first.event.start]
-    days = (first.day - today).days  # type: ignore[operator]
-    left = wording.days_left(days, first.event.precision, first.day)  # type: ignore[arg-type]
+    assert first.day is not None  # upcoming steps are dated
+    days = (first.day - today).days
+    left = wording.days_left(days, first.event.precision, first.day)
     # A move of the next deadline announced lately is said in the box itself.
     moved = next((v for v in same if v.recent), None)
     return NextView(first, days, left, len(same) - 1, moved.moves[0] if moved else None)
@@ -316,17 +319,16 @@ def builder_form(rules: Rules, today: date, subject: Subject | None = None) -> d
     and with a Next Decision Date the fields of the dates from the decision report."""
     profile = subject.profile if subject else None
     ndd = profile.next_decision_date if profile else None
+    accreditor = profile.accreditor if profile else None
     own = dict(profile.reported) if profile else {}
     return {
         **_form(rules, today),
         "ndd": ndd.isoformat() if ndd else "",
         "enduring": bool(profile and profile.enduring_materials),
-        "accreditor": (profile.accreditor or "") if profile else "",
+        "accreditor": accreditor or "",
         "reported": [(ident, field_date(when)) for ident, when in own.items()],
-        "dates": date_fields(rules, ndd, profile.accreditor, own)  # type: ignore[union-attr]
-        if ndd and rules.progress else [],
-        "accreditor_name": rules.accreditors[profile.accreditor].name
-        if profile and profile.accreditor else None,
+        "dates": date_fields(rules, ndd, accreditor, own) if ndd and rules.progress else [],
+        "accreditor_name": rules.accreditors[accreditor].name if accreditor else None,
     }
 
 
@@ -339,7 +341,7 @@ def _form(rules: Rules, today: date) -> dict[str, Any]:
         "first": first.isoformat() if first else None,
         "last": last_ndd(today).isoformat(),
         "accepted": ndd_accepted(first, today),
-        "published": [wording.long_date(d) for d in published],  # type: ignore[arg-type]
+        "published": [wording.long_date(d) for d in published],
         "accreditors": [(a.id, a.name) for a in rules.accreditors.values()],
     }
 
@@ -422,16 +424,21 @@ def calendar_page(rules: Rules, subject: Subject, calendar: Calendar, tracks: li
     views = [event_view(e, today, subject) for e in events]
     dated = [v for v in views if v.day is not None]
     estimate = next((t for t in tracks if t.follows), None)
+    estimate_note = None
+    if estimate is not None:
+        # A schedule that follows others is an estimated progress-report one: it has both.
+        assert estimate.next_decision_date is not None and estimate.follows is not None
+        estimate_note = wording.estimated_schedule_page_note(estimate.next_decision_date,
+                                                             estimate.follows)
     accreditor = rules.accreditors.get(subject.profile.accreditor or "")
     return {
         **page, "timeline": timeline(views, today), "next": next_step(dated, today),
         "recent": recent(views),
-        "estimate": wording.estimated_schedule_page_note(
-            estimate.next_decision_date, estimate.follows) if estimate else None,  # type: ignore[arg-type]
+        "estimate": estimate_note,
         "accreditor": accreditor,
         "accreditor_note": wording.accreditor_page_note(
-            accreditor.name, accreditor.rule and accreditor.rule.weekday,
-            accreditor.rule and accreditor.rule.days_before) if accreditor else None,
+            accreditor.name, accreditor.rule.weekday if accreditor.rule else None,
+            accreditor.rule.days_before if accreditor.rule else None) if accreditor else None,
         "progress_note": engine.progress_note(rules, subject.profile),
         "reported": sum(1 for e in events if e.status == "reported"),
         "builder": builder_form(rules, today, subject) if subject.kind == "builder" else None,
@@ -456,7 +463,8 @@ def home_page(rules: Rules, schedules: list[tuple[Subject, Calendar, list[Event]
     `schedules` holds each public track's subject, calendar header and events for today.
     """
     names = Counter(rules.tracks[s.filename].name for s, _, _ in schedules)
-    current, passed = [], []
+    current: list[TrackCard] = []
+    passed: list[TrackCard] = []
     for subject, calendar, events in schedules:
         track = rules.tracks[subject.filename]
         dated = [e for e in events if e.start is not None]

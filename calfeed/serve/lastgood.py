@@ -105,16 +105,18 @@ def save(where: Path, rules: bytes, roster: bytes | None, saved: datetime,
     groups_name = f"groups-{found[2][:_KEY_CHARS]}.csv" if found[2] else None
     _write(where / rules_name, rules)
     if roster_name is not None:
-        _write(where / roster_name, roster)  # type: ignore[arg-type]
+        assert roster is not None  # named only when ident hashed it
+        _write(where / roster_name, roster)
     if groups_name is not None:
-        _write(where / groups_name, groups)  # type: ignore[arg-type]
+        assert groups is not None  # named only when ident hashed it
+        _write(where / groups_name, groups)
+    origins = {"rules": sources[0], "roster": sources[1]}
     pointer = {"rules": rules_name, "roster": roster_name, "rules_sha256": found[0],
                "roster_sha256": found[1], "saved": saved.isoformat(),
-               "modified": modified.isoformat(),
-               "from": {"rules": sources[0], "roster": sources[1]}}
+               "modified": modified.isoformat(), "from": origins}
     if groups_name is not None:
         pointer.update(groups=groups_name, groups_sha256=found[2])
-        pointer["from"]["groups"] = groups_source  # type: ignore[index]
+        origins["groups"] = groups_source
     _write(where / POINTER, (json.dumps(pointer, indent=1) + "\n").encode(), replace=True)
     _prune(where, {POINTER, rules_name, roster_name, groups_name})
     return Kept(where / rules_name, where / roster_name if roster_name else None, found,

@@ -107,7 +107,7 @@ def init_app(app: Flask, path: str | Path) -> None:
     proxies = app.config.get("CALFEED_TRUSTED_PROXIES") or 0
     if proxies:
         # request.remote_addr is the client's, as the nearest `proxies` proxies saw it.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]  # Flask's way
     if not on(app):
         return
     config = app.config
@@ -154,7 +154,7 @@ def _describer(app: Flask) -> confirmations.Describe:
             return None
         site = app.config["CALFEED_BASE_URL"]
         return confirmations.Confirmation(
-            subject.profile.name, site + subject.page(), signups.describe(found.choice),
+            signups.name(subject), site + subject.page(), signups.describe(found.choice),
             site + signups.confirm_path(app_state.secret, found.id))
     return describe
 
@@ -335,8 +335,9 @@ def confirm(token: str) -> Response:
             if waiting is None:
                 return _gone()
             subject = signups.subject_of(waiting.calendar, rules, today, secret)
+            name = signups.name(subject) if subject else None
             if request.method == "GET":
-                return _page("signup_confirm.html", subject=subject, private=True,
+                return _page("signup_confirm.html", subject=subject, name=name, private=True,
                              choice=signups.describe(waiting.choice),
                              token=form_token(secret, request.path), done=False)
             person = subscriptions.confirm(db, ident, now)
@@ -346,7 +347,7 @@ def confirm(token: str) -> Response:
         return _busy()
     if person is None:
         return _gone()
-    return _page("signup_confirm.html", subject=subject, private=True,
+    return _page("signup_confirm.html", subject=subject, name=name, private=True,
                  choice=signups.describe(waiting.choice), done=True,
                  manage=web.state().root + signups.manage_path(secret, person.id))
 
@@ -382,7 +383,7 @@ def _manage_page(person: Person, status: str | None = None, error: str | None = 
         subject = signups.subject_of(sub.calendar, rules, today, secret)
         form = Form(_manage_base(), token, options(signups.choice_id(sub.choice.lead_days)),
                     sub.choice.notices, prefix=f"sub{n}")
-        entries.append(Entry(subject.profile.name if subject else "A calendar that no longer "
+        entries.append(Entry(signups.name(subject) if subject else "A calendar that no longer "
                              "exists", subject.page() if subject else None, sub.calendar,
                              signups.describe(sub.choice), form))
     return _page("signup_manage.html", 400 if error else 200, entries=entries, token=token,

@@ -26,8 +26,9 @@ from pathlib import Path
 
 from calfeed.outputs import diff
 from calfeed.core import rules as rules_module
-from calfeed.core import tokens
-from calfeed.core.model import Group, Profile, Rules
+from calfeed.core import groups, tokens
+from calfeed.core.model import Event, Group, Profile, Rules
+from calfeed.core.tokens import TokenIndex  # a field below is named tokens
 from calfeed.serve import lastgood
 
 log = logging.getLogger("calfeed")
@@ -43,8 +44,8 @@ class Snapshot:
     """One load of the rules and roster, with everything derived from it once."""
 
     rules: Rules | None  # None: no load has ever succeeded
-    tokens: tokens.TokenIndex = field(default_factory=dict)
-    group_tokens: tokens.TokenIndex = field(default_factory=dict)
+    tokens: TokenIndex = field(default_factory=dict)
+    group_tokens: TokenIndex = field(default_factory=dict)
     generation: int = 0  # grows with every successful load; part of every cache key
     loaded_at: datetime | None = None  # when the server first loaded this data, to the second
     modified: datetime | None = None  # the latest of `revised` and the files' mtimes
@@ -56,7 +57,11 @@ class Snapshot:
     saved: datetime | None = None
     # (profile, today) -> engine.schedule's events, for the few profiles asked about
     # last: a page, its three feeds and each event's .ics all expand the same profile.
-    schedules: dict = field(default_factory=dict, compare=False, repr=False)
+    schedules: dict[tuple[Profile, date], list[Event]] = field(
+        default_factory=dict, compare=False, repr=False)
+    # (group, today) -> groups.schedule, the same for the few groups asked about last.
+    group_schedules: dict[tuple[Group, date], groups.Schedule] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def provider(self, token: str) -> Profile | None:
         """The roster provider a private URL token belongs to, or None."""
@@ -393,7 +398,7 @@ def _watch(ref: weakref.ref[Store], interval: float) -> None:
 
 def _stat(paths: Iterable[str]) -> Signature:
     """What identifies each file's current content cheaply: mtime, size and inode."""
-    found = []
+    found: list[tuple[str, tuple[int, int, int] | None]] = []
     for path in paths:
         try:
             st = os.stat(path)

@@ -56,8 +56,8 @@ PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action '
 FEED_MAX_AGE = 3600
 # Pages say "in N days": keep them fresh.
 PAGE_MAX_AGE = 300
-# Schedules kept per data load: a build or a browser asks for one profile's page,
-# feeds and event files together, never for many profiles at once.
+# Schedules kept per data load, of providers and of groups each: a build or a browser
+# asks for one profile's page, feeds and event files together, never for many at once.
 SCHEDULES_KEPT = 32
 NOT_FOUND = "There is no calendar at this address."
 # The request headers that make a GET conditional on the client's copy (RFC 9110 §13.1).
@@ -232,13 +232,14 @@ class Kind:
 
 def _track(snap: Snapshot, options: tuple[str, ...], track: str) -> Subject:
     """A published track's calendar."""
-    return calendars.track(snap.rules, track)  # type: ignore[arg-type]  # loaded: never None
+    assert snap.rules is not None  # found in a snapshot(): Unavailable when none loaded
+    return calendars.track(snap.rules, track)
 
 
 def _builder(snap: Snapshot, options: tuple[str, ...]) -> Subject:
     """The builder's calendar from this request's answers (and the feed options its shape takes)."""
-    return calendars.builder(snap.rules, request.args, _today(),  # type: ignore[arg-type]
-                             options)
+    assert snap.rules is not None  # found in a snapshot(): Unavailable when none loaded
+    return calendars.builder(snap.rules, request.args, _today(), options)
 
 
 def _provider(snap: Snapshot, options: tuple[str, ...], token: str) -> Subject:
@@ -266,8 +267,9 @@ def _page_view(kind: Kind) -> Callable[..., Response]:
     """The calendar page (with a reminder choice: the page that subscribes with it)."""
     def view(choice: str | None = None, **ids: str) -> Response:
         snap = snapshot()
+        assert snap.rules is not None  # snapshot() is Unavailable when none loaded
         if request.environ.get("QUERY_STRING"):
-            _once(kind.answers(snap.rules))  # type: ignore[arg-type]  # loaded: never None
+            _once(kind.answers(snap.rules))
         return _page(kind.find(snap, (), **ids), snap, choice)
     return view
 
@@ -349,7 +351,8 @@ def _feed(kind: Kind, ids: dict[str, str], fmt: str, only: Event3 | None = None,
     if request.environ.get("QUERY_STRING"):
         # One grammar on every format: each parameter once, a bad `remind` refused on
         # .json and .csv too, though only the .ics carries alarms.
-        _once(kind.answers(snap.rules) + calendars.FEED_OPTIONS)  # type: ignore[arg-type]
+        assert snap.rules is not None  # _loaded is Unavailable when none loaded
+        _once(kind.answers(snap.rules) + calendars.FEED_OPTIONS)
         subject = kind.find(snap, calendars.FEED_OPTIONS, **ids)
         remind = _remind(chosen)
         if fmt != "ics":
@@ -481,7 +484,8 @@ def _schedule(snap: Snapshot, profile: Profile, today: date) -> list[Event]:
     key = (profile, today)
     events = snap.schedules.get(key)
     if events is None:
-        events = engine.schedule(snap.rules, profile, today)  # type: ignore[arg-type]
+        assert snap.rules is not None  # a snapshot() is Unavailable when none loaded
+        events = engine.schedule(snap.rules, profile, today)
         if len(snap.schedules) >= SCHEDULES_KEPT:
             snap.schedules.clear()  # a bound without bookkeeping: the next few refill it
         snap.schedules[key] = events
@@ -491,12 +495,13 @@ def _schedule(snap: Snapshot, profile: Profile, today: date) -> list[Event]:
 def _group_schedule(snap: Snapshot, group: Group, today: date) -> groups.Schedule:
     """groups.schedule, remembered beside the providers' schedules of this data load."""
     key = (group, today)
-    found = snap.schedules.get(key)
+    found = snap.group_schedules.get(key)
     if found is None:
-        found = groups.schedule(snap.rules, group, today)  # type: ignore[arg-type]
-        if len(snap.schedules) >= SCHEDULES_KEPT:
-            snap.schedules.clear()
-        snap.schedules[key] = found
+        assert snap.rules is not None  # a snapshot() is Unavailable when none loaded
+        found = groups.schedule(snap.rules, group, today)
+        if len(snap.group_schedules) >= SCHEDULES_KEPT:
+            snap.group_schedules.clear()
+        snap.group_schedules[key] = found
     return found
 
 
@@ -665,10 +670,10 @@ def http_error(err: HTTPException) -> Response:
 
 
 @bp.app_errorhandler(Exception)
-def server_error(err: Exception) -> Response:
+def server_error(err: Exception) -> Response | HTTPException:
     """500 for a bug: logged with its traceback, shown to nobody."""
-    if isinstance(err, HTTPException):  # routing redirects and the like
-        return err  # type: ignore[return-value]
+    if isinstance(err, HTTPException):  # routing redirects and the like: Flask answers with them
+        return err
     current_app.logger.exception("error answering %s", redact.redact(request.path))
     return _error_page(500, "Something went wrong", "calfeed could not answer this request.")
 
@@ -683,6 +688,6 @@ def security_headers(response: Response) -> Response:
 
 
 @bp.app_context_processor
-def template_globals() -> dict:
+def template_globals() -> dict[str, str]:
     """What every template uses: the site root for links."""
     return {"root": _root()}

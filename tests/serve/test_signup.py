@@ -844,3 +844,190 @@ def test_opening_the_file_keeps_the_locks_the_process_holds(tmp_path):
         assert holder.execute("SELECT count(*) FROM limits").fetchone() == (2,)
     finally:
         holder.close()
+
+
+# --- a group's private page --------------------------------------------------------
+
+
+def group_app(tmp_path: Path, data: Path, url: str, today: str = "2025-02-20", **extra):
+    """A sign-up app on the demo data with the acme group (every demo provider) and the
+    cma group (the providers the California Medical Association accredits)."""
+    from grouping import set_groups
+
+    set_groups(data)
+    return signup_app(tmp_path, url, today, CALFEED_RULES=str(data / "rules.toml"),
+                      CALFEED_PROVIDERS=None, **extra)
+
+
+def group_page(app, group: str) -> str:
+    """A group's private page, under the token the app's key gives it."""
+    with app.app_context():
+        found = web.snapshot(app).rules.groups[group]
+        return calendars.group_of(web.state(app).secret, found).page()
+
+
+def test_a_groups_subscriber_is_reminded_of_each_provider_by_name_in_one_message(
+        inbox, tmp_path, data):
+    handler, url = inbox
+    app = group_app(tmp_path, data, url, today="2025-02-10")
+    client = app.test_client()
+    page = group_page(app, "acme")
+    html = client.get(page).get_data(as_text=True)
+    assert form_action(html) == page + "email/"
+    # (a POST here was a 500 when sign-ups knew no group)
+    answer = sign_up(client, page)
+    assert answer.status_code == 200 and SIGNED_UP in answer.get_data(as_text=True)
+    assert drain(app) == 1
+    ((tos, message),) = handler.take()
+    assert tos == (ME,)
+    assert message["Subject"] == ("Confirm your email reminders: Acme CME Consulting (a group "
+                                  "of 4 providers)")
+    text = message.get_body(("plain",)).get_content()
+    assert f"{SITE}{page}" in text
+    done = confirm(client, link(message, "confirm")).get_data(as_text=True)
+    assert "For <a href=\"" + page + "\"><bdi>Acme CME Consulting (a group of 4 providers)" in done
+    manage = re.search(r'href="(/manage/[^"]+/)"', done).group(1)
+    mine = client.get(manage).get_data(as_text=True)
+    assert f'<a href="{page}">Acme CME Consulting (a group of 4 providers)</a>' in mine
+    assert ME not in mine
+    # The California Medical Association's deadline for demo-state, Friday, March 14, 2025,
+    # is 30 days ahead on 2025-02-12; ACCME's, Monday, March 31, 2025 at 11:59 p.m.
+    # Central Time, for the three others, on 2025-03-01.
+    assert notify(app, "2025-02-11").exit_code == 0
+    assert to(handler, ME) == []
+    assert notify(app, "2025-02-12").exit_code == 0
+    (first,) = to(handler, ME)
+    assert first["Subject"] == ("Due in 30 days: Demo Hospital (accredited by the California "
+                                "Medical Association): Annual Reporting in PARS (4 steps) — "
+                                "Friday, March 14, 2025")
+    result = notify(app, "2025-03-01")
+    assert result.exit_code == 0, result.output
+    (reminder,) = to(handler, ME)
+    assert reminder["Subject"] == (
+        "Due in 30 days: Demo Medical Society (12-month progress report): Annual Reporting in "
+        "PARS (5 steps) — Monday, March 31, 2025, 11:59 p.m. Central Time (and 9 more steps)")
+    text = reminder.get_body(("plain",)).get_content()
+    # One part per provider, each named, each step its own; demo-state's 30-day reminder
+    # was sent already: its 7-day one is not due yet.
+    heads = re.findall(r"^(.+)\r\n=+\r\n", text, re.M)
+    assert heads == ["Demo Medical Society (12-month progress report)",
+                     "Demo Health System (8-month progress report)",
+                     "Demo Institute (annual reporting only)"]
+    assert sorted(u.split("/", 1)[0] for u in set(uids(reminder))) == sorted(
+        ["demo-12-month"] * 5 + ["demo-8-month"] * 4 + ["demo-annual"] * 5)
+    for name in heads:
+        assert (f"Every deadline for {name}, and how to add them to your calendar:\r\n"
+                f"{SITE}{page}\r\n") in text
+    words = " ".join(text.split())
+    assert words.count("You signed up for email about Acme CME Consulting (a group of 4 "
+                       "providers): a reminder 30, 7 and 1 days before each step you act on") == 1
+    one_click = re.fullmatch(rf"<{re.escape(SITE)}(/manage/[^>]+/unsubscribe)>, "
+                             r"<mailto:deadlines@example.org\?subject=unsubscribe>",
+                             reminder["List-Unsubscribe"]).group(1)
+    assert f"To change these emails or stop them:\r\n{SITE}{manage}\r\n" in text
+    assert f"{SITE}{one_click}" in text
+    assert "subscriber " in result.output and ME not in result.output
+    # A second run the same day sends nothing more: each provider's reminder is logged.
+    assert notify(app, "2025-03-01").exit_code == 0
+    assert to(handler, ME) == []
+    # The mail app's button: nothing after, not the CMA's 7-day reminder nor ACCME's.
+    assert client.post(one_click, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    for day in ("2025-03-07", "2025-03-24"):
+        assert notify(app, day).exit_code == 0
+        assert to(handler, ME) == []
+
+
+def test_a_groups_subscriber_follows_its_members_its_rotation_and_its_removal(
+        inbox, tmp_path, data):
+    from grouping import GROUPS_CSV, set_members
+
+    handler, url = inbox
+    app = group_app(tmp_path, data, url, today="2025-02-10")
+    set_members(data, {"demo-8-month": "acme"})  # acme: one provider
+    client = app.test_client()
+    old_page = group_page(app, "acme")
+    subscribed(app, client, handler, old_page, remind="1w")
+    # 7 days before the California Medical Association's Friday, March 14, 2025: demo-state
+    # is not in acme, and ACCME's March 31 is 24 days ahead for demo-8-month.
+    assert notify(app, "2025-03-07").exit_code == 0
+    assert to(handler, ME) == []
+    # demo-state joins acme, and acme's private URL is replaced (rotation 1): the sign-up,
+    # keyed by the group's id, follows both.
+    set_members(data, {"demo-8-month": "acme", "demo-state": "acme"})
+    (data / "groups.csv").write_text(GROUPS_CSV.replace(",,0\n", ",,1\n", 1), encoding="utf-8")
+    assert notify(app, "2025-03-07").exit_code == 0
+    (message,) = to(handler, ME)
+    assert message["Subject"] == ("Due in 7 days: Demo Hospital (accredited by the California "
+                                  "Medical Association): Annual Reporting in PARS (4 steps) — "
+                                  "Friday, March 14, 2025")
+    text = message.get_body(("plain",)).get_content()
+    new_page = re.search(rf"{re.escape(SITE)}(/g/[^/]+/)", text).group(1)
+    assert new_page != old_page
+    assert "Acme CME Consulting (a group of 2 providers)" in " ".join(text.split())
+    # 7 days before ACCME's Monday, March 31, 2025: demo-8-month's part.
+    notify(app, "2025-03-24")
+    (message,) = to(handler, ME)
+    assert message["Subject"].startswith("Due in 7 days: Demo Health System (8-month progress "
+                                         "report): Annual Reporting in PARS (4 steps)")
+    # acme is gone from the groups file: its sign-up is "gone", nothing is sent.
+    set_members(data, {})
+    (data / "groups.csv").write_text(
+        "".join(line + "\n" for line in GROUPS_CSV.splitlines() if not line.startswith("acme")),
+        encoding="utf-8")
+    result = notify(app, "2025-03-30")
+    assert result.exit_code == 0, result.output
+    assert to(handler, ME) == []
+    assert re.search(r"not planned for subscriber \w{6} \(group\): its calendar is no longer in "
+                     r"the rules, roster or groups file", result.output), result.output
+
+
+def test_a_providers_own_sign_up_wins_over_its_groups_copy(inbox, tmp_path, data):
+    handler, url = inbox
+    app = group_app(tmp_path, data, url, today="2025-02-10")
+    client = app.test_client()
+    with app.app_context():
+        profile = web.snapshot(app).rules.providers["demo-state"]
+        own = calendars.provider_of(web.state(app).secret, profile).page()
+    subscribed(app, client, handler, own, remind="1w")
+    subscribed(app, client, handler, group_page(app, "cma"))
+    # demo-state's own page asked for 7 days only: not the group's 30 days before the
+    # California Medical Association's Friday, March 14, 2025.
+    assert notify(app, "2025-02-12").exit_code == 0
+    assert to(handler, ME) == []
+    assert notify(app, "2025-03-07").exit_code == 0
+    (message,) = to(handler, ME)
+    text = message.get_body(("plain",)).get_content()
+    heads = re.findall(r"^(.+)\r\n=+\r\n", text, re.M)
+    assert heads == ["Demo Hospital (accredited by the California Medical Association)"]
+
+
+def test_a_built_groups_page_posts_to_the_server_too(inbox, tmp_path, data):
+    from click.testing import CliRunner
+
+    from calfeed.cli import main
+    from apps import SECRET
+    from grouping import set_groups
+
+    handler, url = inbox
+    set_groups(data)
+    env = {"CALFEED_SECRET_KEY": SECRET, "CALFEED_RULES": None, "CALFEED_PROVIDERS": None,
+           "CALFEED_BASE_URL": SITE, "CALFEED_TODAY": None, "CI": "1", "CALFEED_SIGNUP": "yes",
+           "CALFEED_SMTP_URL": url, "CALFEED_MAIL_FROM": SENDER}
+    site = tmp_path / "site"
+    built = CliRunner().invoke(main, ["build", str(site), "--rules", str(data / "rules.toml"),
+                                      "--today", "2025-02-20"], env=env)
+    assert built.exit_code == 0, built.output
+    app = group_app(tmp_path / "server", data, url)
+    path = group_page(app, "acme")
+    page = (site / path.strip("/") / "index.html").read_text()
+    assert form_action(page) == path + "email/"
+    assert not (site / path.strip("/") / "email").exists()
+    # The server (the same key) takes the built page's form as its own.
+    answer = app.test_client().post(form_action(page), data={
+        "form": field(page, "form"), "email": ME, "remind": "1w", "notices": "yes"},
+        headers={"Origin": SITE})
+    assert answer.status_code == 200 and SIGNED_UP in answer.get_data(as_text=True)
+    assert drain(app) == 1
+    ((_, message),) = handler.take()
+    assert message["Subject"] == ("Confirm your email reminders: Acme CME Consulting (a group "
+                                  "of 4 providers)")

@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from calfeed.core import calendars
+from calfeed.serve import web
+from grouping import set_groups
+from serving import copy_data
 from test_browser import SCREENSHOTS, WIDTHS, axe_violations, chromium  # noqa: F401 (chromium: the fixture)
 from signing import ME, drain, link, notify, signup_app, to
 
@@ -23,7 +27,7 @@ pytestmark = pytest.mark.browser
 
 
 @contextmanager
-def serving_signup(folder: Path, smtp_url: str) -> Iterator[tuple[object, str]]:
+def serving_signup(folder: Path, smtp_url: str, **extra: object) -> Iterator[tuple[object, str]]:
     """An app offering sign-up, its CALFEED_BASE_URL the loopback address it is served at."""
     from werkzeug.serving import make_server
 
@@ -31,7 +35,7 @@ def serving_signup(folder: Path, smtp_url: str) -> Iterator[tuple[object, str]]:
     server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start),
                          threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
-    holder["app"] = app = signup_app(folder, smtp_url, CALFEED_BASE_URL=base)
+    holder["app"] = app = signup_app(folder, smtp_url, CALFEED_BASE_URL=base, **extra)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -111,7 +115,7 @@ def link_in(message, base: str, prefix: str) -> str:
 @pytest.fixture(scope="module")
 def sign_up_pages(tmp_path_factory, chromium):
     """Each sign-up page, by name: a calendar page's form, a refused form, the answer, the
-    confirmation, the manage page and the one-click page.
+    confirmation, the manage page, the one-click page and a group's form page.
 
     After `chromium`: Playwright's driver must start before aiosmtpd's event loop does,
     or its first call never returns.
@@ -124,9 +128,16 @@ def sign_up_pages(tmp_path_factory, chromium):
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     folder = tmp_path_factory.mktemp("signup")
+    copy_data(folder / "data")
+    set_groups(folder / "data")
     try:
-        with serving_signup(folder, f"smtp://127.0.0.1:{controller.port}") as (app, base):
+        with serving_signup(folder, f"smtp://127.0.0.1:{controller.port}",
+                            CALFEED_RULES=str(folder / "data" / "rules.toml"),
+                            CALFEED_PROVIDERS=None) as (app, base):
             client = app.test_client()
+            with app.app_context():
+                group = calendars.group_of(web.state(app).secret,
+                                           web.snapshot(app).rules.groups["acme"]).signup()
             calendar = "/calendar/?next_decision_date=2024-07-31&enduring_materials=yes&accreditor=cma"
             html = client.get(calendar).get_data(as_text=True)
             token = re.search(r'name="form" value="([^"]+)"', html).group(1)
@@ -154,6 +165,7 @@ def sign_up_pages(tmp_path_factory, chromium):
                 "email-confirm": (base + link_in(second, base, "confirm"), 200),
                 "email-manage": (base + manage, 200),
                 "email-unsubscribe": (base + manage + "unsubscribe", 200),
+                "email-group": (base + group, 200),
             }
     finally:
         controller.stop()

@@ -90,7 +90,8 @@ COHORT = Table("[[progress.cohorts]]", (
 
 def _decision(report: Report, where: str, found: Read) -> Month | None:
     """The decision cohort, which comes before the Next Decision Date."""
-    decision, ndd = found["decision"], found["next_decision_date"]
+    decision: Month | None = found["decision"]
+    ndd: date | None = found["next_decision_date"]
     if decision and ndd and (decision.year, decision.month) >= (ndd.year, ndd.month):
         report.add(f"{where}.decision", f'"{decision.year:04d}-{decision.month:02d}" is not '
                    f"before the Next Decision Date {ndd.isoformat()}",

@@ -273,8 +273,10 @@ def milestone(report: Report, where: str, value: Any, yearly: bool) -> Milestone
 
 def _milestones(report: Report, where: str, value: Any, yearly: bool) -> list[Any] | None:
     """A track's milestones, read knowing whether the track is yearly."""
-    return array_of(lambda r, w, v: milestone(r, w, v, yearly), "an array of [[milestones]] tables",
-                    ("no milestones", "at least one [[milestones]] table"))(report, where, value)
+    parse = array_of(lambda r, w, v: milestone(r, w, v, yearly), "an array of [[milestones]] tables",
+                     ("no milestones", "at least one [[milestones]] table"))
+    found: list[Any] | None = parse(report, where, value)
+    return found
 
 
 # --- [tracks.ID] -------------------------------------------------------------------------------
