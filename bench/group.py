@@ -76,7 +76,9 @@ def provider_feeds(loaded: rules.Rules, today: date) -> tuple[float, int, int]:
 def page(app: Any, path: str) -> tuple[float, int]:
     """CPU seconds for the group's page as the server answers it, its schedule not yet known."""
     client = app.test_client()
-    web.snapshot(app).schedules.clear()
+    snap = web.snapshot(app)
+    snap.schedules.clear()
+    snap.group_schedules.clear()
     clear_render_caches()
     gc.collect()
     start = time.process_time()
