@@ -411,24 +411,32 @@ def _person(token: str) -> tuple[sqlite3.Connection, Person] | None:
     return db, person
 
 
-def manage(token: str) -> Response:
-    """A person's manage page (GET), or one change to it (POST)."""
+def _as_person(token: str, answer: Callable[[sqlite3.Connection, Person], Response]) -> Response:
+    """Answer for the person a manage token names, with the state file open; 404 for no one,
+    503 when the file stayed locked."""
     try:
         found = _person(token)
         if found is None:
             return _gone()
         db, person = found
         try:
-            if request.method == "GET":
-                return _manage_page(person)
-            if _cross_site() or not _token_ok(_manage_base()):
-                return _refused(403, "This form did not come from its page",
-                                "Open the link in a message again and change it there.")
-            return _manage_post(db, person)
+            return answer(db, person)
         finally:
             db.close()
     except sqlite3.OperationalError:
         return _busy()
+
+
+def manage(token: str) -> Response:
+    """A person's manage page (GET), or one change to it (POST)."""
+    def answer(db: sqlite3.Connection, person: Person) -> Response:
+        if request.method == "GET":
+            return _manage_page(person)
+        if _cross_site() or not _token_ok(_manage_base()):
+            return _refused(403, "This form did not come from its page",
+                            "Open the link in a message again and change it there.")
+        return _manage_post(db, person)
+    return _as_person(token, answer)
 
 
 def _manage_post(db: sqlite3.Connection, person: Person) -> Response:
@@ -465,30 +473,22 @@ def unsubscribe(token: str) -> Response:
     A mail app's one-click POST carries `List-Unsubscribe=One-Click` and nothing else
     (no page token, no browser headers); the page's button sends the same field.
     """
-    try:
-        found = _person(token)
-        if found is None:
-            return _gone()
-        db, person = found
-        try:
-            if request.method == "GET":
-                return _page("signup_unsubscribe.html", private=True, done=False,
-                             manage=web.state().root + _manage_base())
-            if _cross_site() or request.form.get("List-Unsubscribe") != "One-Click":
-                return _refused(400, "Unsubscribe with the button",
-                                "This address unsubscribes with a POST of "
-                                "List-Unsubscribe=One-Click, as mail apps send it.")
-            rules, _, _ = _rules()
-            roster = bool(_roster_names(rules, person.address))
-            subscriptions.leave(db, person.id, None, roster)
-            if roster:
-                subscriptions.stop_roster(db, person.id, time.time())
-        finally:
-            db.close()
-    except sqlite3.OperationalError:
-        return _busy()
-    log.info("sign-up: subscriber %s unsubscribed from everything", person.id[:6])
-    return _page("signup_unsubscribed.html", private=True)
+    def answer(db: sqlite3.Connection, person: Person) -> Response:
+        if request.method == "GET":
+            return _page("signup_unsubscribe.html", private=True, done=False,
+                         manage=web.state().root + _manage_base())
+        if _cross_site() or request.form.get("List-Unsubscribe") != "One-Click":
+            return _refused(400, "Unsubscribe with the button",
+                            "This address unsubscribes with a POST of "
+                            "List-Unsubscribe=One-Click, as mail apps send it.")
+        rules, _, _ = _rules()
+        roster = bool(_roster_names(rules, person.address))
+        subscriptions.leave(db, person.id, None, roster)
+        if roster:
+            subscriptions.stop_roster(db, person.id, time.time())
+        log.info("sign-up: subscriber %s unsubscribed from everything", person.id[:6])
+        return _page("signup_unsubscribed.html", private=True)
+    return _as_person(token, answer)
 
 
 def _blueprint() -> Blueprint:
