@@ -8,7 +8,7 @@ time before the step's start (what Outlook stores: minutes before the start, cou
 from local midnight for an all-day event), so every client fires it at the same
 instant.
 
-Alarms help only where they are news (issue 18 point 6, docs/design.md §4): steps due
+Alarms help only where they are news (docs/design.md §4): steps due
 at the same moment (annual reporting's five) ring once, on the first of them in ACCME's
 order, with a text naming them all; and a calendar carries no alarm on a step that has
 passed, nor one whose day is before the calendar's "today", which clients would show as

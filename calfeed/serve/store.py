@@ -5,7 +5,7 @@ attribute): a thread of the worker's own looks at the files every interval, load
 changed one, has it reviewed against the data being served (what `calfeed diff` would
 refuse is refused), and swaps the new immutable Snapshot in with one assignment. So a
 request sees the old data or the new, never half of each, and never waits for a load,
-however large the roster (issue 19 point 5). A load that fails or is refused keeps the
+however large the roster. A load that fails or is refused keeps the
 last good data and says why in the log (docs/design.md §7). The bytes of every good load are
 kept in the instance folder (lastgood), so that a worker started or restarted while
 the files are broken answers from the server's last good data too.

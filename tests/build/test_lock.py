@@ -1,6 +1,6 @@
 """Builds of one OUTDIR take turns, and each compares with the site it actually replaces.
 
-The attack (issue 19): a build started, paused, overtaken by a second build with other
+What goes wrong without the lock: a build started, paused, overtaken by a second build with other
 inputs, then resumed, finished last; it had compared its files with the site it saw
 at its start, so files with new bytes kept the other build's size and mtime (the same
 ETag for nginx, skipped by rsync and `aws s3 sync`), and it printed "0 changed, 0

@@ -115,7 +115,7 @@ def test_build_writes_each_reminder_calendar_and_its_page(calfeed_build, data, t
             feed = site / base / f"remind-{choice}.ics"
             subscribe = site / base / f"remind-{choice}" / "index.html"
             assert feed.read_bytes() == client.get(f"/{base}/remind-{choice}.ics").data
-            # A cohort whose every date has passed rings never (issue 18 point 6).
+            # A cohort whose every date has passed rings never: an alarm there is no news.
             assert (b"BEGIN:VALARM" in feed.read_bytes()) == ("progress" not in base), base
             # the calendar page links to the choice's page, whose buttons give its feed
             assert f'href="/{base}/remind-{choice}/#subscribe"' in page

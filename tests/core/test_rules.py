@@ -76,7 +76,7 @@ def check(tmp_path: Path, text: str) -> tuple[int, list[str], str, Path]:
     return result.exit_code, result.stderr.splitlines(), result.stdout, path
 
 
-# --- the schema loop ---------------------------------------------------------------------------
+# --- the schema loop ------------------------------------------------------------------------------
 
 def test_every_problem_of_a_table_at_once(tmp_path):
     text = edited('time = "23:59"', 'time = "25:00"', 'tz = "America/Chicago"', 'tz = "Mars/Olympus"',
@@ -147,7 +147,7 @@ def test_every_key_says_what_it_is_for_in_one_line():
             assert key.help and "\n" not in key.help and "|" not in key.help, (table.name, key.name)
 
 
-# --- tracks ------------------------------------------------------------------------------------
+# --- tracks ---------------------------------------------------------------------------------------
 
 ONE_OFF = RULES_TEXT + """
 [tracks.one-off]
@@ -195,7 +195,7 @@ def test_an_accreditors_problems_at_once(tmp_path):
     ]
 
 
-# --- a date's history --------------------------------------------------------------------------
+# --- a date's history -----------------------------------------------------------------------------
 
 def test_a_was_is_read_in_the_form_of_the_date_it_belongs_to(tmp_path):
     text = edited('decision = "2024-07"', 'decision = { month = "2024-07", changes = [{ '
@@ -205,7 +205,7 @@ def test_a_was_is_read_in_the_form_of_the_date_it_belongs_to(tmp_path):
         'quoted month like "2024-07")']
 
 
-# --- the checks across a cohort's dates (issue 18, point 4) --------------------------------------
+# --- the checks across a cohort's dates -----------------------------------------------------------
 
 @pytest.mark.parametrize("old, new, expected", [
     pytest.param("activities-selected = 2024-02-07", "activities-selected = 2023-02-08", [
@@ -265,7 +265,7 @@ def test_the_bundled_cohorts_have_no_warning():
     assert rules.load(bundled("rules.toml"), today=TODAY).warnings == ()
 
 
-# --- the roster: what spreadsheets do (issue 18, point 9) ----------------------------------------
+# --- the roster: what spreadsheets do -------------------------------------------------------------
 
 def row(ident: str) -> int:
     """A demo provider's spreadsheet row in the bundled roster (the header is row 1)."""
@@ -333,7 +333,7 @@ def test_a_column_in_another_case_suggests_its_name(tmp_path):
         "activities-selected, materials-available, materials-due, decision)"]
 
 
-# --- addresses (issue 19, point 1) ---------------------------------------------------------------
+# --- addresses: what mail can carry ---------------------------------------------------------------
 
 @pytest.mark.parametrize("address, why", [
     ("john..smith@example.org", ": two dots in a row before the @"),
@@ -393,7 +393,7 @@ def test_plain_addresses_are_taken(address):
     assert Address(addr_spec=address).addr_spec == address
 
 
-# --- the Next Decision Date rule: one for the roster and the builder -----------------------------
+# --- the Next Decision Date rule: one for the roster and the builder ------------------------------
 
 @pytest.mark.parametrize("value", ["2024-02-30", "July", "20270731", "2024-03-31", "2029-01-01"])
 def test_roster_and_builder_say_the_same_of_a_next_decision_date(tmp_path, value):
@@ -405,7 +405,7 @@ def test_roster_and_builder_say_the_same_of_a_next_decision_date(tmp_path, value
     assert line.endswith(f"(expected {NDD_ACCEPTED})")
 
 
-# --- date arithmetic beneath the loader and the engine ----------------------------------------------
+# --- date arithmetic beneath the loader and the engine --------------------------------------------
 
 def test_the_loader_does_not_import_the_engine():
     done = subprocess.run([sys.executable, "-c", "import sys, calfeed.core.rules; "

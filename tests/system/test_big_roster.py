@@ -1,4 +1,4 @@
-"""A large roster moved over a running server's, under load: no request fails (issue 19 point 5).
+"""A large roster moved over a running server's, under load: no request fails.
 
 gunicorn with deploy/gunicorn.conf.py and 2 workers serves a synthetic roster
 (bench/roster.py's providers, each with three contact addresses, so that the roster

@@ -5,9 +5,9 @@ not take a feed down or change it: both workers keep serving the last good data 
 its ETag, /healthz says degraded and the log says what is wrong. A fixed save reaches
 every worker. The rules and roster are swapped together or not at all: a good
 rules.toml next to a broken roster keeps the old rules too. An edit `calfeed diff`
-refuses is refused the same way (issue 18 point 1). And the last good data is the
+refuses is refused the same way. And the last good data is the
 server's, not one worker's: a worker started or restarted while the files are broken
-answers from it too (issue 19 point 9).
+answers from it too.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The server's log at its default settings: the reload line reaches it, once (issue 18 point 1).
+"""The server's log at its default settings: the reload line reaches it, once.
 
 The README promises that a running server logs what each reload moved. Read from the
 output of real processes, as an operator would: `calfeed run` (the development server)
