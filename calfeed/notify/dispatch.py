@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from functools import partial
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from calfeed.notify import (digest, digest_mail, mail, plan as notify, sendlog, signups, smtp,
                             subscriptions)
@@ -104,38 +104,9 @@ def run(state: str | Path, rules: Rules, today: date, sender: str, pages: dict[s
         domain = parseaddr(sender)[1].rpartition("@")[2] or None
         server_down: str | None = None
         for message in plan.messages:
-            subject = mail.subject(message)
-            if server_down is not None:
-                reason = f"not tried: {server_down}"
-                outcome.failed.append((message, reason))
-                say(f"not sent to {message.label}: {subject}: {reason}", True)
-                continue
-            try:
-                links = None if signup is None else signups.links(
-                    signup.secret, signup.site,
-                    subscriptions.person_for(log.db, message.recipient, clock().timestamp()))
-                email = mail.compose(message, rules, sender, pages, links)
-            except Exception as err:  # one message that cannot be written never stops the rest
-                reason = f"cannot be composed: {type(err).__name__}: {smtp.scrub(str(err))}"
-                outcome.failed.append((message, reason))
-                say(f"not sent to {message.label}: {subject}: {reason}", True)
-                continue
-            now = clock()
-            email["Date"] = format_datetime(now)
-            email["Message-ID"] = make_msgid("calfeed", domain=domain)
-            log.claim(message, now)
-            try:
-                mailer.send(email)
-            except MailError as err:
-                log.release(message)
-                outcome.failed.append((message, str(err)))
-                say(f"not sent to {message.label}: {subject}: {err}", True)
-                if err.server_down:
-                    server_down = str(err)
-                continue
-            log.confirm(message, clock())
-            outcome.sent.append(message)
-            say(f"sent to {message.label}: {subject}", False)
+            compose = partial(_reminder, message, rules, sender, pages, log, signup, clock)
+            server_down = _deliver(message, mail.subject(message), compose, log.confirm, log,
+                                   mailer, outcome, say, clock, domain, server_down)
         for letter in digests:
             compose = partial(digest_mail.compose, letter, rules, sender,
                               (group_pages or {}).get(letter.group.id, ""))
@@ -166,12 +137,25 @@ def _audience(db: sqlite3.Connection, state: str | Path, rules: Rules, today: da
     return found
 
 
-def _deliver(letter: Digest, subject: str, compose: Callable[[], EmailMessage],
-             confirm: Callable[[Digest, datetime], None], log: sendlog.SendLog, mailer: Sender,
+def _reminder(message: Message, rules: Rules, sender: str, pages: dict[str, str],
+              log: sendlog.SendLog, signup: Signup | None,
+              clock: Callable[[], datetime]) -> EmailMessage:
+    """One recipient's reminders and notices, with their manage links when sign-up is on."""
+    links = None if signup is None else signups.links(
+        signup.secret, signup.site,
+        subscriptions.person_for(log.db, message.recipient, clock().timestamp()))
+    return mail.compose(message, rules, sender, pages, links)
+
+
+Letter = TypeVar("Letter", Message, Digest)
+
+
+def _deliver(letter: Letter, subject: str, compose: Callable[[], EmailMessage],
+             confirm: Callable[[Letter, datetime], None], log: sendlog.SendLog, mailer: Sender,
              outcome: Outcome, say: Callable[[str, bool], None], clock: Callable[[], datetime],
              domain: str | None, server_down: str | None) -> str | None:
-    """Compose, claim, send and confirm one digest, as each reminder message is; returns
-    why the server is down (the messages after it are not tried), or None."""
+    """Compose, claim, send and confirm one message (reminders or a digest); returns why the
+    server is down (the messages after it are not tried: "not tried"), or None."""
     if server_down is not None:
         reason = f"not tried: {server_down}"
         outcome.failed.append((letter, reason))
