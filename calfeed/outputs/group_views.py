@@ -73,7 +73,7 @@ class Section:
     """A month ahead, or a data year or cohort in the fold of passed steps."""
 
     label: str
-    moments: tuple[Moment, ...]
+    slots: tuple[Moment, ...]  # named as a provider page's months are: one timeline template
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def timeline(schedule: Schedule, today: date, subject: Subject, pages: Mapping[s
         assert moment.day is not None
         label = wording.month_year(moment.day)
         if months and months[-1].label == label:
-            months[-1] = Section(label, months[-1].moments + (moment,))
+            months[-1] = Section(label, months[-1].slots + (moment,))
         else:
             months.append(Section(label, (moment,)))
     gone: dict[tuple[str, str], list[Shared]] = {}
