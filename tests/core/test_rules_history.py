@@ -331,3 +331,26 @@ def test_an_old_move_is_still_said_but_no_longer_flagged(tmp_path):
     assert '<span class="tag changed">' not in html
     assert html.count('<span class="tag moved">Moved</span>') == 3
     assert html.count(f'<p class="moved">{MOVED}</p>') == 1
+
+
+def test_a_group_page_flags_the_move_as_its_providers_pages_do(tmp_path):
+    from calfeed import create_app
+    from calfeed.core import tokens
+
+    shutil.copy(FIXTURES / "extension-2019.csv", tmp_path / "extension-2019.csv")
+    rules = tmp_path / "rules.toml"
+    rules.write_text(AFTER.read_text(encoding="utf-8").replace(
+        'roster = "extension-2019.csv"\n',
+        'roster = "extension-2019.csv"\ngroups = "groups.csv"\n', 1), encoding="utf-8")
+    (tmp_path / "groups.csv").write_text("id,name,accreditor\ncma,CMA providers,cma\n",
+                                         encoding="utf-8")
+    secret = "s" * 32
+    app = create_app({"TESTING": True, "CALFEED_TODAY": "2020-03-30",
+                      "CALFEED_SECRET_KEY": secret, "CALFEED_RULES": str(rules),
+                      "INSTANCE_PATH": str(tmp_path / "instance")})
+    token = tokens.token(secret.encode(), "cma", 0, "group")
+    html = app.test_client().get(f"/g/{token}/").get_data(as_text=True)
+    card = html[html.index('<section class="card changed"'):html.index('<section class="overview"')]
+    assert "Changed in the last 30 days" in card
+    assert ("now <time datetime=\"2020-04-30T23:59:00-05:00\">Thursday, April 30, 2020, 11:59 "
+            "p.m. Central Time</time>. " + MOVED) in card
